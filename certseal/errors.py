@@ -1,0 +1,119 @@
+"""One error family for the whole project.
+
+Every failure a person can meet is a subclass of :class:`CertsealError`, carrying a plain
+message in English and in Traditional Chinese. The CLI and the web layer catch the base class in
+one place and show :meth:`CertsealError.message`; nothing else needs to know the subclasses.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["en", "zh-TW"]
+
+
+class CertsealError(Exception):
+    """Base class: a failure with a message for people, in both languages."""
+
+    code = "error"
+    exit_code = 1
+
+    def __init__(self, en: str, zh: str | None = None) -> None:
+        super().__init__(en)
+        self.en = en
+        self.zh = zh or en
+
+    def message(self, lang: Lang = "en") -> str:
+        return self.zh if lang == "zh-TW" else self.en
+
+    def __str__(self) -> str:
+        return self.en
+
+
+class ConfigurationError(CertsealError):
+    """The authority or the verifier is not set up the way the operation needs."""
+
+    code = "configuration"
+    exit_code = 3
+
+
+class PassphraseError(CertsealError):
+    """A key could not be unlocked with the passphrase given."""
+
+    code = "passphrase"
+    exit_code = 4
+
+
+class InputError(CertsealError):
+    """A file or value given by the user is not acceptable."""
+
+    code = "input"
+    exit_code = 2
+
+
+class RecordError(InputError):
+    """One row of an imported CSV is not acceptable; says which line and field."""
+
+    code = "record"
+
+    def __init__(self, line: int, field: str, en: str, zh: str | None = None) -> None:
+        super().__init__(
+            f"line {line}, field '{field}': {en}",
+            f"第 {line} 行，欄位「{field}」：{zh or en}",
+        )
+        self.line = line
+        self.field = field
+
+
+class RenderError(CertsealError):
+    """A document cannot be laid out faithfully (e.g. a character no font has)."""
+
+    code = "render"
+
+
+class SigningError(CertsealError):
+    """The PDF could not be signed."""
+
+    code = "signing"
+
+
+class RegistryError(CertsealError):
+    """An operation on the registry is not allowed (unknown document, illegal state change)."""
+
+    code = "registry"
+
+
+class StateError(RegistryError):
+    """The document's current state forbids the operation (e.g. revoking it twice)."""
+
+    code = "state"
+
+
+class DeserializationError(CertsealError):
+    """Published data (status list, checkpoint, log) is not in the documented format."""
+
+    code = "deserialization"
+
+
+class SignatureVerificationError(CertsealError):
+    """Published data is not signed by the expected key."""
+
+    code = "bad_signature"
+
+
+class RollbackError(CertsealError):
+    """Published data is older than what was already seen."""
+
+    code = "rollback"
+
+
+class ExpiredError(CertsealError):
+    """Published data is past its expiry time."""
+
+    code = "expired"
+
+
+class FetchError(CertsealError):
+    """Published data could not be fetched from its folder or URL."""
+
+    code = "fetch"

@@ -1,0 +1,641 @@
+"""The published status list: its model, canonical form, signatures and client-side lookup.
+
+This one module is what the authority writes with and what the verifier, the browser check and
+the auditor read with; ``docs/status-list.md`` describes the same format for third parties.
+
+Layout under the published ``status/`` folder (TUF-like, see the docs for why)::
+
+    timestamp.json            signed, tiny, polled often: points to the current snapshot
+    snapshot/<version>.json   signed: the version, expiry, counts and the hash of every bucket
+    buckets/<sha256>.json     unsigned, content-addressed: hashes of the shards in one bucket
+    shards/<sha256>.json      unsigned, content-addressed: the entries whose hash share a prefix
+
+A document's entry is found from the first hex digits of its SHA-256: bucket = first
+``bucket_prefix_len`` digits, shard = first ``shard_prefix_len`` digits. Every file below the
+signed snapshot is pinned by its hash, so pieces of different versions cannot be mixed, an old
+snapshot cannot be replayed against a client that saw a newer version, and a frozen one expires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from certseal.canonical import canonical_bytes, load_json_object
+from certseal.errors import (
+    DeserializationError,
+    ExpiredError,
+    RollbackError,
+    SignatureVerificationError,
+)
+from certseal.pki import key_id, sign_raw, verify_raw
+from certseal.timeutil import format_time, parse_time
+
+SPEC_VERSION = "1.0"
+STATES = ("active", "superseded", "revoked")
+REASON_CODES: dict[str, tuple[str, str]] = {
+    "degree_revoked": ("The degree was revoked", "學位已撤銷"),
+    "issued_in_error": ("The document was issued in error", "文件誤發"),
+    "obtained_by_fraud": ("The document was obtained by fraud", "文件係以不正方法取得"),
+    "record_corrected": ("The record was corrected; ask for the corrected document", "紀錄已更正"),
+    "other": ("Voided by the issuer", "發證單位作廢"),
+}
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_PREFIX = re.compile(r"^[0-9a-f]{1,8}$")
+_DOC_TYPE = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+
+# The most a client reads of each file, to bound what a hostile host can make it do.
+MAX_BYTES = {"timestamp": 64 * 1024, "snapshot": 8 << 20, "bucket": 2 << 20, "shard": 8 << 20}
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _check_hex64(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _HEX64.match(value):
+        raise DeserializationError(f"{what} must be 64 lower-case hex digits")
+    return value
+
+
+def _check_int(value: object, what: str, low: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise DeserializationError(f"{what} must be an integer ≥ {low}")
+    return value
+
+
+def _check_type(data: Mapping[str, Any], expected: str) -> None:
+    if data.get("_type") != expected:
+        raise DeserializationError(f"expected a {expected} document, got {data.get('_type')!r}")
+
+
+# -- entries --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Entry:
+    """One issued document as the public sees it: no names, no student ids, no e-mail."""
+
+    sha256: str
+    doc_type: str
+    issued_at: str
+    limit: int | None
+    state: str
+    successor: str | None = None
+    superseded_at: str | None = None
+    reason_code: str | None = None
+    revoked_at: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_hex64(self.sha256, "entry sha256")
+        if not isinstance(self.doc_type, str) or not _DOC_TYPE.match(self.doc_type):
+            raise DeserializationError("entry type is not a document type code")
+        parse_time(self.issued_at, "entry issued_at")
+        if self.limit is not None:
+            _check_int(self.limit, "entry limit", 1)
+        if self.state not in STATES:
+            raise DeserializationError(f"entry state {self.state!r} is not one of {STATES}")
+        if self.successor is not None:
+            _check_hex64(self.successor, "entry successor")
+        if (self.successor is None) != (self.superseded_at is None):
+            raise DeserializationError("successor and superseded_at go together")
+        if self.state == "superseded" and self.successor is None:
+            raise DeserializationError("a superseded entry must name its successor")
+        if self.state == "active" and (self.successor or self.reason_code or self.revoked_at):
+            raise DeserializationError("an active entry has no successor and no revocation")
+        if self.superseded_at is not None:
+            parse_time(self.superseded_at, "entry superseded_at")
+        if (self.state == "revoked") != (self.reason_code is not None):
+            raise DeserializationError("a revoked entry, and only it, carries a reason")
+        if self.state == "revoked":
+            if self.reason_code not in REASON_CODES:
+                raise DeserializationError(f"unknown reason code {self.reason_code!r}")
+            parse_time(self.revoked_at, "entry revoked_at")
+        elif self.revoked_at is not None:
+            raise DeserializationError("only a revoked entry has revoked_at")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Entry:
+        if not isinstance(d, Mapping):
+            raise DeserializationError("an entry must be an object")
+        return cls(
+            sha256=d.get("sha256"),  # type: ignore[arg-type]
+            doc_type=d.get("type"),  # type: ignore[arg-type]
+            issued_at=d.get("issued_at"),  # type: ignore[arg-type]
+            limit=d.get("limit"),
+            state=d.get("state"),  # type: ignore[arg-type]
+            successor=d.get("successor"),
+            superseded_at=d.get("superseded_at"),
+            reason_code=d.get("reason"),
+            revoked_at=d.get("revoked_at"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "sha256": self.sha256,
+            "type": self.doc_type,
+            "issued_at": self.issued_at,
+            "limit": self.limit,
+            "state": self.state,
+        }
+        for key, value in (
+            ("successor", self.successor),
+            ("superseded_at", self.superseded_at),
+            ("reason", self.reason_code),
+            ("revoked_at", self.revoked_at),
+        ):
+            if value is not None:
+                d[key] = value
+        return d
+
+
+# -- files ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FileRef:
+    """A pinned reference to a published file."""
+
+    sha256: str
+    length: int
+    count: int = 0  # entries below it
+
+    @classmethod
+    def from_dict(cls, d: object, what: str) -> FileRef:
+        if not isinstance(d, Mapping):
+            raise DeserializationError(f"{what} must be an object")
+        return cls(
+            _check_hex64(d.get("sha256"), f"{what} sha256"),
+            _check_int(d.get("length"), f"{what} length", 1),
+            _check_int(d.get("count", 0), f"{what} count"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "length": self.length, "count": self.count}
+
+
+@dataclass(frozen=True)
+class Shard:
+    prefix: str
+    entries: tuple[Entry, ...]
+
+    def __post_init__(self) -> None:
+        previous = ""
+        for e in self.entries:
+            if not e.sha256.startswith(self.prefix):
+                raise DeserializationError(
+                    f"entry {e.sha256} does not belong in shard {self.prefix}"
+                )
+            if e.sha256 <= previous:
+                raise DeserializationError("shard entries must be sorted and unique")
+            previous = e.sha256
+
+    def to_bytes(self) -> bytes:
+        return canonical_bytes(
+            {
+                "_type": "certseal/shard",
+                "prefix": self.prefix,
+                "entries": [e.to_dict() for e in self.entries],
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Shard:
+        d = load_json_object(data, "shard")
+        _check_type(d, "certseal/shard")
+        entries = d.get("entries")
+        if not isinstance(entries, list):
+            raise DeserializationError("shard entries must be a list")
+        return cls(_check_prefix(d.get("prefix")), tuple(Entry.from_dict(e) for e in entries))
+
+    def find(self, sha256: str) -> Entry | None:
+        lo, hi = 0, len(self.entries)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.entries[mid].sha256 < sha256:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(self.entries) and self.entries[lo].sha256 == sha256:
+            return self.entries[lo]
+        return None
+
+
+def _check_prefix(value: object) -> str:
+    if not isinstance(value, str) or not _PREFIX.match(value):
+        raise DeserializationError("a prefix must be 1 to 8 lower-case hex digits")
+    return value
+
+
+@dataclass(frozen=True)
+class Bucket:
+    prefix: str
+    shards: Mapping[str, FileRef]
+
+    def __post_init__(self) -> None:
+        for p in self.shards:
+            if not p.startswith(self.prefix):
+                raise DeserializationError(f"shard {p} does not belong in bucket {self.prefix}")
+
+    def to_bytes(self) -> bytes:
+        return canonical_bytes(
+            {
+                "_type": "certseal/bucket",
+                "prefix": self.prefix,
+                "shards": {p: r.to_dict() for p, r in sorted(self.shards.items())},
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Bucket:
+        d = load_json_object(data, "bucket")
+        _check_type(d, "certseal/bucket")
+        shards = d.get("shards")
+        if not isinstance(shards, dict):
+            raise DeserializationError("bucket shards must be an object")
+        return cls(
+            _check_prefix(d.get("prefix")),
+            {_check_prefix(p): FileRef.from_dict(r, f"shard {p}") for p, r in shards.items()},
+        )
+
+
+# -- signed metadata ------------------------------------------------------------------------
+def sign_envelope(signed: dict[str, Any], key: ec.EllipticCurvePrivateKey) -> bytes:
+    """Wrap a signed body in the published envelope (as TUF does): the signature covers the
+    canonical bytes of ``signed``."""
+    sig = sign_raw(key, canonical_bytes(signed))
+    envelope = {"signed": signed, "signatures": [{"keyid": key_id(key.public_key()), "sig": sig}]}
+    return canonical_bytes(envelope)
+
+
+def open_envelope(
+    data: bytes, what: str, key_lookup: Callable[[str], ec.EllipticCurvePublicKey | None]
+) -> dict[str, Any]:
+    """Check the envelope's signature by a trusted key; return the signed body."""
+    d = load_json_object(data, what)
+    signed = d.get("signed")
+    sigs = d.get("signatures")
+    if not isinstance(signed, dict) or not isinstance(sigs, list) or not sigs:
+        raise DeserializationError(f"{what} must have 'signed' and 'signatures'")
+    payload = canonical_bytes(signed)
+    for s in sigs:
+        if not isinstance(s, dict) or not isinstance(s.get("keyid"), str):
+            raise DeserializationError(f"{what} has a malformed signature entry")
+        key = key_lookup(s["keyid"])
+        if key is None:
+            continue
+        sig = s.get("sig")
+        if not isinstance(sig, str):
+            raise DeserializationError(f"{what} signature must be a string")
+        verify_raw(key, payload, sig)
+        return signed
+    raise SignatureVerificationError(
+        f"the {what} is not signed by a trusted status-list key",
+        "狀態清單並非由受信任的狀態清單金鑰簽署",
+    )
+
+
+@dataclass(frozen=True)
+class Issuer:
+    code: str
+    name_zh: str
+    name_en: str
+
+    @classmethod
+    def from_dict(cls, d: object) -> Issuer:
+        if not isinstance(d, Mapping) or not all(
+            isinstance(d.get(k), str) for k in ("code", "name_zh", "name_en")
+        ):
+            raise DeserializationError("issuer must have code, name_zh and name_en")
+        return cls(d["code"], d["name_zh"], d["name_en"])
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "name_zh": self.name_zh, "name_en": self.name_en}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    issuer: Issuer
+    version: int
+    issued_at: dt.datetime
+    expires: dt.datetime
+    bucket_prefix_len: int
+    shard_prefix_len: int
+    counts: Mapping[str, int]
+    buckets: Mapping[str, FileRef]
+    extra: Mapping[str, Any] = field(default_factory=dict)  # unknown fields are kept
+
+    def __post_init__(self) -> None:
+        _check_int(self.version, "snapshot version", 1)
+        if self.expires <= self.issued_at:
+            raise DeserializationError("snapshot expires before it is issued")
+        if not 1 <= self.bucket_prefix_len <= self.shard_prefix_len <= 8:
+            raise DeserializationError("prefix lengths must satisfy 1 ≤ bucket ≤ shard ≤ 8")
+        for p in self.buckets:
+            if len(p) != self.bucket_prefix_len:
+                raise DeserializationError(f"bucket {p} has the wrong prefix length")
+
+    def to_signed(self) -> dict[str, Any]:
+        return {
+            **self.extra,
+            "_type": "certseal/snapshot",
+            "spec_version": SPEC_VERSION,
+            "issuer": self.issuer.to_dict(),
+            "version": self.version,
+            "issued_at": format_time(self.issued_at),
+            "expires": format_time(self.expires),
+            "bucket_prefix_len": self.bucket_prefix_len,
+            "shard_prefix_len": self.shard_prefix_len,
+            "counts": dict(self.counts),
+            "buckets": {p: r.to_dict() for p, r in sorted(self.buckets.items())},
+        }
+
+    @classmethod
+    def from_signed(cls, d: Mapping[str, Any]) -> Snapshot:
+        _check_type(d, "certseal/snapshot")
+        _check_spec(d)
+        buckets = d.get("buckets")
+        counts = d.get("counts")
+        if not isinstance(buckets, dict) or not isinstance(counts, dict):
+            raise DeserializationError("snapshot buckets and counts must be objects")
+        known = {
+            "_type",
+            "spec_version",
+            "issuer",
+            "version",
+            "issued_at",
+            "expires",
+            "bucket_prefix_len",
+            "shard_prefix_len",
+            "counts",
+            "buckets",
+        }
+        return cls(
+            issuer=Issuer.from_dict(d.get("issuer")),
+            version=_check_int(d.get("version"), "snapshot version", 1),
+            issued_at=parse_time(d.get("issued_at"), "snapshot issued_at"),
+            expires=parse_time(d.get("expires"), "snapshot expires"),
+            bucket_prefix_len=_check_int(d.get("bucket_prefix_len"), "bucket_prefix_len", 1),
+            shard_prefix_len=_check_int(d.get("shard_prefix_len"), "shard_prefix_len", 1),
+            counts={str(k): _check_int(v, f"count {k}") for k, v in counts.items()},
+            buckets={
+                _check_prefix(p): FileRef.from_dict(r, f"bucket {p}") for p, r in buckets.items()
+            },
+            extra={k: v for k, v in d.items() if k not in known},
+        )
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _check_spec(d: Mapping[str, Any]) -> None:
+    spec = d.get("spec_version")
+    if not isinstance(spec, str) or spec.split(".")[0] != SPEC_VERSION.split(".")[0]:
+        raise DeserializationError(f"unsupported status-list spec_version {spec!r}")
+
+
+@dataclass(frozen=True)
+class Timestamp:
+    version: int
+    issued_at: dt.datetime
+    expires: dt.datetime
+    snapshot_path: str
+    snapshot: FileRef
+
+    def __post_init__(self) -> None:
+        _check_int(self.version, "timestamp version", 1)
+        if self.expires <= self.issued_at:
+            raise DeserializationError("timestamp expires before it is issued")
+        if self.snapshot_path != snapshot_path(self.version):
+            raise DeserializationError("timestamp points to a snapshot of another version")
+
+    def to_signed(self) -> dict[str, Any]:
+        return {
+            "_type": "certseal/timestamp",
+            "spec_version": SPEC_VERSION,
+            "version": self.version,
+            "issued_at": format_time(self.issued_at),
+            "expires": format_time(self.expires),
+            "snapshot": {"path": self.snapshot_path, **self.snapshot.to_dict()},
+        }
+
+    @classmethod
+    def from_signed(cls, d: Mapping[str, Any]) -> Timestamp:
+        _check_type(d, "certseal/timestamp")
+        _check_spec(d)
+        snap = d.get("snapshot")
+        if not isinstance(snap, dict) or not isinstance(snap.get("path"), str):
+            raise DeserializationError("timestamp snapshot must name its path")
+        return cls(
+            version=_check_int(d.get("version"), "timestamp version", 1),
+            issued_at=parse_time(d.get("issued_at"), "timestamp issued_at"),
+            expires=parse_time(d.get("expires"), "timestamp expires"),
+            snapshot_path=snap["path"],
+            snapshot=FileRef.from_dict(snap, "timestamp snapshot"),
+        )
+
+    def is_expired(self, reference_time: dt.datetime) -> bool:
+        return reference_time >= self.expires
+
+
+def snapshot_path(version: int) -> str:
+    return f"snapshot/{version}.json"
+
+
+def bucket_path(ref: FileRef) -> str:
+    return f"buckets/{ref.sha256}.json"
+
+
+def shard_path(ref: FileRef) -> str:
+    return f"shards/{ref.sha256}.json"
+
+
+# -- building (the authority's side) --------------------------------------------------------
+@dataclass(frozen=True)
+class BuiltList:
+    """Every file of one publication, keyed by its path under ``status/``."""
+
+    timestamp: Timestamp
+    snapshot: Snapshot
+    files: Mapping[str, bytes]
+
+
+def build_shards(entries: Iterable[Entry], shard_prefix_len: int) -> dict[str, Shard]:
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        groups.setdefault(e.sha256[:shard_prefix_len], []).append(e)
+    return {
+        p: Shard(p, tuple(sorted(g, key=lambda e: e.sha256))) for p, g in sorted(groups.items())
+    }
+
+
+def build_publication(
+    shards: Mapping[str, Shard],
+    *,
+    issuer: Issuer,
+    version: int,
+    issued_at: dt.datetime,
+    expires: dt.datetime,
+    key: ec.EllipticCurvePrivateKey,
+    bucket_prefix_len: int = 2,
+    shard_prefix_len: int = 4,
+    extra: Mapping[str, Any] | None = None,
+    shard_cache: Mapping[str, tuple[FileRef, bytes | None]] | None = None,
+) -> BuiltList:
+    """Serialize and sign one publication.
+
+    ``shard_cache`` maps a shard prefix to an already-serialized unchanged shard, so a publish
+    after a few changes re-serializes only the shards those changes touched.
+    """
+    files: dict[str, bytes] = {}
+    counts = dict.fromkeys(STATES, 0)
+    bucket_shards: dict[str, dict[str, FileRef]] = {}
+    for prefix, shard in shards.items():
+        cached = (shard_cache or {}).get(prefix)
+        if cached is not None:
+            ref, body = cached
+            for state, n in _state_counts(shard).items():
+                counts[state] += n
+            if body is not None:
+                files[shard_path(ref)] = body
+        else:
+            body = shard.to_bytes()
+            ref = FileRef(sha256_hex(body), len(body), len(shard.entries))
+            files[shard_path(ref)] = body
+            for state, n in _state_counts(shard).items():
+                counts[state] += n
+        bucket_shards.setdefault(prefix[:bucket_prefix_len], {})[prefix] = ref
+    buckets: dict[str, FileRef] = {}
+    for bp, refs in sorted(bucket_shards.items()):
+        body = Bucket(bp, refs).to_bytes()
+        ref = FileRef(sha256_hex(body), len(body), sum(r.count for r in refs.values()))
+        files[bucket_path(ref)] = body
+        buckets[bp] = ref
+    snapshot = Snapshot(
+        issuer=issuer,
+        version=version,
+        issued_at=issued_at,
+        expires=expires,
+        bucket_prefix_len=bucket_prefix_len,
+        shard_prefix_len=shard_prefix_len,
+        counts=counts,
+        buckets=buckets,
+        extra=dict(extra or {}),
+    )
+    snap_bytes = sign_envelope(snapshot.to_signed(), key)
+    files[snapshot_path(version)] = snap_bytes
+    timestamp = Timestamp(
+        version=version,
+        issued_at=issued_at,
+        expires=expires,
+        snapshot_path=snapshot_path(version),
+        snapshot=FileRef(sha256_hex(snap_bytes), len(snap_bytes), snapshot.total),
+    )
+    files["timestamp.json"] = sign_envelope(timestamp.to_signed(), key)
+    return BuiltList(timestamp, snapshot, files)
+
+
+def _state_counts(shard: Shard) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for e in shard.entries:
+        out[e.state] = out.get(e.state, 0) + 1
+    return out
+
+
+# -- reading (the verifier's, the browser's and the auditor's side) ------------------------
+Fetch = Callable[[str, int], bytes]
+"""Fetch a file by its path under ``status/``, reading at most the given number of bytes."""
+
+
+def _fetch_pinned(fetch: Fetch, path: str, ref: FileRef, what: str) -> bytes:
+    data = fetch(path, ref.length + 1)
+    if len(data) != ref.length or sha256_hex(data) != ref.sha256:
+        raise SignatureVerificationError(
+            f"the {what} {path} does not match the hash its signed parent pins",
+            f"狀態清單的 {what} 檔案與簽署的雜湊值不符",
+        )
+    return data
+
+
+@dataclass(frozen=True)
+class TrustedState:
+    """A verified timestamp and snapshot: the client's view of one publication."""
+
+    timestamp: Timestamp
+    snapshot: Snapshot
+
+    @property
+    def version(self) -> int:
+        return self.snapshot.version
+
+
+def load_trusted(
+    fetch: Fetch,
+    key_lookup: Callable[[str], ec.EllipticCurvePublicKey | None],
+    *,
+    reference_time: dt.datetime,
+    last_seen_version: int = 0,
+    allow_expired: bool = False,
+) -> TrustedState:
+    """Fetch and verify the current timestamp and snapshot.
+
+    Raises RollbackError for a version older than ``last_seen_version`` and ExpiredError for an
+    expired publication (unless ``allow_expired``: the verifier then reports "stale").
+    """
+    ts_body = open_envelope(
+        fetch("timestamp.json", MAX_BYTES["timestamp"]), "timestamp", key_lookup
+    )
+    timestamp = Timestamp.from_signed(ts_body)
+    if timestamp.version < last_seen_version:
+        raise RollbackError(
+            f"the published status list is version {timestamp.version}, older than version "
+            f"{last_seen_version} already seen: refused as a rollback",
+            f"公布的狀態清單為第 {timestamp.version} 版，"
+            f"舊於已見過的第 {last_seen_version} 版：拒絕回滾",
+        )
+    snap_bytes = _fetch_pinned(fetch, timestamp.snapshot_path, timestamp.snapshot, "snapshot")
+    snapshot = Snapshot.from_signed(open_envelope(snap_bytes, "snapshot", key_lookup))
+    if snapshot.version != timestamp.version:
+        raise DeserializationError("the snapshot's version differs from the timestamp's")
+    if not allow_expired and (
+        timestamp.is_expired(reference_time) or reference_time >= snapshot.expires
+    ):
+        raise ExpiredError(
+            f"the status list expired at {format_time(timestamp.expires)}",
+            f"狀態清單已於 {format_time(timestamp.expires)} 過期",
+        )
+    return TrustedState(timestamp, snapshot)
+
+
+def lookup(
+    state: TrustedState,
+    sha256: str,
+    fetch: Fetch,
+    *,
+    bucket_cache: dict[str, Bucket] | None = None,
+    shard_cache: dict[str, Shard] | None = None,
+) -> Entry | None:
+    """Find one document's entry, fetching only its bucket and shard (caches are keyed by
+    content hash, so they stay valid across publications)."""
+    sha256 = _check_hex64(sha256, "document hash")
+    snap = state.snapshot
+    bref = snap.buckets.get(sha256[: snap.bucket_prefix_len])
+    if bref is None:
+        return None
+    bucket = None if bucket_cache is None else bucket_cache.get(bref.sha256)
+    if bucket is None:
+        bucket = Bucket.from_bytes(_fetch_pinned(fetch, bucket_path(bref), bref, "bucket"))
+        if bucket_cache is not None:
+            bucket_cache[bref.sha256] = bucket
+    sref = bucket.shards.get(sha256[: snap.shard_prefix_len])
+    if sref is None:
+        return None
+    shard = None if shard_cache is None else shard_cache.get(sref.sha256)
+    if shard is None:
+        shard = Shard.from_bytes(_fetch_pinned(fetch, shard_path(sref), sref, "shard"))
+        if shard_cache is not None:
+            shard_cache[sref.sha256] = shard
+    return shard.find(sha256)

@@ -1,0 +1,283 @@
+"""The status-list format: round trip, signatures, pinning, rollback, expiry, mix-and-match."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from certseal.errors import (
+    DeserializationError,
+    ExpiredError,
+    RollbackError,
+    SignatureVerificationError,
+)
+from certseal.pki import key_id
+from certseal.statuslist import (
+    BuiltList,
+    Entry,
+    Issuer,
+    build_publication,
+    build_shards,
+    load_trusted,
+    lookup,
+)
+
+T0 = dt.datetime(2026, 6, 22, tzinfo=dt.UTC)
+ISSUER = Issuer("DEMO", "國立示範大學", "National Demonstration University")
+
+
+def h(n: int) -> str:
+    return hashlib.sha256(str(n).encode()).hexdigest()
+
+
+def entries(n: int) -> list[Entry]:
+    out = []
+    for i in range(n):
+        if i % 10 == 1:
+            out.append(
+                Entry(
+                    h(i),
+                    "diploma_zh",
+                    "2026-06-20T00:00:00Z",
+                    None,
+                    "superseded",
+                    successor=h(i + 1000),
+                    superseded_at="2026-06-21T00:00:00Z",
+                )
+            )
+        elif i % 10 == 2:
+            out.append(
+                Entry(
+                    h(i),
+                    "transcript",
+                    "2026-06-20T00:00:00Z",
+                    3,
+                    "revoked",
+                    reason_code="degree_revoked",
+                    revoked_at="2026-06-21T00:00:00Z",
+                )
+            )
+        else:
+            out.append(Entry(h(i), "diploma_zh", "2026-06-20T00:00:00Z", None, "active"))
+    return out
+
+
+def publish(key: ec.EllipticCurvePrivateKey, version: int, n: int = 500, **kw: object) -> BuiltList:
+    return build_publication(
+        build_shards(entries(n), 4),
+        issuer=ISSUER,
+        version=version,
+        issued_at=T0 + dt.timedelta(days=version),
+        expires=T0 + dt.timedelta(days=version + 7),
+        key=key,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def fetcher(files: dict[str, bytes]) -> Callable[[str, int], bytes]:
+    def fetch(path: str, limit: int) -> bytes:
+        return files[path][:limit]
+
+    return fetch
+
+
+@pytest.fixture(scope="module")
+def key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def keys_of(key: ec.EllipticCurvePrivateKey) -> Callable[[str], ec.EllipticCurvePublicKey | None]:
+    pub = key.public_key()
+    return lambda kid: pub if kid == key_id(pub) else None
+
+
+def test_round_trip_every_entry(key: ec.EllipticCurvePrivateKey) -> None:
+    built = publish(key, 1)
+    state = load_trusted(
+        fetcher(dict(built.files)), keys_of(key), reference_time=T0 + dt.timedelta(days=2)
+    )
+    assert state.version == 1
+    assert state.snapshot.counts == {"active": 400, "superseded": 50, "revoked": 50}
+    for e in entries(500):
+        assert lookup(state, e.sha256, fetcher(dict(built.files))) == e
+    assert lookup(state, h(10_000), fetcher(dict(built.files))) is None
+
+
+def test_published_entry_round_trips_as_json() -> None:
+    e = entries(3)[2]
+    assert Entry.from_dict(json.loads(json.dumps(e.to_dict()))) == e
+
+
+def test_wrong_key_is_refused(key: ec.EllipticCurvePrivateKey) -> None:
+    other = ec.generate_private_key(ec.SECP256R1())
+    built = publish(other, 1)
+    with pytest.raises(SignatureVerificationError, match="not signed by a trusted"):
+        load_trusted(fetcher(dict(built.files)), keys_of(key), reference_time=T0)
+
+
+def test_tampered_snapshot_is_refused(key: ec.EllipticCurvePrivateKey) -> None:
+    built = publish(key, 1)
+    files = dict(built.files)
+    files["snapshot/1.json"] = files["snapshot/1.json"].replace(b'"revoked":50', b'"revoked":0')
+    with pytest.raises(SignatureVerificationError):
+        load_trusted(fetcher(files), keys_of(key), reference_time=T0 + dt.timedelta(days=2))
+
+
+def test_tampered_timestamp_signature_is_refused(key: ec.EllipticCurvePrivateKey) -> None:
+    built = publish(key, 1)
+    files = dict(built.files)
+    doc = json.loads(files["timestamp.json"])
+    doc["signed"]["expires"] = "2099-01-01T00:00:00Z"
+    files["timestamp.json"] = json.dumps(doc).encode()
+    with pytest.raises(SignatureVerificationError, match="does not match"):
+        load_trusted(fetcher(files), keys_of(key), reference_time=T0)
+
+
+def test_shard_swapped_for_another_versions_shard_is_refused(
+    key: ec.EllipticCurvePrivateKey,
+) -> None:
+    """Mix-and-match: an old shard served under a new snapshot does not match its pinned hash."""
+    old = publish(key, 1, n=500)
+    changed_entries = entries(500)
+    revoked = Entry(
+        h(3),
+        "diploma_zh",
+        "2026-06-20T00:00:00Z",
+        None,
+        "revoked",
+        reason_code="other",
+        revoked_at="2026-06-23T00:00:00Z",
+    )
+    changed_entries[3] = revoked
+    new = build_publication(
+        build_shards(changed_entries, 4),
+        issuer=ISSUER,
+        version=2,
+        issued_at=T0 + dt.timedelta(days=2),
+        expires=T0 + dt.timedelta(days=9),
+        key=key,
+    )
+    added = [p for p in new.files if p.startswith("shards/") and p not in old.files]
+    dropped = [p for p in old.files if p.startswith("shards/") and p not in new.files]
+    assert len(added) == len(dropped) == 1
+    files = dict(new.files)
+    files[added[0]] = old.files[dropped[0]]  # the host serves the old shard (document active)
+    state = load_trusted(fetcher(files), keys_of(key), reference_time=T0 + dt.timedelta(days=3))
+    with pytest.raises(SignatureVerificationError, match="does not match the hash"):
+        lookup(state, h(3), fetcher(files))
+    assert lookup(state, h(3), fetcher(dict(new.files))) == revoked
+
+
+def test_rollback_is_refused(key: ec.EllipticCurvePrivateKey) -> None:
+    old = publish(key, 3)
+    with pytest.raises(RollbackError, match="older than version 4"):
+        load_trusted(fetcher(dict(old.files)), keys_of(key), reference_time=T0, last_seen_version=4)
+
+
+def test_expired_list_is_refused_unless_allowed(key: ec.EllipticCurvePrivateKey) -> None:
+    built = publish(key, 1)
+    late = T0 + dt.timedelta(days=9)
+    with pytest.raises(ExpiredError, match="expired"):
+        load_trusted(fetcher(dict(built.files)), keys_of(key), reference_time=late)
+    state = load_trusted(
+        fetcher(dict(built.files)), keys_of(key), reference_time=late, allow_expired=True
+    )
+    assert state.timestamp.is_expired(late)
+
+
+def test_oversized_file_is_cut_and_refused(key: ec.EllipticCurvePrivateKey) -> None:
+    built = publish(key, 1)
+    files = dict(built.files)
+    files["timestamp.json"] = b"{" + b" " * (1 << 20)
+    with pytest.raises(DeserializationError):
+        load_trusted(fetcher(files), keys_of(key), reference_time=T0)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {
+            "sha256": "xyz",
+            "type": "diploma_zh",
+            "issued_at": "2026-06-20T00:00:00Z",
+            "limit": None,
+            "state": "active",
+        },
+        {
+            "sha256": h(1),
+            "type": "diploma_zh",
+            "issued_at": "2026-06-20",
+            "limit": None,
+            "state": "active",
+        },
+        {
+            "sha256": h(1),
+            "type": "diploma_zh",
+            "issued_at": "2026-06-20T00:00:00Z",
+            "limit": 0,
+            "state": "active",
+        },
+        {
+            "sha256": h(1),
+            "type": "diploma_zh",
+            "issued_at": "2026-06-20T00:00:00Z",
+            "limit": None,
+            "state": "gone",
+        },
+        {
+            "sha256": h(1),
+            "type": "diploma_zh",
+            "issued_at": "2026-06-20T00:00:00Z",
+            "limit": None,
+            "state": "superseded",
+        },
+        {
+            "sha256": h(1),
+            "type": "diploma_zh",
+            "issued_at": "2026-06-20T00:00:00Z",
+            "limit": None,
+            "state": "revoked",
+        },
+        {
+            "sha256": h(1),
+            "type": "diploma_zh",
+            "issued_at": "2026-06-20T00:00:00Z",
+            "limit": None,
+            "state": "active",
+            "reason": "other",
+        },
+    ],
+    ids=[
+        "bad-hash",
+        "bad-time",
+        "zero-limit",
+        "bad-state",
+        "superseded-without-successor",
+        "revoked-without-reason",
+        "active-with-reason",
+    ],
+)
+def test_malformed_entries_are_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(DeserializationError):
+        Entry.from_dict(bad)
+
+
+def test_unchanged_shards_are_reused_across_versions(key: ec.EllipticCurvePrivateKey) -> None:
+    a = publish(key, 1, n=2000)
+    b = publish(key, 2, n=2001)
+    new_shards = [p for p in b.files if p.startswith("shards/") and p not in a.files]
+    assert len(new_shards) == 1
+
+
+def test_published_files_stay_small_for_one_lookup(
+    key: ec.EllipticCurvePrivateKey, tmp_path: Path
+) -> None:
+    built = publish(key, 1, n=5000)
+    biggest = max(len(v) for p, v in built.files.items() if p.startswith(("shards/", "buckets/")))
+    assert biggest < 64 * 1024
