@@ -1,0 +1,1 @@
+"""The offline signing authority: keys, records, rendering, signing, registry, publishing."""

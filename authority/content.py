@@ -1,0 +1,45 @@
+"""What goes on one document: the input of rendering, free of I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from authority.config import School
+from authority.records import Course, Graduate, Rank
+from certseal.doctypes import DocumentType
+from certseal.errors import InputError
+
+
+@dataclass(frozen=True)
+class DocumentContent:
+    """Everything a renderer needs for one document, already validated."""
+
+    doc_type: DocumentType
+    document_number: str  # e.g. DEMO-DZ-2026-000123, printed on the document
+    issued_on: dt.date
+    school: School
+    graduate: Graduate
+    courses: tuple[Course, ...] = ()
+    rank: Rank | None = None
+    version: int = 1  # 2 and up for a reissue (補發)
+
+    def __post_init__(self) -> None:
+        if self.doc_type.code == "transcript" and not self.courses:
+            raise InputError(
+                f"no transcript rows for student {self.graduate.student_id}",
+                f"學號 {self.graduate.student_id} 沒有成績資料",
+            )
+        if self.doc_type.code == "rank_certificate":
+            if self.rank is None:
+                raise InputError(
+                    f"no rank for student {self.graduate.student_id}",
+                    f"學號 {self.graduate.student_id} 沒有名次資料",
+                )
+            if self.graduate.level != "bachelor":
+                raise InputError(
+                    "rank certificates are issued to bachelor's graduates only",
+                    "名次證明限學士班",
+                )
+        if self.version < 1:
+            raise InputError("version must be 1 or more", "版次須為 1 以上")

@@ -1,0 +1,292 @@
+"""The authority's keys: created here (root CA, document signing, status-list signing) or
+imported from a PKCS#12 file a real CA issued. Private keys are written only encrypted
+(PKCS#8, PBES2/AES-256) with the registrar's passphrase.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+from authority.config import School
+from certseal.errors import ConfigurationError, InputError, PassphraseError
+from certseal.pki import cert_pem, load_certificates
+
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+ROLES = ("root", "signing", "statuslist")
+MIN_PASSPHRASE = 12
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A private key, its certificate and the chain up to (and including) the root."""
+
+    key: PrivateKey
+    cert: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+
+
+def check_passphrase(passphrase: str) -> bytes:
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise PassphraseError(
+            f"the passphrase must be at least {MIN_PASSPHRASE} characters",
+            f"密碼至少需要 {MIN_PASSPHRASE} 個字元",
+        )
+    return passphrase.encode()
+
+
+def _name(school: School, role_en: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "TW"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, school.name_en),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, school.code),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{school.name_en} {role_en}"),
+        ]
+    )
+
+
+def _key_usage(*, sign: bool, commit: bool, ca: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=sign,
+        content_commitment=commit,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def issue_certificate(
+    *,
+    subject: x509.Name,
+    public_key: ec.EllipticCurvePublicKey,
+    issuer: x509.Certificate | None,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    usage: x509.KeyUsage,
+    ca: bool,
+) -> x509.Certificate:
+    """One certificate; also used by the tests to build look-alike and bogus PKI."""
+    issuer_name = issuer.subject if issuer is not None else subject
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
+        )
+    )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _write_key(path: Path, key: PrivateKey, passphrase: bytes) -> None:
+    data = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    )
+    _write_new(path, data, mode=0o600)
+
+
+def _write_new(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write a file that must not exist yet: keys are never overwritten."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _refuse_existing(keys_dir: Path) -> None:
+    existing = [p.name for p in keys_dir.glob("*.pem")] if keys_dir.exists() else []
+    if existing:
+        raise ConfigurationError(
+            f"keys already exist in {keys_dir}; an authority is set up only once",
+            f"{keys_dir} 已有金鑰；簽發單位只能設定一次",
+        )
+
+
+def create_pki(
+    keys_dir: Path,
+    school: School,
+    passphrase: str,
+    now: dt.datetime,
+    *,
+    root_years: int = 25,
+    leaf_years: int = 10,
+) -> dict[str, x509.Certificate]:
+    """Create a root CA and two leaf certificates: document signing and status-list signing."""
+    secret = check_passphrase(passphrase)
+    _refuse_existing(keys_dir)
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_end = now + dt.timedelta(days=365 * root_years)
+    leaf_end = min(root_end, now + dt.timedelta(days=365 * leaf_years))
+    root = issue_certificate(
+        subject=_name(school, "Document Root CA"),
+        public_key=root_key.public_key(),
+        issuer=None,
+        issuer_key=root_key,
+        not_before=now - dt.timedelta(minutes=5),
+        not_after=root_end,
+        usage=_key_usage(sign=False, commit=False, ca=True),
+        ca=True,
+    )
+    certs = {"root": root}
+    keys: dict[str, PrivateKey] = {"root": root_key}
+    for role, label, commit in (
+        ("signing", "Document Signing", True),
+        ("statuslist", "Status List Signing", False),
+    ):
+        key = ec.generate_private_key(ec.SECP256R1())
+        certs[role] = issue_certificate(
+            subject=_name(school, label),
+            public_key=key.public_key(),
+            issuer=root,
+            issuer_key=root_key,
+            not_before=now - dt.timedelta(minutes=5),
+            not_after=leaf_end,
+            usage=_key_usage(sign=True, commit=commit, ca=False),
+            ca=False,
+        )
+        keys[role] = key
+    for role in ROLES:
+        _write_key(keys_dir / f"{role}.key.pem", keys[role], secret)
+        _write_new(keys_dir / f"{role}.pem", cert_pem(certs[role]))
+    _write_new(keys_dir / "signing.chain.pem", cert_pem(root))
+    _write_new(keys_dir / "statuslist.chain.pem", cert_pem(root))
+    return certs
+
+
+def import_pkcs12(
+    keys_dir: Path,
+    p12: bytes,
+    p12_passphrase: str,
+    passphrase: str,
+    school: School,
+    now: dt.datetime,
+    *,
+    root_pem: bytes | None = None,
+) -> dict[str, x509.Certificate]:
+    """Import a document-signing key and certificate issued by a real CA.
+
+    The status-list key is created here and certified by a self-signed status root, since the
+    registrar holds no key of the real CA: verifiers pin the status-list certificate itself.
+    """
+    secret = check_passphrase(passphrase)
+    _refuse_existing(keys_dir)
+    try:
+        key, cert, extra = pkcs12.load_key_and_certificates(p12, p12_passphrase.encode() or None)
+    except ValueError as e:
+        raise PassphraseError(
+            "the PKCS#12 file could not be opened: wrong password or not a PKCS#12 file",
+            "無法開啟 PKCS#12 檔：密碼錯誤或不是 PKCS#12 檔",
+        ) from e
+    if key is None or cert is None:
+        raise InputError(
+            "the PKCS#12 file holds no key and certificate", "PKCS#12 檔缺少金鑰或憑證"
+        )
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise InputError("only RSA and ECDSA keys are supported", "僅支援 RSA 與 ECDSA 金鑰")
+    chain = list(extra)
+    if root_pem is not None:
+        chain.extend(load_certificates(root_pem))
+    roots = [c for c in chain if c.issuer == c.subject]
+    if not roots:
+        raise InputError(
+            "the PKCS#12 file has no root certificate: give the CA's root with --root",
+            "PKCS#12 檔沒有根憑證：請以 --root 提供 CA 根憑證",
+        )
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    status_key = ec.generate_private_key(ec.SECP256R1())
+    status_root_key = ec.generate_private_key(ec.SECP256R1())
+    status_root = issue_certificate(
+        subject=_name(school, "Status List Root"),
+        public_key=status_root_key.public_key(),
+        issuer=None,
+        issuer_key=status_root_key,
+        not_before=now - dt.timedelta(minutes=5),
+        not_after=now + dt.timedelta(days=365 * 25),
+        usage=_key_usage(sign=False, commit=False, ca=True),
+        ca=True,
+    )
+    status_cert = issue_certificate(
+        subject=_name(school, "Status List Signing"),
+        public_key=status_key.public_key(),
+        issuer=status_root,
+        issuer_key=status_root_key,
+        not_before=now - dt.timedelta(minutes=5),
+        not_after=now + dt.timedelta(days=365 * 10),
+        usage=_key_usage(sign=True, commit=False, ca=False),
+        ca=False,
+    )
+    _write_key(keys_dir / "signing.key.pem", key, secret)
+    _write_new(keys_dir / "signing.pem", cert_pem(cert))
+    _write_new(keys_dir / "signing.chain.pem", b"".join(cert_pem(c) for c in chain))
+    _write_new(keys_dir / "root.pem", cert_pem(roots[0]))
+    _write_key(keys_dir / "statuslist.key.pem", status_key, secret)
+    _write_new(keys_dir / "statuslist.pem", cert_pem(status_cert))
+    _write_new(keys_dir / "statuslist.chain.pem", cert_pem(status_root))
+    return {"root": roots[0], "signing": cert, "statuslist": status_cert}
+
+
+def load_identity(keys_dir: Path, role: str, passphrase: str) -> Identity:
+    """Unlock one role's key (``signing`` or ``statuslist``)."""
+    key_path = keys_dir / f"{role}.key.pem"
+    try:
+        key_pem = key_path.read_bytes()
+        cert = load_certificates((keys_dir / f"{role}.pem").read_bytes())[0]
+        chain = tuple(load_certificates((keys_dir / f"{role}.chain.pem").read_bytes()))
+    except FileNotFoundError as e:
+        raise ConfigurationError(
+            f"the authority has no {role} key ({e.filename}): run 'certseal authority init' first",
+            f"找不到 {role} 金鑰（{e.filename}）：請先執行 certseal authority init",
+        ) from None
+    try:
+        key = serialization.load_pem_private_key(key_pem, passphrase.encode())
+    except (ValueError, TypeError):
+        raise PassphraseError(
+            f"the passphrase does not unlock the {role} key",
+            f"密碼無法解開 {role} 金鑰",
+        ) from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise ConfigurationError("unsupported key type", "不支援的金鑰類型")
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(
+        serialization.Encoding.DER, spki
+    ) != cert.public_key().public_bytes(serialization.Encoding.DER, spki):
+        raise ConfigurationError(
+            f"the {role} key does not match its certificate", f"{role} 金鑰與憑證不符"
+        )
+    return Identity(key=key, cert=cert, chain=chain)
+
+
+def public_material(keys_dir: Path) -> dict[str, bytes]:
+    """The files a verifier and the public site need: no private key, ever."""
+    out = {}
+    for name in ("root.pem", "statuslist.pem", "statuslist.chain.pem", "signing.pem"):
+        path = keys_dir / name
+        if path.exists():
+            out[name] = path.read_bytes()
+    return out

@@ -1,0 +1,79 @@
+"""Render and sign documents, in this process or in worker processes.
+
+Each worker unlocks the signing key and parses the fonts once, then turns document contents into
+signed PDFs; the parent keeps the registry, so only it writes to SQLite.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from authority.content import DocumentContent
+from authority.fonts import default_font_set
+from authority.keys import load_identity
+from authority.render import Renderer
+from authority.signing import DocumentSealer
+
+Job = tuple[DocumentContent, bool]
+
+
+class Producer:
+    """Renders and seals in the current process."""
+
+    def __init__(self, keys_dir: Path, passphrase: str) -> None:
+        self.renderer = Renderer(default_font_set())
+        self.sealer = DocumentSealer(load_identity(keys_dir, "signing", passphrase))
+
+    def make(self, job: Job) -> bytes:
+        content, print_locked = job
+        return self.sealer.seal(self.renderer.render(content, print_locked=print_locked))
+
+    def __call__(self, jobs: Iterable[Job]) -> Iterator[bytes]:
+        for job in jobs:
+            yield self.make(job)
+
+
+_worker: Producer | None = None
+
+
+def _init_worker(keys_dir: Path, passphrase: str) -> None:
+    global _worker
+    _worker = Producer(keys_dir, passphrase)
+
+
+def _work(job: Job) -> bytes:
+    assert _worker is not None
+    return _worker.make(job)
+
+
+class ParallelProducer:
+    """Renders and seals on all cores; results come back in the order of the jobs."""
+
+    def __init__(self, keys_dir: Path, passphrase: str, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        # Check the passphrase here, so a typo fails at once with a clear message.
+        load_identity(keys_dir, "signing", passphrase)
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker,
+            initargs=(keys_dir, passphrase),
+        )
+
+    def __call__(self, jobs: Iterable[Job]) -> Iterator[bytes]:
+        jobs = list(jobs)
+        chunk = max(1, len(jobs) // (self.workers * 4))
+        yield from self._pool.map(_work, jobs, chunksize=chunk)
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+    def __enter__(self) -> ParallelProducer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,414 @@
+"""The authority's registry: an append-only SQLite record of everything it imported and issued.
+
+Nothing is ever updated or deleted: triggers refuse it. A document's state is derived from its
+events (issued, superseded, revoked), and every event records who did it, when and why.
+Personal data stays here; only hashes and states leave through the status list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from certseal.errors import RegistryError, StateError
+from certseal.statuslist import REASON_CODES, Entry
+from certseal.timeutil import format_time
+
+SCHEMA_VERSION = 1
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('graduate', 'courses', 'rank')),
+    student_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_student ON records (kind, student_id, id);
+CREATE TABLE IF NOT EXISTS collections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    student_id TEXT NOT NULL,
+    doc_type TEXT NOT NULL,
+    collected_on TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    request_key TEXT NOT NULL UNIQUE,
+    doc_type TEXT NOT NULL,
+    student_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    replaces TEXT REFERENCES documents (doc_id),
+    record_id INTEGER NOT NULL REFERENCES records (id),
+    order_ref TEXT,
+    sha256 TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    verification_limit INTEGER,
+    print_locked INTEGER NOT NULL,
+    actor TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_student ON documents (student_id, doc_type);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents (doc_id),
+    kind TEXT NOT NULL CHECK (kind IN ('issued', 'superseded', 'revoked')),
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    reason_code TEXT,
+    reason TEXT,
+    successor TEXT REFERENCES documents (doc_id)
+);
+CREATE INDEX IF NOT EXISTS events_doc ON events (doc_id, seq);
+CREATE TABLE IF NOT EXISTS publications (
+    version INTEGER PRIMARY KEY,
+    issued_at TEXT NOT NULL,
+    expires TEXT NOT NULL,
+    last_event INTEGER NOT NULL,
+    snapshot_sha256 TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+"""
+
+_APPEND_ONLY = ("meta", "records", "collections", "documents", "events", "publications")
+
+
+def _append_only_triggers() -> str:
+    out = []
+    for table in _APPEND_ONLY:
+        for op in ("UPDATE", "DELETE"):
+            out.append(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, 'the registry is append-only: {table} rows are never "
+                f"changed'); END;"
+            )
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    doc_id: str
+    request_key: str
+    doc_type: str
+    student_id: str
+    version: int
+    replaces: str | None
+    record_id: int
+    order_ref: str | None
+    sha256: str
+    size: int
+    path: str
+    issued_at: str
+    verification_limit: int | None
+    print_locked: bool
+    actor: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> DocumentRow:
+        return cls(**{**row, "print_locked": bool(row["print_locked"])})
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    """A document's state, derived from its events."""
+
+    state: str  # active | superseded | revoked
+    successor: str | None = None
+    superseded_at: str | None = None
+    reason_code: str | None = None
+    reason: str | None = None
+    revoked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    doc_id: str
+    kind: str
+    at: str
+    actor: str
+    reason_code: str | None
+    reason: str | None
+    successor: str | None
+
+
+class Registry:
+    """Append-only registry over one SQLite file. One writer at a time (see ``lock``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        conn = sqlite3.connect(str(path), timeout=30)
+        self.db = sqlite_utils.Database(conn, execute_plugins=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(_TABLES + _append_only_triggers())
+        if conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone() is None:
+            with self.db.atomic():
+                conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        self.db.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> Iterator[dict[str, Any]]:
+        cur = self.conn.execute(sql, tuple(params))
+        names = [d[0] for d in cur.description]
+        for row in cur:
+            yield dict(zip(names, row, strict=True))
+
+    # -- records -------------------------------------------------------------------------
+    def add_records(
+        self,
+        kind: str,
+        items: Iterable[tuple[str, Any]],
+        *,
+        at: dt.datetime,
+        actor: str,
+        source: str,
+    ) -> int:
+        """Append record versions; an identical latest version is not appended again."""
+        added = 0
+        with self.db.atomic():
+            for student_id, data in items:
+                text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+                latest = self.latest_record(kind, student_id)
+                if latest is not None and latest[1] == data:
+                    continue
+                self.conn.execute(
+                    "INSERT INTO records (kind, student_id, data, recorded_at, actor, source) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (kind, student_id, text, format_time(at), actor, source),
+                )
+                added += 1
+        return added
+
+    def latest_record(self, kind: str, student_id: str) -> tuple[int, Any] | None:
+        row = self.conn.execute(
+            "SELECT id, data FROM records WHERE kind=? AND student_id=? ORDER BY id DESC LIMIT 1",
+            (kind, student_id),
+        ).fetchone()
+        return None if row is None else (int(row[0]), json.loads(row[1]))
+
+    def record(self, record_id: int) -> Any:
+        row = self.conn.execute("SELECT data FROM records WHERE id=?", (record_id,)).fetchone()
+        if row is None:
+            raise RegistryError(f"no record {record_id}", f"沒有紀錄 {record_id}")
+        return json.loads(row[0])
+
+    def student_ids(self, kind: str = "graduate") -> list[str]:
+        rows = self.conn.execute(
+            "SELECT DISTINCT student_id FROM records WHERE kind=? ORDER BY student_id", (kind,)
+        )
+        return [r[0] for r in rows]
+
+    # -- paper diploma collection --------------------------------------------------------
+    def record_collection(
+        self, student_id: str, doc_type: str, collected_on: dt.date, *, at: dt.datetime, actor: str
+    ) -> bool:
+        """Record that the paper diploma was collected; False if it already was."""
+        if self.collection(student_id, doc_type) is not None:
+            return False
+        with self.db.atomic():
+            self.conn.execute(
+                "INSERT INTO collections (student_id, doc_type, collected_on, recorded_at, actor) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (student_id, doc_type, collected_on.isoformat(), format_time(at), actor),
+            )
+        return True
+
+    def collection(self, student_id: str, doc_type: str) -> dt.date | None:
+        row = self.conn.execute(
+            "SELECT collected_on FROM collections WHERE student_id=? AND doc_type=? "
+            "ORDER BY id LIMIT 1",
+            (student_id, doc_type),
+        ).fetchone()
+        return None if row is None else dt.date.fromisoformat(row[0])
+
+    def collections(self) -> list[tuple[str, str, dt.date]]:
+        rows = self.conn.execute(
+            "SELECT student_id, doc_type, collected_on FROM collections ORDER BY id"
+        )
+        return [(r[0], r[1], dt.date.fromisoformat(r[2])) for r in rows]
+
+    # -- documents -----------------------------------------------------------------------
+    def by_request(self, request_key: str) -> DocumentRow | None:
+        rows = list(self._rows("SELECT * FROM documents WHERE request_key=?", (request_key,)))
+        return DocumentRow.from_row(rows[0]) if rows else None
+
+    def document(self, doc_id: str) -> DocumentRow:
+        rows = list(self._rows("SELECT * FROM documents WHERE doc_id=?", (doc_id,)))
+        if not rows:
+            raise RegistryError(f"no document numbered {doc_id}", f"查無文件字號 {doc_id}")
+        return DocumentRow.from_row(rows[0])
+
+    def documents(self, student_id: str | None = None) -> list[DocumentRow]:
+        if student_id is None:
+            rows = self._rows("SELECT * FROM documents ORDER BY rowid")
+        else:
+            rows = self._rows(
+                "SELECT * FROM documents WHERE student_id=? ORDER BY rowid", (student_id,)
+            )
+        return [DocumentRow.from_row(r) for r in rows]
+
+    def next_number(self, prefix: str) -> int:
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM documents WHERE doc_id LIKE ? || '%'", (prefix,)
+        ).fetchone()
+        return int(row[0]) + 1
+
+    def register(
+        self, rows: Iterable[DocumentRow], *, supersede: dict[str, str] | None = None
+    ) -> None:
+        """Register issued documents (and, for reissues, supersede their predecessors) in one
+        transaction: after a crash either all of them are registered or none."""
+        supersede = supersede or {}
+        with self.db.atomic():
+            for doc in rows:
+                self.conn.execute(
+                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        doc.doc_id,
+                        doc.request_key,
+                        doc.doc_type,
+                        doc.student_id,
+                        doc.version,
+                        doc.replaces,
+                        doc.record_id,
+                        doc.order_ref,
+                        doc.sha256,
+                        doc.size,
+                        doc.path,
+                        doc.issued_at,
+                        doc.verification_limit,
+                        int(doc.print_locked),
+                        doc.actor,
+                    ),
+                )
+                self._event(doc.doc_id, "issued", doc.issued_at, doc.actor)
+                old = supersede.get(doc.doc_id)
+                if old is not None:
+                    self._check_transition(old, "superseded")
+                    self._event(old, "superseded", doc.issued_at, doc.actor, successor=doc.doc_id)
+
+    def revoke(
+        self, doc_id: str, reason_code: str, reason: str, *, at: dt.datetime, actor: str
+    ) -> None:
+        if reason_code not in REASON_CODES:
+            raise RegistryError(
+                f"unknown reason code '{reason_code}' (known: {', '.join(REASON_CODES)})",
+                f"未知的撤銷原因代碼「{reason_code}」（可用：{', '.join(REASON_CODES)}）",
+            )
+        with self.db.atomic():
+            self.document(doc_id)
+            self._check_transition(doc_id, "revoked")
+            self._event(doc_id, "revoked", format_time(at), actor, reason_code, reason)
+
+    def _check_transition(self, doc_id: str, kind: str) -> None:
+        state = self.state(doc_id)
+        if state.state == "revoked":
+            raise StateError(
+                f"document {doc_id} was revoked on {state.revoked_at}; it cannot change again",
+                f"文件 {doc_id} 已於 {state.revoked_at} 撤銷，不可再變更",
+            )
+        if kind == "superseded" and state.state == "superseded":
+            raise StateError(
+                f"document {doc_id} was already replaced by {state.successor}: reissue that one",
+                f"文件 {doc_id} 已由 {state.successor} 取代，請改補發該份",
+            )
+
+    def _event(
+        self,
+        doc_id: str,
+        kind: str,
+        at: str,
+        actor: str,
+        reason_code: str | None = None,
+        reason: str | None = None,
+        successor: str | None = None,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO events (doc_id, kind, at, actor, reason_code, reason, successor) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (doc_id, kind, at, actor, reason_code, reason, successor),
+        )
+
+    def events(self, doc_id: str | None = None, after: int = 0) -> list[Event]:
+        if doc_id is None:
+            rows = self._rows("SELECT * FROM events WHERE seq > ? ORDER BY seq", (after,))
+        else:
+            rows = self._rows("SELECT * FROM events WHERE doc_id=? ORDER BY seq", (doc_id,))
+        return [Event(**r) for r in rows]
+
+    def state(self, doc_id: str) -> DocumentState:
+        return _fold(self.events(doc_id))
+
+    def last_event(self) -> int:
+        row = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        return int(row[0])
+
+    def status_entries(self) -> Iterator[Entry]:
+        """Every issued document as it appears in the status list: hashes and states only."""
+        hashes = {r[0]: r[1] for r in self.conn.execute("SELECT doc_id, sha256 FROM documents")}
+        states: dict[str, list[Event]] = {}
+        for ev in self.events():
+            states.setdefault(ev.doc_id, []).append(ev)
+        for doc in self.documents():
+            st = _fold(states.get(doc.doc_id, []))
+            yield Entry(
+                sha256=doc.sha256,
+                doc_type=doc.doc_type,
+                issued_at=doc.issued_at,
+                limit=doc.verification_limit,
+                state=st.state,
+                successor=hashes[st.successor] if st.successor else None,
+                superseded_at=st.superseded_at,
+                reason_code=st.reason_code,
+                revoked_at=st.revoked_at,
+            )
+
+    # -- publications --------------------------------------------------------------------
+    def last_publication(self) -> dict[str, Any] | None:
+        rows = list(self._rows("SELECT * FROM publications ORDER BY version DESC LIMIT 1"))
+        return rows[0] if rows else None
+
+    def record_publication(
+        self, version: int, issued_at: str, expires: str, last_event: int, sha256: str, actor: str
+    ) -> None:
+        with self.db.atomic():
+            self.conn.execute(
+                "INSERT INTO publications VALUES (?, ?, ?, ?, ?, ?)",
+                (version, issued_at, expires, last_event, sha256, actor),
+            )
+
+
+def _fold(events: Iterable[Event]) -> DocumentState:
+    state = DocumentState("active")
+    for ev in events:
+        if ev.kind == "superseded":
+            state = DocumentState("superseded", successor=ev.successor, superseded_at=ev.at)
+        elif ev.kind == "revoked":
+            state = DocumentState(
+                "revoked",
+                successor=state.successor,
+                superseded_at=state.superseded_at,
+                reason_code=ev.reason_code,
+                reason=ev.reason,
+                revoked_at=ev.at,
+            )
+    return state

@@ -1,0 +1,574 @@
+"""The registrar's operations, as one object over the authority's home folder.
+
+Home layout (outside any code checkout)::
+
+    config.json         the school and its settings
+    keys/               encrypted private keys and certificates
+    registry.sqlite     the append-only registry
+    documents/          the signed PDFs, named by document number
+    lock                held while a command runs: one operator at a time
+
+Time is always passed in; nothing below reads the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from authority.config import School
+from authority.content import DocumentContent
+from authority.keys import create_pki, import_pkcs12, load_identity, public_material
+from authority.records import Course, Graduate, ImportReport, Rank, parse_csv
+from authority.registry import DocumentRow, Registry
+from certseal.doctypes import DIPLOMA_TYPES, DOCUMENT_TYPES, DocumentType, document_type
+from certseal.errors import CertsealError, ConfigurationError, InputError, RegistryError
+from certseal.statuslist import (
+    REASON_CODES,
+    BuiltList,
+    Issuer,
+    build_publication,
+    build_shards,
+    sha256_hex,
+)
+from certseal.timeutil import format_time
+
+CONFIG_VERSION = 1
+WORKING_DAYS_DUE = 5  # NKUST: e-mailed within 5 working days of collecting the paper diploma
+DEFAULT_STATUS_DAYS = 7
+GROUP_COMMIT = 50
+
+
+class AuthorityBusyError(ConfigurationError):
+    """Another command holds the authority's lock."""
+
+
+def _inside_git_checkout(path: Path) -> Path | None:
+    for parent in (path, *path.parents):
+        if (parent / ".git").exists():
+            return parent
+    return None
+
+
+def check_home_location(home: Path) -> None:
+    checkout = _inside_git_checkout(home.resolve())
+    if checkout is not None:
+        raise ConfigurationError(
+            f"the authority's home {home} is inside the code checkout {checkout}: keys and the "
+            "registry must live outside it (set CERTSEAL_HOME or --home)",
+            f"簽發單位目錄 {home} 位於程式碼目錄 {checkout} 內；金鑰與登錄資料須放在其外",
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    school: School
+    limits: dict[str, int | None]
+    print_locked: dict[str, bool]
+    status_validity_days: int = DEFAULT_STATUS_DAYS
+
+    @classmethod
+    def for_school(cls, school: School) -> Settings:
+        return cls(
+            school=school,
+            limits={c: t.verification_limit for c, t in DOCUMENT_TYPES.items()},
+            print_locked={c: t.print_locked for c, t in DOCUMENT_TYPES.items()},
+        )
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Settings:
+        if d.get("config_version") != CONFIG_VERSION:
+            raise ConfigurationError(
+                "config.json has an unknown config_version", "config.json 的版本無法識別"
+            )
+        base = cls.for_school(School.from_dict(d.get("school", {})))
+        limits = {**base.limits, **d.get("limits", {})}
+        locked = {**base.print_locked, **d.get("print_locked", {})}
+        for code, limit in limits.items():
+            document_type(code)
+            if limit is not None and (not isinstance(limit, int) or limit < 1):
+                raise ConfigurationError(
+                    f"limit for {code} must be a positive integer or null",
+                    f"{code} 的驗證次數上限須為正整數或 null",
+                )
+        days = d.get("status_validity_days", DEFAULT_STATUS_DAYS)
+        if not isinstance(days, int) or not 1 <= days <= 366:
+            raise ConfigurationError(
+                "status_validity_days must be 1 to 366", "status_validity_days 須為 1 到 366"
+            )
+        return cls(base.school, limits, {k: bool(v) for k, v in locked.items()}, days)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config_version": CONFIG_VERSION,
+            "school": self.school.to_dict(),
+            "limits": self.limits,
+            "print_locked": self.print_locked,
+            "status_validity_days": self.status_validity_days,
+        }
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    doc_type: str
+    student_id: str
+    order_ref: str | None = None
+
+    @property
+    def request_key(self) -> str:
+        return f"{self.doc_type}:{self.student_id}:{self.order_ref or '-'}"
+
+
+@dataclass(frozen=True)
+class DueItem:
+    student_id: str
+    doc_type: str
+    collected_on: dt.date
+    due_by: dt.date
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class IssueReport:
+    issued: tuple[DocumentRow, ...]
+    already: tuple[DocumentRow, ...]
+    failed: tuple[tuple[IssueRequest, CertsealError], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    version: int
+    issued_at: dt.datetime
+    expires: dt.datetime
+    counts: dict[str, int]
+    files_written: int
+    out_dir: Path
+
+
+def add_working_days(day: dt.date, n: int) -> dt.date:
+    while n > 0:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:
+            n -= 1
+    return day
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def init_authority(
+    home: Path,
+    school: School,
+    passphrase: str,
+    now: dt.datetime,
+    *,
+    p12: bytes | None = None,
+    p12_passphrase: str = "",
+    root_pem: bytes | None = None,
+) -> Settings:
+    """Create the home: settings, keys (new PKI or an imported PKCS#12), empty registry."""
+    check_home_location(home)
+    if (home / "config.json").exists():
+        raise ConfigurationError(
+            f"an authority is already set up in {home}", f"{home} 已設定過簽發單位"
+        )
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    if p12 is None:
+        create_pki(home / "keys", school, passphrase, now)
+    else:
+        import_pkcs12(
+            home / "keys", p12, p12_passphrase, passphrase, school, now, root_pem=root_pem
+        )
+    settings = Settings.for_school(school)
+    (home / "documents").mkdir(exist_ok=True)
+    Registry(home / "registry.sqlite").close()
+    _write_atomic(
+        home / "config.json",
+        json.dumps(settings.to_dict(), ensure_ascii=False, indent=2).encode(),
+    )
+    return settings
+
+
+class Authority:
+    """The registrar's operations. Use as a context manager: it holds the home's lock."""
+
+    def __init__(self, home: Path) -> None:
+        check_home_location(home)
+        config = home / "config.json"
+        if not config.exists():
+            raise ConfigurationError(
+                f"no authority is set up in {home}: run 'certseal authority init'",
+                f"{home} 尚未設定簽發單位：請執行 certseal authority init",
+            )
+        self.home = home
+        self._lock: IO[bytes] | None = open(home / "lock", "ab")  # noqa: SIM115
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            self._lock = None
+            raise AuthorityBusyError(
+                "another certseal command is using this authority right now; try again after it",
+                "另一個 certseal 指令正在使用此簽發單位，請稍後再試",
+            ) from None
+        self.settings = Settings.from_dict(json.loads(config.read_text("utf-8")))
+        self.registry = Registry(home / "registry.sqlite")
+
+    def close(self) -> None:
+        self.registry.close()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> Authority:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def school(self) -> School:
+        return self.settings.school
+
+    # -- records -------------------------------------------------------------------------
+    def import_records(
+        self, kind: str, data: bytes, *, now: dt.datetime, actor: str, source: str
+    ) -> tuple[ImportReport, int]:
+        """Import one CSV export; returns the report and how many record versions were new."""
+        report = parse_csv(kind, data)
+        items: list[tuple[str, Any]]
+        if kind == "graduates":
+            items = [(g.student_id, g.to_dict()) for g in report.accepted]
+            added = self.registry.add_records("graduate", items, at=now, actor=actor, source=source)
+        elif kind == "courses":
+            by_student: dict[str, list[dict[str, Any]]] = {}
+            for c in report.accepted:
+                by_student.setdefault(c.student_id, []).append(c.to_dict())
+            added = self.registry.add_records(
+                "courses", list(by_student.items()), at=now, actor=actor, source=source
+            )
+        else:
+            items = [(r.student_id, r.to_dict()) for r in report.accepted]
+            added = self.registry.add_records("rank", items, at=now, actor=actor, source=source)
+        return report, added
+
+    def graduate(self, student_id: str) -> tuple[int, Graduate]:
+        latest = self.registry.latest_record("graduate", student_id)
+        if latest is None:
+            raise RegistryError(
+                f"no graduate record for student {student_id}: import it first",
+                f"查無學號 {student_id} 的畢業資料，請先匯入",
+            )
+        return latest[0], Graduate.from_dict(latest[1])
+
+    def fix_english_name(
+        self, student_id: str, name_en: str, *, now: dt.datetime, actor: str
+    ) -> Graduate:
+        """The registrar corrects a passport spelling; a new record version is appended."""
+        _, grad = self.graduate(student_id)
+        try:
+            fixed = grad.with_name_en(name_en)
+        except ValueError as e:
+            raise InputError(f"English name: {e}", f"英文姓名：{e}") from None
+        self.registry.add_records(
+            "graduate", [(student_id, fixed.to_dict())], at=now, actor=actor, source="fix-name"
+        )
+        return fixed
+
+    def record_collection(
+        self, student_id: str, collected_on: dt.date, *, doc_type: str, now: dt.datetime, actor: str
+    ) -> bool:
+        if doc_type not in DIPLOMA_TYPES:
+            raise InputError(
+                "only paper diplomas are collected (diploma_zh or diploma_en)",
+                "僅紙本學位證書需登記領取（diploma_zh 或 diploma_en）",
+            )
+        self.graduate(student_id)
+        if collected_on > now.date():
+            raise InputError("the collection date is in the future", "領取日期不可晚於今天")
+        return self.registry.record_collection(
+            student_id, doc_type, collected_on, at=now, actor=actor
+        )
+
+    def due(self, today: dt.date) -> list[DueItem]:
+        """Digital diplomas owed: paper collected, digital one not issued yet."""
+        out = []
+        for student_id, doc_type, collected_on in self.registry.collections():
+            key = IssueRequest(doc_type, student_id).request_key
+            if self.registry.by_request(key) is not None:
+                continue
+            due_by = add_working_days(collected_on, WORKING_DAYS_DUE)
+            out.append(DueItem(student_id, doc_type, collected_on, due_by, today > due_by))
+        return out
+
+    # -- issuing -------------------------------------------------------------------------
+    def _content(
+        self, req: IssueRequest, dtype: DocumentType, number: str, today: dt.date, version: int
+    ) -> tuple[int, DocumentContent]:
+        record_id, grad = self.graduate(req.student_id)
+        courses: tuple[Course, ...] = ()
+        rank = None
+        if dtype.code == "transcript":
+            latest = self.registry.latest_record("courses", req.student_id)
+            courses = tuple(Course.from_dict(c) for c in (latest[1] if latest else []))
+        if dtype.code == "rank_certificate":
+            latest = self.registry.latest_record("rank", req.student_id)
+            rank = Rank.from_dict(latest[1]) if latest else None
+        content = DocumentContent(
+            doc_type=dtype,
+            document_number=number,
+            issued_on=today,
+            school=self.school,
+            graduate=grad,
+            courses=courses,
+            rank=rank,
+            version=version,
+        )
+        return record_id, content
+
+    def _check_request(self, req: IssueRequest, dtype: DocumentType) -> None:
+        if (
+            dtype.requires_paper_collected
+            and self.registry.collection(req.student_id, dtype.code) is None
+        ):
+            raise InputError(
+                f"the paper {dtype.name_en.lower()} of {req.student_id} is not recorded as "
+                "collected: the digital one follows the paper one",
+                f"學號 {req.student_id} 尚未登記領取紙本{dtype.name_zh}：數位證書於領取紙本後核發",
+            )
+        if not dtype.requires_paper_collected and not req.order_ref:
+            raise InputError(
+                f"a {dtype.name_en.lower()} is issued for an order: give its order reference",
+                f"{dtype.name_zh}需依申請單核發：請提供申請單號",
+            )
+        # One per order (rank certificates) follows from the request key: type, student, order.
+
+    def issue(
+        self,
+        requests: Sequence[IssueRequest],
+        *,
+        now: dt.datetime,
+        actor: str,
+        produce: Callable[[Iterable[tuple[DocumentContent, bool]]], Iterator[bytes]],
+        progress: Callable[[int], None] | None = None,
+    ) -> IssueReport:
+        """Issue a batch. Idempotent: a request already issued is skipped, never issued twice.
+
+        ``produce`` renders and signs (possibly in worker processes) and yields the signed PDFs
+        in order. Files are written before the registry commit, groups of documents are
+        committed together: a crash leaves at worst unregistered files, overwritten by the re-run.
+        """
+        issued: list[DocumentRow] = []
+        already: list[DocumentRow] = []
+        failed: list[tuple[IssueRequest, CertsealError]] = []
+        pending: list[tuple[IssueRequest, DocumentType, str, int, DocumentContent]] = []
+        counters: dict[str, int] = {}
+        today = now.date()
+        for req in requests:
+            existing = self.registry.by_request(req.request_key)
+            if existing is not None:
+                already.append(existing)
+                if progress:
+                    progress(1)
+                continue
+            try:
+                dtype = document_type(req.doc_type)
+                self._check_request(req, dtype)
+                prefix = f"{self.school.code}-{dtype.short}-{today.year}-"
+                if prefix not in counters:
+                    counters[prefix] = self.registry.next_number(prefix)
+                number = f"{prefix}{counters[prefix]:06d}"
+                record_id, content = self._content(req, dtype, number, today, 1)
+            except CertsealError as e:
+                failed.append((req, e))
+                if progress:
+                    progress(1)
+                continue
+            except ValueError as e:
+                failed.append((req, InputError(str(e))))
+                if progress:
+                    progress(1)
+                continue
+            counters[prefix] += 1
+            pending.append((req, dtype, number, record_id, content))
+        for start in range(0, len(pending), GROUP_COMMIT):
+            group = pending[start : start + GROUP_COMMIT]
+            jobs = [(c, self.settings.print_locked[d.code]) for (_, d, _, _, c) in group]
+            rows = []
+            try:
+                pdfs = list(produce(jobs))
+            except CertsealError as e:
+                failed.extend((req, e) for (req, *_rest) in group)
+                continue
+            for (req, dtype, number, record_id, _), pdf in zip(group, pdfs, strict=True):
+                rows.append(self._store(req, dtype, number, record_id, pdf, now=now, actor=actor))
+            self.registry.register(rows)
+            issued.extend(rows)
+            if progress:
+                progress(len(group))
+        return IssueReport(tuple(issued), tuple(already), tuple(failed))
+
+    def _store(
+        self,
+        req: IssueRequest,
+        dtype: DocumentType,
+        number: str,
+        record_id: int,
+        pdf: bytes,
+        *,
+        now: dt.datetime,
+        actor: str,
+        version: int = 1,
+        replaces: str | None = None,
+        request_key: str | None = None,
+    ) -> DocumentRow:
+        rel = f"documents/{number}.pdf"
+        _write_atomic(self.home / rel, pdf)
+        return DocumentRow(
+            doc_id=number,
+            request_key=request_key or req.request_key,
+            doc_type=dtype.code,
+            student_id=req.student_id,
+            version=version,
+            replaces=replaces,
+            record_id=record_id,
+            order_ref=req.order_ref,
+            sha256=sha256_hex(pdf),
+            size=len(pdf),
+            path=rel,
+            issued_at=format_time(now),
+            verification_limit=self.settings.limits[dtype.code],
+            print_locked=self.settings.print_locked[dtype.code],
+            actor=actor,
+        )
+
+    def reissue(
+        self,
+        doc_id: str,
+        *,
+        now: dt.datetime,
+        actor: str,
+        produce: Callable[[Iterable[tuple[DocumentContent, bool]]], Iterator[bytes]],
+    ) -> DocumentRow:
+        """補發: a new version from the current record; the old one becomes superseded."""
+        old = self.registry.document(doc_id)
+        state = self.registry.state(doc_id)
+        if state.state != "active":
+            raise RegistryError(
+                f"document {doc_id} is {state.state}; only an active document can be reissued"
+                + (f" (its successor is {state.successor})" if state.successor else ""),
+                f"文件 {doc_id} 狀態為 {state.state}，僅有效文件可補發",
+            )
+        key = f"reissue:{doc_id}"
+        existing = self.registry.by_request(key)
+        if existing is not None:
+            return existing
+        dtype = document_type(old.doc_type)
+        req = IssueRequest(old.doc_type, old.student_id, old.order_ref)
+        prefix = f"{self.school.code}-{dtype.short}-{now.year}-"
+        number = f"{prefix}{self.registry.next_number(prefix):06d}"
+        record_id, content = self._content(req, dtype, number, now.date(), old.version + 1)
+        pdf = next(produce([(content, self.settings.print_locked[dtype.code])]))
+        row = self._store(
+            req,
+            dtype,
+            number,
+            record_id,
+            pdf,
+            now=now,
+            actor=actor,
+            version=old.version + 1,
+            replaces=doc_id,
+            request_key=key,
+        )
+        self.registry.register([row], supersede={row.doc_id: doc_id})
+        return row
+
+    def revoke(
+        self, doc_id: str, reason_code: str, reason: str, *, now: dt.datetime, actor: str
+    ) -> None:
+        if reason_code not in REASON_CODES:
+            raise InputError(
+                f"unknown reason code '{reason_code}' (known: {', '.join(REASON_CODES)})",
+                f"未知的原因代碼「{reason_code}」",
+            )
+        if not reason.strip():
+            raise InputError("say why the document is revoked", "請說明撤銷原因")
+        self.registry.revoke(doc_id, reason_code, reason.strip(), at=now, actor=actor)
+
+    # -- publishing ----------------------------------------------------------------------
+    def publish(
+        self, out_dir: Path, passphrase: str, *, now: dt.datetime, actor: str
+    ) -> PublishReport:
+        """Sign and write the status list (and the public certificates) into ``out_dir``."""
+        identity = load_identity(self.keys_dir, "statuslist", passphrase)
+        key = identity.key
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ConfigurationError(
+                "the status-list key must be ECDSA P-256", "狀態清單金鑰須為 ECDSA P-256"
+            )
+        last = self.registry.last_publication()
+        version = 1 if last is None else int(last["version"]) + 1
+        expires = now + dt.timedelta(days=self.settings.status_validity_days)
+        shards = build_shards(self.registry.status_entries(), 4)
+        built = build_publication(
+            shards,
+            issuer=Issuer(self.school.code, self.school.name_zh, self.school.name_en),
+            version=version,
+            issued_at=now,
+            expires=expires,
+            key=key,
+        )
+        written = write_publication(out_dir, built)
+        certs = out_dir / "certs"
+        certs.mkdir(parents=True, exist_ok=True)
+        for name, data in public_material(self.keys_dir).items():
+            _write_atomic(certs / name, data)
+        self.registry.record_publication(
+            version,
+            format_time(now),
+            format_time(expires),
+            self.registry.last_event(),
+            built.timestamp.snapshot.sha256,
+            actor,
+        )
+        # The timestamp goes last: until it is replaced, clients keep seeing the old version.
+        _write_atomic(out_dir / "status" / "timestamp.json", built.files["timestamp.json"])
+        return PublishReport(
+            version, now, expires, dict(built.snapshot.counts), written + 1, out_dir
+        )
+
+
+def write_publication(out_dir: Path, built: BuiltList) -> int:
+    """Write every file but the timestamp; content-addressed files are written once."""
+    status = out_dir / "status"
+    written = 0
+    for rel, data in built.files.items():
+        if rel == "timestamp.json":
+            continue
+        path = status / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if rel.startswith(("shards/", "buckets/")) and path.exists():
+            continue
+        _write_atomic(path, data)
+        written += 1
+    return written

@@ -1,0 +1,48 @@
+"""The ``certseal`` command: parse options, call the library, show errors once.
+
+One module per command family; this one only assembles them and turns a CertsealError into a
+plain message and an exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from certseal.errors import CertsealError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CertsealError as e:
+            click.echo(f"error: {e.message('en')}", err=True)
+            if e.zh != e.en:
+                click.echo(f"錯誤：{e.message('zh-TW')}", err=True)
+            sys.exit(e.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="certseal")
+def main() -> None:
+    """certseal: issue signed digital diplomas, publish their status, verify them.
+
+    \b
+    certseal authority ...   the registrar's offline signing authority
+    certseal verifier ...    the public verification service
+    certseal audit ...       check a published status list and its history
+    """
+
+
+def _register() -> None:
+    from certseal.cli.authority_cmds import authority
+    from certseal.cli.verifier_cmds import verifier
+
+    main.add_command(authority)
+    main.add_command(verifier)
+
+
+_register()

@@ -1,0 +1,459 @@
+"""``certseal authority``: the registrar's commands (offline)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from authority.config import DEMO_SCHOOL, School
+from authority.service import Authority, IssueRequest, init_authority
+from certseal.doctypes import DOCUMENT_TYPES
+from certseal.errors import ConfigurationError, InputError, PassphraseError
+from certseal.statuslist import REASON_CODES
+from certseal.timeutil import format_time, parse_time, utcnow
+
+PASSPHRASE_ENV = "CERTSEAL_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
+EXIT_PARTIAL = 5
+
+
+def default_home() -> Path:
+    env = os.environ.get("CERTSEAL_HOME")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "certseal" / "authority"
+
+
+def get_passphrase(confirm: bool = False) -> str:
+    """From the environment, else a prompt: never from the command line."""
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        raise PassphraseError(
+            f"no passphrase: set {PASSPHRASE_ENV} or run in a terminal to be asked",
+            f"沒有密碼：請設定 {PASSPHRASE_ENV} 或在終端機執行以輸入",
+        )
+    value: str = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)
+    return value
+
+
+class _Ctx:
+    def __init__(self, home: Path, now: dt.datetime, actor: str, as_json: bool) -> None:
+        self.home = home
+        self.now = now
+        self.actor = actor
+        self.as_json = as_json
+
+    @contextmanager
+    def open(self) -> Iterator[Authority]:
+        with Authority(self.home) as auth:
+            yield auth
+
+    def emit(self, data: Any, text: str) -> None:
+        if self.as_json:
+            click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        else:
+            click.echo(text)
+
+
+pass_ctx = click.make_pass_decorator(_Ctx)
+
+
+@click.group()
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=default_home,
+    show_default="$CERTSEAL_HOME or ~/.local/share/certseal/authority",
+    help="The authority's home folder (keys, registry, documents). Outside the code checkout.",
+)
+@click.option("--actor", default=None, help="Who does this, for the registry [default: login].")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--now", "now_text", hidden=True, help="Reference time (RFC 3339 UTC), for tests.")
+@click.pass_context
+def authority(
+    ctx: click.Context, home: Path, actor: str | None, as_json: bool, now_text: str | None
+) -> None:
+    """The registrar's offline signing authority.
+
+    Passphrases come from $CERTSEAL_PASSPHRASE or a prompt, never from the command line.
+    """
+    now = parse_time(now_text, "--now") if now_text else utcnow()
+    ctx.obj = _Ctx(
+        home, now, actor or os.environ.get("CERTSEAL_ACTOR") or getpass.getuser(), as_json
+    )
+
+
+@authority.command()
+@click.option(
+    "--school",
+    "school_file",
+    type=click.File("rb"),
+    help="JSON file describing the school (see docs/authority.md).",
+)
+@click.option("--demo", is_flag=True, help="Use the fictional demo school.")
+@click.option(
+    "--import-p12",
+    "p12_file",
+    type=click.File("rb"),
+    help="Import the document-signing key and certificate from a PKCS#12 file.",
+)
+@click.option(
+    "--root",
+    "root_file",
+    type=click.File("rb"),
+    help="The CA's root certificate, when the PKCS#12 file lacks it.",
+)
+@pass_ctx
+def init(c: _Ctx, school_file: Any, demo: bool, p12_file: Any, root_file: Any) -> None:
+    """Set up the authority: keys (new, or imported from PKCS#12) and an empty registry."""
+    if bool(school_file) == demo:
+        raise InputError(
+            "give exactly one of --school FILE or --demo", "請擇一提供 --school 或 --demo"
+        )
+    if demo:
+        school = DEMO_SCHOOL
+    else:
+        try:
+            school = School.from_dict(json.load(school_file))
+        except (ValueError, TypeError) as e:
+            raise InputError(
+                f"the school file is not valid JSON: {e}", "學校設定檔不是有效的 JSON"
+            ) from None
+    passphrase = get_passphrase(confirm=True)
+    p12 = p12_file.read() if p12_file else None
+    p12_pass = os.environ.get("CERTSEAL_P12_PASSPHRASE", "")
+    if p12 is not None and not p12_pass and sys.stdin.isatty():
+        p12_pass = click.prompt("PKCS#12 password", hide_input=True, default="", show_default=False)
+    init_authority(
+        c.home,
+        school,
+        passphrase,
+        c.now,
+        p12=p12,
+        p12_passphrase=p12_pass,
+        root_pem=root_file.read() if root_file else None,
+    )
+    c.emit(
+        {"home": str(c.home), "school": school.code},
+        f"Authority for {school.name_en} ({school.name_zh}) set up in {c.home}.\n"
+        f"Public trust material: {c.home / 'keys' / 'root.pem'}, "
+        f"{c.home / 'keys' / 'statuslist.pem'}",
+    )
+
+
+@authority.command("import")
+@click.argument("kind", type=click.Choice(["graduates", "courses", "ranks"]))
+@click.argument("csv_file", type=click.File("rb"))
+@pass_ctx
+def import_(c: _Ctx, kind: str, csv_file: Any) -> None:
+    """Import records from a CSV export (graduates, courses or ranks)."""
+    with c.open() as auth:
+        report, added = auth.import_records(
+            kind, csv_file.read(), now=c.now, actor=c.actor, source=Path(csv_file.name).name
+        )
+    rejected = [
+        {"line": e.line, "field": e.field, "error": e.message("en")} for e in report.rejected
+    ]
+    lines = [
+        f"{len(report.accepted)} rows accepted ({added} new or changed), {len(rejected)} rejected."
+    ]
+    lines += [f"  rejected: {e.message('en')}" for e in report.rejected]
+    c.emit({"accepted": len(report.accepted), "new": added, "rejected": rejected}, "\n".join(lines))
+    if rejected:
+        raise SystemExit(EXIT_PARTIAL)
+
+
+@authority.command("fix-name")
+@click.argument("student_id")
+@click.argument("name_en")
+@pass_ctx
+def fix_name(c: _Ctx, student_id: str, name_en: str) -> None:
+    """Correct a graduate's English name (passport spelling). Reissue documents afterwards."""
+    with c.open() as auth:
+        grad = auth.fix_english_name(student_id, name_en, now=c.now, actor=c.actor)
+    c.emit({"student_id": student_id, "name_en": grad.name_en}, f"English name now: {grad.name_en}")
+
+
+@authority.command()
+@click.argument("student_ids", nargs=-1)
+@click.option("--on", "on", default=None, help="Date collected (YYYY-MM-DD) [default: today].")
+@click.option(
+    "--type", "doc_type", type=click.Choice(["diploma_zh", "diploma_en"]), default="diploma_zh"
+)
+@click.option("--csv", "csv_file", type=click.File("rb"), help="CSV with student_id,collected_on.")
+@pass_ctx
+def collected(
+    c: _Ctx, student_ids: tuple[str, ...], on: str | None, doc_type: str, csv_file: Any
+) -> None:
+    """Record that graduates collected their paper diploma (the digital one is then due)."""
+    items: list[tuple[str, dt.date]] = []
+    try:
+        default_day = dt.date.fromisoformat(on) if on else c.now.date()
+    except ValueError:
+        raise InputError(f"'{on}' is not a date (YYYY-MM-DD)", f"「{on}」不是日期") from None
+    items += [(s, default_day) for s in student_ids]
+    if csv_file is not None:
+        import csv
+        import io
+
+        reader = csv.DictReader(io.StringIO(csv_file.read().decode("utf-8-sig")))
+        for row in reader:
+            try:
+                items.append(
+                    (row["student_id"].strip(), dt.date.fromisoformat(row["collected_on"].strip()))
+                )
+            except (KeyError, ValueError, AttributeError):
+                raise InputError(
+                    f"line {reader.line_num}: needs student_id and collected_on (YYYY-MM-DD)",
+                    f"第 {reader.line_num} 行：需要 student_id 與 collected_on",
+                ) from None
+    if not items:
+        raise InputError("name at least one student id, or give --csv", "請提供學號或 --csv")
+    new = 0
+    with c.open() as auth:
+        for sid, day in items:
+            new += auth.record_collection(sid, day, doc_type=doc_type, now=c.now, actor=c.actor)
+    c.emit(
+        {"recorded": new, "already": len(items) - new},
+        f"{new} recorded, {len(items) - new} already recorded.",
+    )
+
+
+@authority.command()
+@pass_ctx
+def due(c: _Ctx) -> None:
+    """List digital diplomas owed (paper collected; due within 5 working days)."""
+    with c.open() as auth:
+        items = auth.due(c.now.date())
+    data = [
+        {
+            "student_id": i.student_id,
+            "type": i.doc_type,
+            "collected_on": i.collected_on.isoformat(),
+            "due_by": i.due_by.isoformat(),
+            "overdue": i.overdue,
+        }
+        for i in items
+    ]
+    text = "\n".join(
+        f"{i.student_id}  {i.doc_type:<11} collected {i.collected_on}  due by {i.due_by}"
+        + ("  OVERDUE" if i.overdue else "")
+        for i in items
+    )
+    c.emit(data, text or "Nothing is due.")
+
+
+@authority.command()
+@click.option("--due", "all_due", is_flag=True, help="Issue every digital diploma that is due.")
+@click.option(
+    "--type", "doc_type", type=click.Choice(sorted(DOCUMENT_TYPES)), help="Document type."
+)
+@click.option("--student", "students", multiple=True, help="Student id (repeatable).")
+@click.option("--order", "order_ref", help="Order reference (transcripts and certificates).")
+@click.option("--workers", type=int, default=None, help="Worker processes [default: all cores].")
+@pass_ctx
+def issue(
+    c: _Ctx,
+    all_due: bool,
+    doc_type: str | None,
+    students: tuple[str, ...],
+    order_ref: str | None,
+    workers: int | None,
+) -> None:
+    """Issue signed documents: every due diploma (--due), or --type with --student."""
+    from authority.production import ParallelProducer
+
+    if all_due == bool(doc_type):
+        raise InputError(
+            "give --due, or --type with --student", "請提供 --due，或 --type 與 --student"
+        )
+    if doc_type and not students:
+        raise InputError("--type needs at least one --student", "--type 需搭配 --student")
+    passphrase = get_passphrase()
+    with c.open() as auth:
+        if all_due:
+            requests = [IssueRequest(i.doc_type, i.student_id) for i in auth.due(c.now.date())]
+        else:
+            assert doc_type is not None
+            requests = [IssueRequest(doc_type, s, order_ref) for s in students]
+        with (
+            ParallelProducer(auth.keys_dir, passphrase, workers) as produce,
+            click.progressbar(length=len(requests), label="Issuing", file=sys.stderr) as bar,
+        ):
+            report = auth.issue(
+                requests, now=c.now, actor=c.actor, produce=produce, progress=bar.update
+            )
+    data = {
+        "issued": [_doc_json(d) for d in report.issued],
+        "already_issued": [d.doc_id for d in report.already],
+        "failed": [
+            {"student_id": r.student_id, "type": r.doc_type, "error": e.message("en")}
+            for r, e in report.failed
+        ],
+    }
+    lines = [
+        f"{len(report.issued)} issued, {len(report.already)} already issued, "
+        f"{len(report.failed)} failed."
+    ]
+    lines += [f"  {d.doc_id}  {d.doc_type:<22} {d.student_id}  {d.path}" for d in report.issued]
+    lines += [f"  failed: {r.student_id} {r.doc_type}: {e.message('en')}" for r, e in report.failed]
+    c.emit(data, "\n".join(lines))
+    if report.failed:
+        raise SystemExit(EXIT_PARTIAL)
+
+
+def _doc_json(d: Any) -> dict[str, Any]:
+    return {
+        "doc_id": d.doc_id,
+        "type": d.doc_type,
+        "student_id": d.student_id,
+        "version": d.version,
+        "sha256": d.sha256,
+        "path": d.path,
+        "issued_at": d.issued_at,
+        "verification_limit": d.verification_limit,
+    }
+
+
+@authority.command()
+@click.argument("doc_id")
+@pass_ctx
+def reissue(c: _Ctx, doc_id: str) -> None:
+    """Reissue (補發) a document: a new version; the old one becomes superseded."""
+    from authority.production import Producer
+
+    passphrase = get_passphrase()
+    with c.open() as auth:
+        row = auth.reissue(
+            doc_id, now=c.now, actor=c.actor, produce=Producer(auth.keys_dir, passphrase)
+        )
+    c.emit(
+        _doc_json(row), f"{row.doc_id} issued (version {row.version}); {doc_id} is now superseded."
+    )
+
+
+@authority.command()
+@click.argument("doc_id")
+@click.option(
+    "--reason-code", required=True, type=click.Choice(sorted(REASON_CODES)), help="Why, as a code."
+)
+@click.option("--reason", required=True, help="Why, in words (kept in the registry only).")
+@pass_ctx
+def revoke(c: _Ctx, doc_id: str, reason_code: str, reason: str) -> None:
+    """Revoke a document (permanent)."""
+    with c.open() as auth:
+        auth.revoke(doc_id, reason_code, reason, now=c.now, actor=c.actor)
+    c.emit(
+        {"doc_id": doc_id, "revoked": True, "reason_code": reason_code},
+        f"{doc_id} revoked ({reason_code}).",
+    )
+
+
+@authority.command("list")
+@click.option("--student", default=None, help="Only this student's documents.")
+@pass_ctx
+def list_(c: _Ctx, student: str | None) -> None:
+    """List issued documents and their current state."""
+    with c.open() as auth:
+        rows = [(d, auth.registry.state(d.doc_id)) for d in auth.registry.documents(student)]
+    data = [{**_doc_json(d), "state": s.state, "successor": s.successor} for d, s in rows]
+    text = "\n".join(
+        f"{d.doc_id}  {d.doc_type:<22} {d.student_id:<12} v{d.version}  {s.state}"
+        + (f" → {s.successor}" if s.successor else "")
+        for d, s in rows
+    )
+    c.emit(data, text or "No documents issued yet.")
+
+
+@authority.command()
+@click.argument("doc_id")
+@pass_ctx
+def show(c: _Ctx, doc_id: str) -> None:
+    """Show one document and every event in its history."""
+    with c.open() as auth:
+        doc = auth.registry.document(doc_id)
+        events = auth.registry.events(doc_id)
+        state = auth.registry.state(doc_id)
+    data = {
+        **_doc_json(doc),
+        "state": state.state,
+        "events": [
+            {
+                "seq": e.seq,
+                "kind": e.kind,
+                "at": e.at,
+                "actor": e.actor,
+                "reason_code": e.reason_code,
+                "reason": e.reason,
+                "successor": e.successor,
+            }
+            for e in events
+        ],
+    }
+    lines = [
+        f"{doc.doc_id}  {doc.doc_type}  student {doc.student_id}  version {doc.version}",
+        f"sha256 {doc.sha256}",
+        f"state: {state.state}",
+    ]
+    lines += [
+        f"  {e.at}  {e.kind:<10} by {e.actor}"
+        + (f"  → {e.successor}" if e.successor else "")
+        + (f"  [{e.reason_code}] {e.reason}" if e.reason_code else "")
+        for e in events
+    ]
+    c.emit(data, "\n".join(lines))
+
+
+@authority.command()
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The folder a static web host serves.",
+)
+@pass_ctx
+def publish(c: _Ctx, out_dir: Path) -> None:
+    """Sign and publish the status list and public certificates into a folder."""
+    passphrase = get_passphrase()
+    with c.open() as auth:
+        rep = auth.publish(out_dir, passphrase, now=c.now, actor=c.actor)
+    c.emit(
+        {
+            "version": rep.version,
+            "issued_at": format_time(rep.issued_at),
+            "expires": format_time(rep.expires),
+            "counts": rep.counts,
+            "out": str(out_dir),
+        },
+        f"Published status list version {rep.version} to {out_dir} "
+        f"({', '.join(f'{k} {v}' for k, v in rep.counts.items())}); "
+        f"expires {format_time(rep.expires)}.",
+    )
+
+
+@authority.command("export-trust")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@pass_ctx
+def export_trust(c: _Ctx, out_dir: Path) -> None:
+    """Copy the public trust material (root and status-list certificates) for verifiers."""
+    from authority.keys import public_material
+
+    material = public_material(c.home / "keys")
+    if not material:
+        raise ConfigurationError(f"no authority in {c.home}", f"{c.home} 沒有簽發單位")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in material.items():
+        (out_dir / name).write_bytes(data)
+    c.emit(sorted(material), f"Wrote {', '.join(sorted(material))} to {out_dir}")
