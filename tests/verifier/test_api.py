@@ -1,0 +1,218 @@
+"""The HTTP contract, over a real server on 127.0.0.1, checked against openapi.yaml."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from openapi_spec_validator import validate
+
+from tests.conftest import Issued
+from tests.verifier import hostile
+from tests.verifier.conftest import LiveServer, verifier_config
+
+SPEC = yaml.safe_load(Path("verifier/openapi.yaml").read_text())
+SCHEMA = {**SPEC["components"]["schemas"]["Verification"], "components": SPEC["components"]}
+
+
+def post(
+    url: str,
+    data: bytes | None,
+    fields: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    boundary = "----certseal-test"
+    body = io.BytesIO()
+    for k, v in (fields or {}).items():
+        body.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        )
+    if data is not None:
+        body.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="d.pdf"\r\n'
+            f"Content-Type: application/pdf\r\n\r\n".encode()
+        )
+        body.write(data + b"\r\n")
+    body.write(f"--{boundary}--\r\n".encode())
+    req = urllib.request.Request(
+        url,
+        data=body.getvalue(),
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_openapi_document_is_valid() -> None:
+    validate(SPEC)
+
+
+def test_genuine_over_http_matches_the_contract(live: LiveServer, issued: Issued) -> None:
+    status, body = post(live.url + "/api/v1/verify", issued.pdf("genuine"), {"lang": "en"})
+    assert status == 200
+    jsonschema.validate(body, SCHEMA)
+    assert body["result"] == "success" and body["reasons"] == []
+    assert body["document"]["type"] == "diploma_zh"
+    assert body["document"]["issuer"] == "National Demonstration University"
+    assert body["status_list"]["version"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("role", "result", "code"),
+    [("superseded", "warning", "superseded"), ("revoked", "failure", "revoked")],
+)
+def test_states_over_http(
+    live: LiveServer, issued: Issued, role: str, result: str, code: str
+) -> None:
+    status, body = post(live.url + "/api/v1/verify", issued.pdf(role))
+    jsonschema.validate(body, SCHEMA)
+    assert (status, body["result"], [r["code"] for r in body["reasons"]]) == (200, result, [code])
+
+
+def test_language_from_field_and_header(live: LiveServer, issued: Issued) -> None:
+    _, zh = post(live.url + "/api/v1/verify", issued.pdf("superseded"), {"lang": "zh-TW"})
+    assert "新版本" in zh["reasons"][0]["message"]
+    _, zh2 = post(
+        live.url + "/api/v1/verify",
+        issued.pdf("superseded"),
+        headers={"Accept-Language": "zh-TW,zh;q=0.9,en;q=0.5"},
+    )
+    assert zh2["reasons"] == zh["reasons"]
+    _, en = post(
+        live.url + "/api/v1/verify", issued.pdf("superseded"), headers={"Accept-Language": "en-GB"}
+    )
+    assert "newer version" in en["reasons"][0]["message"]
+
+
+def test_too_large_is_413_with_the_same_body(live: LiveServer) -> None:
+    status, body = post(live.url + "/api/v1/verify", hostile.huge())
+    assert status == 413
+    jsonschema.validate(body, SCHEMA)
+    assert [r["code"] for r in body["reasons"]] == ["too_large"]
+
+
+@pytest.mark.parametrize("data", [None, b""], ids=["no-file", "empty"])
+def test_missing_or_empty_file(live: LiveServer, data: bytes | None) -> None:
+    status, body = post(live.url + "/api/v1/verify", data)
+    jsonschema.validate(body, SCHEMA)
+    assert body["result"] == "failure"
+    if data is None:
+        assert status == 400 and body["reasons"][0]["code"] == "bad_request"
+    else:
+        assert status == 200 and body["reasons"][0]["code"] == "empty_file"
+
+
+def test_not_multipart_is_a_json_4xx(live: LiveServer) -> None:
+    req = urllib.request.Request(
+        live.url + "/api/v1/verify",
+        data=b"%PDF-1.7 junk",
+        method="POST",
+        headers={"Content-Type": "application/pdf"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 400
+    jsonschema.validate(json.loads(e.value.read()), SCHEMA)
+
+
+def test_wrong_method_is_json(live: LiveServer) -> None:
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(live.url + "/api/v1/verify", timeout=10)
+    assert e.value.code == 405
+    assert json.loads(e.value.read())["result"] == "failure"
+
+
+def test_status_and_health(live: LiveServer) -> None:
+    with urllib.request.urlopen(live.url + "/api/v1/status", timeout=10) as r:
+        body = json.loads(r.read())
+    assert body["ok"] is True
+    assert body["status_lists"][0]["version"] >= 1
+    assert body["status_lists"][0]["stale"] is False
+    with urllib.request.urlopen(live.url + "/healthz", timeout=10) as r:
+        assert json.loads(r.read()) == {"ok": True}
+
+
+def test_html_form_result_page(live: LiveServer, issued: Issued) -> None:
+    boundary = "b0undary"
+    data = issued.pdf("superseded")
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="lang"\r\n\r\nen\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.pdf"\r\n\r\n'
+    ).encode()
+    body += data + f"\r\n--{boundary}--\r\n".encode()
+    req = urllib.request.Request(
+        live.url + "/verify",
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        html = r.read().decode()
+        csp = r.headers["Content-Security-Policy"]
+    assert "Warning" in html and "newer version" in html
+    assert "default-src 'self'" in csp
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_fifty_simultaneous_uploads_count_exactly_three(issued: Issued, tmp_path: Path) -> None:
+    """Under gunicorn with 2 worker processes: the count is atomic across processes."""
+    port = _free_port()
+    cfg = tmp_path / "verifier.json"
+    cfg.write_text(json.dumps(verifier_config(issued, tmp_path)))
+    env = {**os.environ, "CERTSEAL_VERIFIER_CONFIG": str(cfg)}
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "verifier:create_app()",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        pdf = issued.pdf("transcript")
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            results = list(pool.map(lambda _: post(url + "/api/v1/verify", pdf), range(50)))
+        verdicts = [b["result"] for _, b in results]
+        odd = [b["reasons"] for _, b in results if b["result"] == "failure"]
+        assert not odd, odd
+        assert verdicts.count("success") == 3
+        assert verdicts.count("warning") == 47
+        assert all(s == 200 for s, _ in results)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

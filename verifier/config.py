@@ -1,0 +1,124 @@
+"""Verifier settings, from a JSON file, the environment, or a dict (tests).
+
+Trust comes from configuration only: the roots and status-list certificates of each issuer are
+files the operator installed, never something the status-list host can change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from certseal.errors import ConfigurationError
+from verifier.engine import DEFAULT_MAX_BYTES
+
+
+@dataclass(frozen=True)
+class IssuerConfig:
+    name: str
+    roots: tuple[Path, ...]
+    status_certs: tuple[Path, ...]
+    source: str  # a published folder, or the URL of the published site
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> IssuerConfig:
+        try:
+            trust_dir = Path(d["trust_dir"]) if d.get("trust_dir") else None
+            roots = d.get("roots") or ([str(trust_dir / "root.pem")] if trust_dir else [])
+            status = d.get("status_certs") or (
+                [str(trust_dir / "statuslist.pem")] if trust_dir else []
+            )
+            cfg = cls(
+                str(d.get("name") or "issuer"),
+                tuple(Path(p) for p in roots),
+                tuple(Path(p) for p in status),
+                str(d["source"]),
+            )
+        except (KeyError, TypeError) as e:
+            raise ConfigurationError(f"issuer settings lack {e}", f"發證單位設定缺少 {e}") from None
+        if not cfg.roots or not cfg.status_certs:
+            raise ConfigurationError(
+                f"issuer {cfg.name}: give trust_dir, or roots and status_certs",
+                f"發證單位 {cfg.name}：請提供 trust_dir，或 roots 與 status_certs",
+            )
+        for p in (*cfg.roots, *cfg.status_certs):
+            if not p.is_file():
+                raise ConfigurationError(f"issuer {cfg.name}: no file {p}", f"找不到檔案 {p}")
+        return cfg
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "certseal" / "verifier"
+
+
+@dataclass(frozen=True)
+class VerifierConfig:
+    issuers: tuple[IssuerConfig, ...]
+    counts_db: Path = field(default_factory=lambda: _default_state_dir() / "counts.sqlite")
+    max_upload_bytes: int = DEFAULT_MAX_BYTES
+    refresh_seconds: float = 60.0
+    time_limit_seconds: float = 10.0
+    site_dir: Path | None = None  # serve the published static site too (the demo does)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VerifierConfig:
+        issuers = d.get("issuers")
+        if not isinstance(issuers, list) or not issuers:
+            raise ConfigurationError(
+                "the verifier needs at least one issuer (trust and status-list source)",
+                "驗證服務至少需要一個發證單位設定",
+            )
+        max_bytes = d.get("max_upload_bytes", DEFAULT_MAX_BYTES)
+        if not isinstance(max_bytes, int) or max_bytes < 1024:
+            raise ConfigurationError(
+                "max_upload_bytes must be ≥ 1024", "max_upload_bytes 須 ≥ 1024"
+            )
+        return cls(
+            issuers=tuple(IssuerConfig.from_dict(i) for i in issuers),
+            counts_db=Path(d["counts_db"])
+            if d.get("counts_db")
+            else _default_state_dir() / "counts.sqlite",
+            max_upload_bytes=max_bytes,
+            refresh_seconds=float(d.get("refresh_seconds", 60.0)),
+            time_limit_seconds=float(d.get("time_limit_seconds", 10.0)),
+            site_dir=Path(d["site_dir"]) if d.get("site_dir") else None,
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> VerifierConfig:
+        """``CERTSEAL_VERIFIER_CONFIG`` names a JSON file; or, for one issuer,
+        ``CERTSEAL_TRUST_DIR`` + ``CERTSEAL_STATUS_SOURCE`` (+ optional others)."""
+        env = os.environ if env is None else env
+        path = env.get("CERTSEAL_VERIFIER_CONFIG")
+        if path:
+            try:
+                return cls.from_dict(json.loads(Path(path).read_text("utf-8")))
+            except (OSError, ValueError) as e:
+                raise ConfigurationError(f"cannot read {path}: {e}", f"無法讀取 {path}") from None
+        if not env.get("CERTSEAL_TRUST_DIR") or not env.get("CERTSEAL_STATUS_SOURCE"):
+            raise ConfigurationError(
+                "set CERTSEAL_VERIFIER_CONFIG, or CERTSEAL_TRUST_DIR and CERTSEAL_STATUS_SOURCE",
+                "請設定 CERTSEAL_VERIFIER_CONFIG，或 CERTSEAL_TRUST_DIR 與 CERTSEAL_STATUS_SOURCE",
+            )
+        d: dict[str, Any] = {
+            "issuers": [
+                {
+                    "name": env.get("CERTSEAL_ISSUER_NAME", "issuer"),
+                    "trust_dir": env["CERTSEAL_TRUST_DIR"],
+                    "source": env["CERTSEAL_STATUS_SOURCE"],
+                }
+            ],
+        }
+        for key, var in (("counts_db", "CERTSEAL_COUNTS_DB"), ("site_dir", "CERTSEAL_SITE_DIR")):
+            if env.get(var):
+                d[key] = env[var]
+        if env.get("CERTSEAL_MAX_UPLOAD_BYTES"):
+            d["max_upload_bytes"] = int(env["CERTSEAL_MAX_UPLOAD_BYTES"])
+        if env.get("CERTSEAL_REFRESH_SECONDS"):
+            d["refresh_seconds"] = float(env["CERTSEAL_REFRESH_SECONDS"])
+        return cls.from_dict(d)

@@ -1,0 +1,240 @@
+"""The verification pipeline: checks in order, each reported, the verdict from the reasons."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from asn1crypto import x509 as asn1_x509
+
+from certseal.doctypes import DOCUMENT_TYPES
+from certseal.errors import CertsealError
+from certseal.statuslist import REASON_CODES, Entry, TrustedState
+from certseal.timeutil import format_time
+from verifier.counter import Counter
+from verifier.pdfcheck import SIGNATURE_CHECKS, check_signature, sniff
+from verifier.result import Check, DocumentInfo, Reason, StatusListInfo, Verification
+from verifier.status import IssuerTrust, StatusSource
+
+log = logging.getLogger("certseal.verifier")
+
+STATUS_CHECKS = ("status_list", "document_state", "verification_count")
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = DEFAULT_MAX_BYTES
+    time_limit: float = 10.0
+
+
+class Verifier:
+    """Answers one question for a file: genuine and current, and what was checked."""
+
+    def __init__(self, sources: list[StatusSource], counter: Counter, limits: Limits) -> None:
+        self.sources = sources
+        self.counter = counter
+        self.limits = limits
+        self._roots: list[asn1_x509.Certificate] = [
+            r for s in sources for r in s.trust.asn1_roots()
+        ]
+        self._root_owner = {r.sha256: s for s in sources for r in s.trust.asn1_roots()}
+
+    def verify(self, data: bytes, now: dt.datetime) -> Verification:
+        result = self._verify(data, now)
+        digest = result.document.sha256 if result.document else "-"
+        # Logs carry the verdict and the hash, never the file or anything personal.
+        log.info(
+            "verify result=%s reasons=%s sha256=%s", result.result, ",".join(result.codes), digest
+        )
+        return result
+
+    def _verify(self, data: bytes, now: dt.datetime) -> Verification:
+        sniffed = sniff(data, self.limits.max_bytes)
+        if sniffed.reasons:
+            skipped = [
+                Check(n, "skipped", "skipped_earlier")
+                for n in ("file_type", "pdf_structure", *SIGNATURE_CHECKS, *STATUS_CHECKS)
+            ]
+            names = {c.name for c in sniffed.checks}
+            return Verification(
+                sniffed.checks + tuple(c for c in skipped if c.name not in names),
+                sniffed.reasons,
+                http_status=sniffed.http_status,
+            )
+        sha = hashlib.sha256(data).hexdigest()
+        sig = check_signature(data, self._roots, now, self.limits.time_limit)
+        checks = list(sniffed.checks + sig.checks)
+        reasons = list(sig.reasons)
+        parsed = not any(r.code in ("malformed_pdf", "encrypted") for r in reasons)
+        if not parsed:
+            checks += [Check(n, "skipped", "skipped_earlier") for n in STATUS_CHECKS]
+            return Verification(tuple(checks), tuple(reasons), DocumentInfo(sha))
+        # -- status list ---------------------------------------------------------------
+        found: tuple[StatusSource, Entry] | None = None
+        info: StatusListInfo | None = None
+        loaded = []
+        lookup_error: CertsealError | None = None
+        for src in self.sources:
+            state = src.current(now)
+            if state is None:
+                continue
+            loaded.append((src, state))
+            try:
+                entry = src.lookup(state, sha)
+            except CertsealError as e:
+                lookup_error = e
+                continue
+            if entry is not None:
+                found = (src, entry)
+                break
+        if not loaded or (found is None and lookup_error is not None):
+            checks += [
+                Check("status_list", "failed", "status_unavailable"),
+                Check("document_state", "skipped", "skipped_earlier"),
+                Check("verification_count", "skipped", "skipped_earlier"),
+            ]
+            reasons.append(Reason("status_unavailable"))
+            return Verification(tuple(checks), tuple(reasons), DocumentInfo(sha), http_status=503)
+        if found is None:
+            src, state = loaded[0]
+            issuer_name = state.snapshot.issuer.name_en
+            checks.append(
+                Check(
+                    "status_list",
+                    "failed",
+                    "status_missing",
+                    {"version": state.version, "issuer": issuer_name},
+                )
+            )
+            checks += [
+                Check("document_state", "skipped", "skipped_earlier"),
+                Check("verification_count", "skipped", "skipped_earlier"),
+            ]
+            reasons.append(Reason("not_issued"))
+            return Verification(
+                tuple(checks), tuple(reasons), DocumentInfo(sha), status_list=_info(src, state, now)
+            )
+        src, entry = found
+        state = src.state
+        assert state is not None
+        info = _info(src, state, now)
+        snap_issuer = state.snapshot.issuer
+        if (
+            sig.trust_anchor is not None
+            and self._root_owner.get(sig.trust_anchor.sha256) is not src
+        ):
+            # Signed by one trusted issuer, listed by another: not what either issued.
+            checks.append(
+                Check(
+                    "status_list",
+                    "failed",
+                    "status_missing",
+                    {"version": state.version, "issuer": snap_issuer.name_en},
+                )
+            )
+            reasons.append(Reason("not_issued"))
+        else:
+            checks.append(
+                Check(
+                    "status_list",
+                    "passed",
+                    "status_found",
+                    {"version": state.version, "issuer": snap_issuer.name_en},
+                )
+            )
+        dtype = DOCUMENT_TYPES.get(entry.doc_type)
+        doc = DocumentInfo(
+            sha256=sha,
+            type=entry.doc_type,
+            type_name={"en": dtype.name_en, "zh-TW": dtype.name_zh} if dtype else None,
+            issuer=snap_issuer.code,
+            issuer_name={"en": snap_issuer.name_en, "zh-TW": snap_issuer.name_zh},
+            issued_at=entry.issued_at,
+            state=entry.state,
+            successor=entry.successor,
+            superseded_at=entry.superseded_at,
+            revoked_at=entry.revoked_at,
+            revocation_reason=entry.reason_code,
+        )
+        if entry.state == "revoked":
+            en, zh = REASON_CODES.get(entry.reason_code or "other", REASON_CODES["other"])
+            checks.append(
+                Check("document_state", "failed", "state_revoked", {"revoked_at": entry.revoked_at})
+            )
+            reasons.append(
+                Reason("revoked", {"revoked_at": entry.revoked_at, "reason": en, "reason_zh": zh})
+            )
+        elif entry.state == "superseded":
+            checks.append(
+                Check(
+                    "document_state",
+                    "failed",
+                    "state_superseded",
+                    {"superseded_at": entry.superseded_at},
+                )
+            )
+            reasons.append(Reason("superseded", {"superseded_at": entry.superseded_at}))
+        else:
+            checks.append(Check("document_state", "passed", "state_active"))
+        if info.stale:
+            checks.append(Check("status_list", "failed", "status_stale", {"expires": info.expires}))
+            reasons.append(
+                Reason("status_stale", {"expires": info.expires, "issued_at": info.issued_at})
+            )
+        # -- count -----------------------------------------------------------------------
+        verifications = None
+        if entry.limit is None:
+            checks.append(Check("verification_count", "passed", "count_unlimited"))
+        elif reasons:
+            used = self.counter.used(sha)
+            verifications = (used, entry.limit)
+            checks.append(Check("verification_count", "skipped", "count_not_counted"))
+        else:
+            counted, used = self.counter.try_use(sha, entry.limit)
+            verifications = (used, entry.limit)
+            if counted:
+                checks.append(
+                    Check(
+                        "verification_count",
+                        "passed",
+                        "count_used",
+                        {"used": used, "limit": entry.limit},
+                    )
+                )
+            else:
+                checks.append(
+                    Check("verification_count", "failed", "count_reached", {"limit": entry.limit})
+                )
+                reasons.append(Reason("verification_limit_reached", {"limit": entry.limit}))
+        return Verification(tuple(checks), tuple(reasons), doc, verifications, info)
+
+    def status(self, now: dt.datetime) -> list[dict[str, object]]:
+        out = []
+        for src in self.sources:
+            src.current(now)
+            d = src.describe(now)
+            out.append(d.__dict__)
+        return out
+
+
+def _info(src: StatusSource, state: TrustedState, now: dt.datetime) -> StatusListInfo:
+    return StatusListInfo(
+        issuer=state.snapshot.issuer.code,
+        version=state.version,
+        issued_at=format_time(state.timestamp.issued_at),
+        expires=format_time(state.timestamp.expires),
+        stale=state.timestamp.is_expired(now),
+    )
+
+
+def build_verifier(
+    issuers: list[IssuerTrust], counter: Counter, limits: Limits, refresh_seconds: float = 60.0
+) -> Verifier:
+    return Verifier(
+        [StatusSource(t, counter, refresh_seconds=refresh_seconds) for t in issuers],
+        counter,
+        limits,
+    )

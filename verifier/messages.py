@@ -1,0 +1,283 @@
+"""Every sentence the verifier shows a person, in English and Traditional Chinese, side by side.
+
+Two languages, reviewed together by the registrar's office: a catalog in code keeps each pair
+next to each other and lets the tests check that none is missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+Lang = Literal["en", "zh-TW"]
+LANGS: tuple[Lang, ...] = ("zh-TW", "en")
+
+REASONS: dict[str, tuple[str, str]] = {
+    "empty_file": (
+        "The file is empty. Upload the PDF document itself.",
+        "檔案是空的。請上傳 PDF 文件本身。",
+    ),
+    "too_large": (
+        "The file is larger than {limit_mb} MB. Documents issued by the school are much smaller: "
+        "check that you chose the right file.",
+        "檔案超過 {limit_mb} MB。學校核發的文件遠小於此，請確認選擇的檔案是否正確。",
+    ),
+    "not_pdf": (
+        "This is not a PDF file{kind}. Upload the PDF document you received.",
+        "這不是 PDF 檔案{kind_zh}。請上傳您收到的 PDF 文件。",
+    ),
+    "zip_archive": (
+        "This is a compressed archive ({kind}), not a PDF. Extract it first, then upload the PDF "
+        "inside.",
+        "這是壓縮檔（{kind}），不是 PDF。請先解壓縮，再上傳其中的 PDF 檔。",
+    ),
+    "malformed_pdf": (
+        "The PDF file is damaged and cannot be read ({detail}). Download the original attachment "
+        "again.",
+        "PDF 檔案已損毀，無法讀取（{detail}）。請重新下載原始附件。",
+    ),
+    "encrypted": (
+        "The PDF is protected by a password we do not have. Documents issued by the school open "
+        "without a password: upload the original file.",
+        "此 PDF 以密碼保護，無法檢查。學校核發的文件不需密碼即可開啟，請上傳原始檔案。",
+    ),
+    "no_signature": (
+        "The PDF carries no digital signature of the school. A printed or re-created copy cannot "
+        "be verified: upload the original file received by e-mail.",
+        "此 PDF 沒有學校的數位簽章。列印或重新製作的檔案無法驗證，請上傳以電子郵件收到的原始檔案。",
+    ),
+    "signature_invalid": (
+        "The digital signature does not match the file's contents: the document was changed after "
+        "it was signed.",
+        "數位簽章與檔案內容不符：文件在簽章後遭到修改。",
+    ),
+    "modified_after_signing": (
+        "Content was added to the file after it was signed ({detail}). The document has been "
+        "altered.",
+        "檔案在簽章後被加入了內容（{detail_zh}）。此文件已遭修改。",
+    ),
+    "untrusted_signer": (
+        "The signature was not made by a school whose documents are verified here ({signer}).",
+        "此簽章並非由本系統所驗證的學校所簽署（{signer}）。",
+    ),
+    "not_issued": (
+        "These exact bytes were never issued by the school. If the file was re-saved or "
+        '"printed to PDF", verification fails: use the original attachment from the e-mail.',
+        "學校從未核發與此檔案完全相同的文件。若檔案經另存或「列印成 PDF」，驗證將失敗，"
+        "請使用電子郵件中的原始附件。",
+    ),
+    "revoked": (
+        "The school voided this document on {revoked_at}: {reason}.",
+        "學校已於 {revoked_at} 將此文件作廢：{reason_zh}。",
+    ),
+    "status_unavailable": (
+        "The school's status list could not be loaded, so the document's state cannot be "
+        "checked right now. Try again later.",
+        "目前無法載入學校的文件狀態清單，暫時無法確認文件狀態，請稍後再試。",
+    ),
+    "superseded": (
+        "A newer version of this document was issued on {superseded_at}. Ask the holder for the "
+        "latest version.",
+        "此文件已於 {superseded_at} 核發新版本，非最新版本。請向文件持有人或發證學校索取最新版本。",
+    ),
+    "verification_limit_reached": (
+        "This document has been verified {limit} times, its limit. It is genuine, but ask the "
+        "holder to request a new document.",
+        "此文件已驗證 {limit} 次，驗證次數已用完。文件本身無誤，請請文件持有人重新申請。",
+    ),
+    "status_stale": (
+        "The document is authentic, but the school's status list expired on {expires} and could "
+        "not be refreshed: its state is as of {issued_at}.",
+        "文件確為真本，但學校的狀態清單已於 {expires} 過期且無法更新：狀態以 {issued_at} 為準。",
+    ),
+    "bad_request": (
+        "Upload one file in the form field named 'file'.",
+        "請以名為 file 的欄位上傳一個檔案。",
+    ),
+}
+
+CHECKS: dict[str, tuple[str, str]] = {
+    "size_ok": (
+        "{size} bytes, within the {limit_mb} MB limit",
+        "{size} 位元組，未超過 {limit_mb} MB",
+    ),
+    "size_empty": ("the file is empty", "檔案為空"),
+    "size_too_large": ("larger than {limit_mb} MB", "超過 {limit_mb} MB"),
+    "type_pdf": ("starts like a PDF file", "檔頭為 PDF 格式"),
+    "type_archive": ("a {kind} archive", "{kind} 壓縮檔"),
+    "type_other": ("not a PDF file{kind}", "不是 PDF 檔{kind_zh}"),
+    "parse_ok": ("the PDF structure reads correctly", "PDF 結構可正確讀取"),
+    "parse_failed": ("cannot be read: {detail}", "無法讀取：{detail}"),
+    "parse_encrypted": ("needs a password", "需要密碼"),
+    "parse_locked_ok": (
+        "print-locked by the issuer; opens without a password",
+        "發證單位已鎖定列印；不需密碼即可開啟",
+    ),
+    "sig_one": ("one certification signature by {signer}", "一個由 {signer} 簽署的認證簽章"),
+    "sig_none": ("no signature", "沒有簽章"),
+    "sig_many": (
+        "{count} signatures where the issuer makes exactly one",
+        "共有 {count} 個簽章，發證單位僅簽署一個",
+    ),
+    "sig_not_certification": (
+        "the signature is not a certification signature forbidding changes",
+        "簽章不是禁止修改的認證簽章",
+    ),
+    "sig_intact": ("the signature matches the signed bytes", "簽章與已簽署的內容相符"),
+    "sig_broken": ("the signed bytes were changed", "已簽署的內容遭到修改"),
+    "sig_error": ("the signature cannot be checked: {detail}", "無法檢查簽章：{detail}"),
+    "chain_trusted": ("chains to the trusted root of {issuer}", "可連結至 {issuer} 的受信任根憑證"),
+    "chain_untrusted": (
+        "does not chain to a trusted issuer root",
+        "無法連結至受信任的發證單位根憑證",
+    ),
+    "coverage_entire": ("the signature covers the entire file", "簽章涵蓋整個檔案"),
+    "coverage_partial": (
+        "bytes outside the signature: {detail}",
+        "有未受簽章保護的內容：{detail_zh}",
+    ),
+    "mods_none": ("no changes after signing", "簽章後未經修改"),
+    "mods_found": ("changes after signing: {detail}", "簽章後遭修改：{detail_zh}"),
+    "status_found": (
+        "listed in status list version {version} of {issuer}",
+        "列於 {issuer} 第 {version} 版狀態清單",
+    ),
+    "status_missing": (
+        "not in status list version {version} of {issuer}",
+        "未列於 {issuer} 第 {version} 版狀態清單",
+    ),
+    "status_unavailable": ("no status list could be loaded", "無法載入狀態清單"),
+    "status_stale": ("the status list expired on {expires}", "狀態清單已於 {expires} 過期"),
+    "state_active": ("the document is current", "文件為最新且有效"),
+    "state_superseded": (
+        "replaced by a newer version on {superseded_at}",
+        "已於 {superseded_at} 由新版本取代",
+    ),
+    "state_revoked": ("voided on {revoked_at}", "已於 {revoked_at} 作廢"),
+    "count_unlimited": ("no verification limit", "無驗證次數限制"),
+    "count_used": ("verification {used} of {limit}", "第 {used} 次驗證，共 {limit} 次"),
+    "count_reached": ("all {limit} verifications used", "{limit} 次驗證已用完"),
+    "count_not_counted": ("not counted: the result is not a success", "未計次：驗證結果非成功"),
+    "skipped_earlier": ("skipped: an earlier check failed", "略過：前面的檢查未通過"),
+    "bad_upload": ("no single file in the field 'file'", "file 欄位中沒有單一檔案"),
+    "internal_error": ("the verifier could not finish this check", "驗證服務無法完成此次檢查"),
+}
+
+# Names of the checks, as a person reads them.
+CHECK_NAMES: dict[str, tuple[str, str]] = {
+    "size": ("File size", "檔案大小"),
+    "file_type": ("File type", "檔案類型"),
+    "pdf_structure": ("PDF structure", "PDF 結構"),
+    "signature": ("Digital signature", "數位簽章"),
+    "certificate_chain": ("Issuer certificate", "發證單位憑證"),
+    "coverage": ("Whole file signed", "簽章涵蓋整份檔案"),
+    "modifications": ("No changes after signing", "簽章後未經修改"),
+    "status_list": ("Issued by the school", "學校核發紀錄"),
+    "document_state": ("Current version", "文件狀態"),
+    "verification_count": ("Verification count", "驗證次數"),
+    "upload": ("Upload", "上傳"),
+    "verifier": ("Verifier", "驗證服務"),
+}
+
+UI: dict[str, tuple[str, str]] = {
+    "site_title": ("Document verification", "電子文件驗證"),
+    "school_system": ("certseal digital documents", "certseal 數位證書"),
+    "lang_switch": ("中文", "English"),
+    "step1": ("1 Choose the document", "1 選擇文件"),
+    "step2": ("2 Upload", "2 上傳狀態"),
+    "step3": ("3 Verification result", "3 驗證結果"),
+    "choose_file": ("Choose a PDF file", "選擇 PDF 檔案"),
+    "verify_button": ("Verify", "進行驗證"),
+    "missing_file": ("Choose one file to verify.", "請選擇一個要驗證的檔案。"),
+    "intro": (
+        "Upload the digital diploma or electronic document (PDF) exactly as you received it by "
+        "e-mail. The file is checked in memory and not kept.",
+        "請上傳您以電子郵件收到的數位學位證書或電子文件（PDF）原始檔案。檔案僅在記憶體中檢查，不會保存。",
+    ),
+    "verdict_success": ("Verified", "認證成功"),
+    "verdict_warning": ("Warning", "認證警告"),
+    "verdict_failure": ("Verification failed", "認證失敗"),
+    "summary_success": (
+        "This document was issued by the school and is the current version.",
+        "此文件確由學校核發，且為最新版本。",
+    ),
+    "summary_warning": (
+        "The document is authentic, but see the warning below.",
+        "文件確為學校核發，但請留意下列警告。",
+    ),
+    "summary_failure": (
+        "This file could not be confirmed as a document issued by the school.",
+        "無法確認此檔案為學校核發的文件。",
+    ),
+    "reasons": ("Why", "原因"),
+    "checks": ("Checks performed", "檢查項目"),
+    "document": ("The document", "文件資訊"),
+    "doc_type": ("Type", "文件類型"),
+    "doc_issuer": ("Issuer", "發證單位"),
+    "doc_issued": ("Issued", "核發時間"),
+    "doc_state": ("State", "狀態"),
+    "doc_sha256": ("SHA-256 of the file", "檔案 SHA-256"),
+    "verifications": ("Verifications", "驗證次數"),
+    "status_list": ("Status list", "狀態清單"),
+    "status_version": (
+        "version {version}, issued {issued_at}, valid until {expires}",
+        "第 {version} 版，{issued_at} 發布，有效至 {expires}",
+    ),
+    "next": ("What to do next", "下一步"),
+    "next_success": (
+        "Nothing: you may rely on this document. Keep the original file.",
+        "無需其他動作，您可以信賴此文件。請保留原始檔案。",
+    ),
+    "next_superseded": (
+        "Ask the holder or the school for the latest version of the document.",
+        "請向文件持有人或發證學校索取最新版本。",
+    ),
+    "next_limit": (
+        "Ask the holder to request a new electronic document from the school.",
+        "請文件持有人向學校重新申請電子文件。",
+    ),
+    "next_stale": (
+        "Try again later, or contact the school to confirm the document's state.",
+        "請稍後再試，或聯絡學校確認文件狀態。",
+    ),
+    "next_failure": (
+        "Use the original attachment from the e-mail (not a printed or re-saved copy). If it "
+        "still fails, contact the school that issued it.",
+        "請使用電子郵件中的原始附件（不要列印或另存）。若仍失敗，請聯絡發證學校。",
+    ),
+    "verify_another": ("Verify another document", "驗證其他文件"),
+    "status_passed": ("passed", "通過"),
+    "status_failed": ("failed", "未通過"),
+    "status_skipped": ("skipped", "略過"),
+    "state_active": ("current", "有效（最新版本）"),
+    "state_superseded": ("superseded by a newer version", "已由新版本取代"),
+    "state_revoked": ("voided", "已作廢"),
+}
+
+
+def ui(lang: Lang) -> dict[str, str]:
+    """The page strings for one language, with check names under ``check:<name>``."""
+    i = 1 if lang == "zh-TW" else 0
+    out = {k: v[i] for k, v in UI.items()}
+    out.update({f"check:{k}": v[i] for k, v in CHECK_NAMES.items()})
+    return out
+
+
+REVOCATION_REASONS: dict[str, tuple[str, str]] = {}
+
+
+def _format(template: str, params: dict[str, Any]) -> str:
+    class _Missing(dict[str, Any]):
+        def __missing__(self, key: str) -> str:
+            return ""
+
+    return template.format_map(_Missing(params))
+
+
+def reason_message(code: str, lang: Lang, params: dict[str, Any]) -> str:
+    en, zh = REASONS[code]
+    return _format(zh if lang == "zh-TW" else en, params)
+
+
+def check_detail(key: str, lang: Lang, params: dict[str, Any]) -> str:
+    en, zh = CHECKS[key]
+    return _format(zh if lang == "zh-TW" else en, params)

@@ -1,0 +1,154 @@
+"""The verifier's answer: every check it ran, every reason, and one verdict computed in one place.
+
+``Verification.to_dict`` is the public API contract (docs/verifier-api.md, openapi.yaml); its
+field names and reason codes are stable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from verifier.messages import Lang, check_detail, reason_message
+
+CheckStatus = Literal["passed", "failed", "skipped"]
+Verdict = Literal["success", "warning", "failure"]
+
+FAILURE_CODES = (
+    "empty_file",
+    "too_large",
+    "not_pdf",
+    "zip_archive",
+    "malformed_pdf",
+    "encrypted",
+    "no_signature",
+    "signature_invalid",
+    "modified_after_signing",
+    "untrusted_signer",
+    "not_issued",
+    "revoked",
+    "status_unavailable",
+)
+WARNING_CODES = ("superseded", "verification_limit_reached", "status_stale")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check the verifier ran; ``detail`` is a message key with its parameters."""
+
+    name: str
+    status: CheckStatus
+    detail: str
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self, lang: Lang) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "detail": check_detail(self.detail, lang, self.params),
+        }
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.code not in FAILURE_CODES + WARNING_CODES:
+            raise ValueError(f"unknown reason code {self.code}")
+
+    @property
+    def severity(self) -> Verdict:
+        return "failure" if self.code in FAILURE_CODES else "warning"
+
+    def to_dict(self, lang: Lang) -> dict[str, Any]:
+        return {"code": self.code, "message": reason_message(self.code, lang, self.params)}
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What the status list says of the document: type, issuer, dates, state. Nothing personal."""
+
+    sha256: str
+    type: str | None = None
+    type_name: dict[str, str] | None = None
+    issuer: str | None = None
+    issuer_name: dict[str, str] | None = None
+    issued_at: str | None = None
+    state: str | None = None
+    successor: str | None = None
+    superseded_at: str | None = None
+    revoked_at: str | None = None
+    revocation_reason: str | None = None
+
+    def to_dict(self, lang: Lang) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "sha256": self.sha256,
+            "type": self.type,
+            "type_name": (self.type_name or {}).get(lang),
+            "issuer": (self.issuer_name or {}).get(lang) or self.issuer,
+            "issuer_code": self.issuer,
+            "issued_at": self.issued_at,
+            "state": self.state,
+        }
+        for key in ("successor", "superseded_at", "revoked_at", "revocation_reason"):
+            value = getattr(self, key)
+            if value is not None:
+                d[key] = value
+        return d
+
+
+@dataclass(frozen=True)
+class StatusListInfo:
+    issuer: str
+    version: int
+    issued_at: str
+    expires: str
+    stale: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer,
+            "version": self.version,
+            "issued_at": self.issued_at,
+            "expires": self.expires,
+            "stale": self.stale,
+        }
+
+
+@dataclass(frozen=True)
+class Verification:
+    checks: tuple[Check, ...]
+    reasons: tuple[Reason, ...]
+    document: DocumentInfo | None = None
+    verifications: tuple[int, int] | None = None  # (used, limit)
+    status_list: StatusListInfo | None = None
+    http_status: int = 200
+
+    @property
+    def result(self) -> Verdict:
+        """The worst reason decides: any failure fails, else any warning warns."""
+        severities = {r.severity for r in self.reasons}
+        if "failure" in severities:
+            return "failure"
+        if "warning" in severities:
+            return "warning"
+        return "success"
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    def to_dict(self, lang: Lang) -> dict[str, Any]:
+        return {
+            "result": self.result,
+            "reasons": [r.to_dict(lang) for r in self.reasons],
+            "checks": [c.to_dict(lang) for c in self.checks],
+            "document": None if self.document is None else self.document.to_dict(lang),
+            "verifications": None
+            if self.verifications is None
+            else {"used": self.verifications[0], "limit": self.verifications[1]},
+            "status_list": None if self.status_list is None else self.status_list.to_dict(),
+            "lang": lang,
+        }

@@ -1,0 +1,214 @@
+"""The status lists the verifier relies on: fetched from a folder or over HTTP, verified,
+refreshed periodically; a bad or older list is refused and the last good one kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import urllib.error
+import urllib.request
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from certseal.errors import CertsealError, FetchError
+from certseal.pki import ec_public_key, key_id, load_certificates
+from certseal.statuslist import Bucket, Entry, Fetch, Shard, TrustedState, load_trusted, lookup
+from certseal.timeutil import format_time
+from verifier.counter import Counter
+
+
+def folder_fetcher(root: Path) -> Fetch:
+    """Read ``status/<path>`` under a published folder, refusing paths that leave it."""
+    base = (root / "status").resolve()
+
+    def fetch(path: str, limit: int) -> bytes:
+        target = (base / path).resolve()
+        if base not in target.parents:
+            raise FetchError(f"refused path {path!r}")
+        try:
+            with open(target, "rb") as f:
+                return f.read(limit)
+        except OSError as e:
+            raise FetchError(f"cannot read {path}: {e.strerror}") from None
+
+    return fetch
+
+
+def http_fetcher(base_url: str, timeout: float = 10.0) -> Fetch:
+    """Fetch ``status/<path>`` under a published site's URL, reading at most ``limit`` bytes."""
+    base = base_url.rstrip("/") + "/status/"
+
+    def fetch(path: str, limit: int) -> bytes:
+        url = base + path
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http(s) only
+                return bytes(resp.read(limit))
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            raise FetchError(f"cannot fetch {url}: {e}") from None
+
+    return fetch
+
+
+def make_fetcher(source: str, timeout: float = 10.0) -> Fetch:
+    if source.startswith(("http://", "https://")):
+        return http_fetcher(source, timeout)
+    return folder_fetcher(Path(source))
+
+
+@dataclass(frozen=True)
+class IssuerTrust:
+    """One issuer the verifier trusts: its document roots and its pinned status-list keys."""
+
+    name: str
+    roots: tuple[x509.Certificate, ...]
+    status_certs: tuple[x509.Certificate, ...]
+    source: str
+
+    @classmethod
+    def from_files(
+        cls, name: str, roots: list[Path], status_certs: list[Path], source: str
+    ) -> IssuerTrust:
+        return cls(
+            name,
+            tuple(c for p in roots for c in load_certificates(p.read_bytes())),
+            tuple(c for p in status_certs for c in load_certificates(p.read_bytes())),
+            source,
+        )
+
+    def asn1_roots(self) -> list[asn1_x509.Certificate]:
+        return [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in self.roots]
+
+    def status_key(self, kid: str) -> ec.EllipticCurvePublicKey | None:
+        for cert in self.status_certs:
+            key = ec_public_key(cert)
+            if key_id(key) == kid:
+                return key
+        return None
+
+
+class _LRU(OrderedDict[str, object]):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return default
+
+    def __setitem__(self, key: str, value: object) -> None:
+        super().__setitem__(key, value)
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    issuer: str
+    source: str
+    loaded: bool
+    version: int | None
+    issued_at: str | None
+    expires: str | None
+    stale: bool
+    last_checked: str | None
+    last_error: str | None
+
+
+class StatusSource:
+    """One issuer's status list as the verifier sees it. Thread-safe; refreshes lazily."""
+
+    def __init__(
+        self,
+        trust: IssuerTrust,
+        counter: Counter,
+        *,
+        refresh_seconds: float = 60.0,
+        fetch: Fetch | None = None,
+        cache_size: int = 4096,
+    ) -> None:
+        self.trust = trust
+        self.counter = counter
+        self.refresh_seconds = refresh_seconds
+        self.fetch = fetch or make_fetcher(trust.source)
+        self.state: TrustedState | None = None
+        self.last_checked: dt.datetime | None = None
+        self.last_error: CertsealError | None = None
+        self._lock = threading.Lock()
+        self._buckets: _LRU = _LRU(cache_size)
+        self._shards: _LRU = _LRU(cache_size)
+
+    def refresh(self, now: dt.datetime) -> None:
+        """Load the current list; keep the last good one if the new one is bad or older."""
+        with self._lock:
+            self._refresh(now)
+
+    def _refresh(self, now: dt.datetime) -> None:
+        seen = max(
+            self.counter.seen_version(self.trust.name), self.state.version if self.state else 0
+        )
+        try:
+            state = load_trusted(
+                self.fetch,
+                self.trust.status_key,
+                reference_time=now,
+                last_seen_version=seen,
+                allow_expired=True,
+            )
+        except CertsealError as e:
+            self.last_error = e
+        except Exception as e:  # a hostile host must not take the service down
+            self.last_error = FetchError(f"unexpected error: {type(e).__name__}: {e}")
+        else:
+            self.last_error = None
+            if self.state is None or state.version >= self.state.version:
+                self.state = state
+                self.counter.record_seen(self.trust.name, state.version)
+        # Set last: concurrent requests wait for the first load instead of seeing none.
+        self.last_checked = now
+
+    def _due(self, now: dt.datetime) -> bool:
+        return (
+            self.last_checked is None
+            or (now - self.last_checked).total_seconds() >= self.refresh_seconds
+        )
+
+    def current(self, now: dt.datetime) -> TrustedState | None:
+        if self._due(now):
+            with self._lock:
+                if self._due(now):
+                    self._refresh(now)
+        return self.state
+
+    def lookup(self, state: TrustedState, sha256: str) -> Entry | None:
+        return lookup(
+            state,
+            sha256,
+            self.fetch,
+            bucket_cache=self._buckets,  # type: ignore[arg-type]
+            shard_cache=self._shards,  # type: ignore[arg-type]
+        )
+
+    def describe(self, now: dt.datetime) -> SourceStatus:
+        st = self.state
+        return SourceStatus(
+            issuer=self.trust.name,
+            source=self.trust.source,
+            loaded=st is not None,
+            version=st.version if st else None,
+            issued_at=format_time(st.timestamp.issued_at) if st else None,
+            expires=format_time(st.timestamp.expires) if st else None,
+            stale=bool(st and st.timestamp.is_expired(now)),
+            last_checked=format_time(self.last_checked) if self.last_checked else None,
+            last_error=self.last_error.message("en") if self.last_error else None,
+        )
+
+
+__all__ = ["Bucket", "IssuerTrust", "Shard", "SourceStatus", "StatusSource", "make_fetcher"]
