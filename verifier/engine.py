@@ -14,7 +14,7 @@ from certseal.errors import CertsealError
 from certseal.statuslist import REASON_CODES, Entry, TrustedState
 from certseal.timeutil import format_time
 from verifier.counter import Counter
-from verifier.pdfcheck import SIGNATURE_CHECKS, check_signature, sniff
+from verifier.pdfcheck import SIGNATURE_CHECKS, check_signature, proven_by_status_list, sniff
 from verifier.result import Check, DocumentInfo, Reason, StatusListInfo, Verification
 from verifier.status import IssuerTrust, StatusSource
 
@@ -65,7 +65,13 @@ class Verifier:
                 http_status=sniffed.http_status,
             )
         sha = hashlib.sha256(data).hexdigest()
-        sig = check_signature(data, self._roots, now, self.limits.time_limit)
+        loaded, found, lookup_error = self._lookup(sha, now)
+        if found is not None:
+            # These exact bytes are in the issuer's signed status list: the authority issued and
+            # checked them, so their signature needs no re-validation (docs/verifier.md).
+            sig = proven_by_status_list(found[0].trust.name)
+        else:
+            sig = check_signature(data, self._roots, now, self.limits.time_limit)
         checks = list(sniffed.checks + sig.checks)
         reasons = list(sig.reasons)
         parsed = not any(r.code in ("malformed_pdf", "encrypted") for r in reasons)
@@ -73,23 +79,6 @@ class Verifier:
             checks += [Check(n, "skipped", "skipped_earlier") for n in STATUS_CHECKS]
             return Verification(tuple(checks), tuple(reasons), DocumentInfo(sha))
         # -- status list ---------------------------------------------------------------
-        found: tuple[StatusSource, Entry] | None = None
-        info: StatusListInfo | None = None
-        loaded = []
-        lookup_error: CertsealError | None = None
-        for src in self.sources:
-            state = src.current(now)
-            if state is None:
-                continue
-            loaded.append((src, state))
-            try:
-                entry = src.lookup(state, sha)
-            except CertsealError as e:
-                lookup_error = e
-                continue
-            if entry is not None:
-                found = (src, entry)
-                break
         if not loaded or (found is None and lookup_error is not None):
             checks += [
                 Check("status_list", "failed", "status_unavailable"),
@@ -210,6 +199,30 @@ class Verifier:
                 )
                 reasons.append(Reason("verification_limit_reached", {"limit": entry.limit}))
         return Verification(tuple(checks), tuple(reasons), doc, verifications, info)
+
+    def _lookup(
+        self, sha: str, now: dt.datetime
+    ) -> tuple[
+        list[tuple[StatusSource, TrustedState]],
+        tuple[StatusSource, Entry] | None,
+        CertsealError | None,
+    ]:
+        """Find the hash in the loaded status lists: (lists loaded, where found, lookup error)."""
+        loaded = []
+        lookup_error: CertsealError | None = None
+        for src in self.sources:
+            state = src.current(now)
+            if state is None:
+                continue
+            loaded.append((src, state))
+            try:
+                entry = src.lookup(state, sha)
+            except CertsealError as e:
+                lookup_error = e
+                continue
+            if entry is not None:
+                return loaded, (src, entry), lookup_error
+        return loaded, None, lookup_error
 
     def status(self, now: dt.datetime) -> list[dict[str, object]]:
         out = []

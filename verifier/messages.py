@@ -157,6 +157,11 @@ CHECKS: dict[str, tuple[str, str]] = {
     "count_used": ("verification {used} of {limit}", "第 {used} 次驗證，共 {limit} 次"),
     "count_reached": ("all {limit} verifications used", "{limit} 次驗證已用完"),
     "count_not_counted": ("not counted: the result is not a success", "未計次：驗證結果非成功"),
+    "proven_by_list": (
+        "these exact bytes are listed as issued in the signed status list of {issuer}; the "
+        "issuer checked the signature when it issued them",
+        "與此檔案完全相同的內容列於 {issuer} 簽署的狀態清單中；發證單位核發時已檢查其簽章",
+    ),
     "skipped_earlier": ("skipped: an earlier check failed", "略過：前面的檢查未通過"),
     "bad_upload": ("no single file in the field 'file'", "file 欄位中沒有單一檔案"),
     "internal_error": ("the verifier could not finish this check", "驗證服務無法完成此次檢查"),

@@ -170,6 +170,18 @@ def _count_signature_fields(reader: PdfFileReader) -> int:
     return count
 
 
+def proven_by_status_list(issuer: str) -> SignatureFacts:
+    """The signature checks for bytes the issuer's signed status list lists as issued."""
+    return SignatureFacts(
+        (
+            Check("pdf_structure", "passed", "parse_ok"),
+            *(Check(n, "passed", "proven_by_list", {"issuer": issuer}) for n in SIGNATURE_CHECKS),
+        ),
+        (),
+        signer=issuer,
+    )
+
+
 def check_signature(
     data: bytes, roots: list[asn1_x509.Certificate], now: dt.datetime, time_limit: float
 ) -> SignatureFacts:

@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from authority.production import Producer
-from authority.service import Authority
+from authority.service import Authority, IssueRequest
+from certseal.doctypes import document_type
+from certseal.pki import load_certificates
 from certseal.timeutil import utcnow
 from tests.conftest import NOW, PASSPHRASE, Issued
 from tests.verifier import hostile
 from verifier.engine import Verifier
+from verifier.pdfcheck import check_signature
 
 
 def _verify(engine: Verifier, data: bytes) -> tuple[str, tuple[str, ...], dict[str, str]]:
@@ -51,8 +56,31 @@ def test_limit_three_gives_three_successes_then_a_warning(engine: Verifier, issu
     assert [r.result for r in results] == ["success", "success", "success", "warning"]
     assert [r.verifications for r in results] == [(1, 3), (2, 3), (3, 3), (3, 3)]
     assert results[3].codes == ("verification_limit_reached",)
-    locked = next(c for c in results[0].checks if c.name == "pdf_structure")
-    assert locked.detail == "parse_locked_ok"
+
+
+def test_print_locked_file_opens_and_validates_in_full(issued: Issued) -> None:
+    """The issuer's print-locked files are checked normally, without a password."""
+    facts = check_signature(issued.pdf("transcript"), _asn1_roots(issued), utcnow(), 10)
+    assert facts.reasons == ()
+    assert {c.name: c.detail for c in facts.checks}["pdf_structure"] == "parse_locked_ok"
+    assert all(c.status == "passed" for c in facts.checks)
+
+
+def _asn1_roots(issued: Issued) -> list[object]:
+
+
+    pem = (issued.home / "keys" / "root.pem").read_bytes()
+
+    return [
+        asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in load_certificates(pem)
+    ]
+
+
+@pytest.mark.parametrize("role", ["genuine", "superseded", "revoked", "transcript"])
+def test_issued_files_also_pass_the_full_signature_checks(issued: Issued, role: str) -> None:
+    """What the fast path takes from the status list, the full path finds in the file."""
+    facts = check_signature(issued.pdf(role), _asn1_roots(issued), utcnow(), 10)
+    assert facts.reasons == () and facts.trust_anchor is not None
 
 
 BAD: list[tuple[str, Callable[[bytes], bytes], str]] = [
@@ -109,11 +137,7 @@ def _unsigned_render(issued: Issued) -> bytes:
     with Authority(issued.home) as auth:
         producer = Producer(auth.keys_dir, PASSPHRASE)
         doc = auth.registry.document(issued.diploma["genuine"])
-        from authority.service import IssueRequest
-
         req = IssueRequest(doc.doc_type, doc.student_id)
-        from certseal.doctypes import document_type
-
         _, content = auth._content(req, document_type(doc.doc_type), doc.doc_id, NOW.date(), 1)
         return producer.renderer.render(content, print_locked=False)
 
