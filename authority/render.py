@@ -731,15 +731,8 @@ class _PrintLock(StandardSecurityHandler):
     def generate_passwords(self, file_id: str) -> None:
         self.file_id = file_id
         self.info_id = file_id[1:33]
-        keys = self._keys
-        self.k, self.u, self.ue, self.o, self.oe, self.perms = (
-            keys.k,
-            keys.u,
-            keys.ue,
-            keys.o,
-            keys.oe,
-            keys.perms,
-        )
+        self.k, self.perms = self._keys.k, self._keys.perms
+        self.u, self.ue, self.o, self.oe = self._keys.u, self._keys.ue, self._keys.o, self._keys.oe
 
 
 def _check_glyphs(doc: _Document) -> None:

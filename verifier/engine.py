@@ -107,8 +107,7 @@ class Verifier:
                 tuple(checks), tuple(reasons), DocumentInfo(sha), status_list=_info(src, state, now)
             )
         src, entry = found
-        state = src.state
-        assert state is not None
+        state = next(st for s, st in loaded if s is src)
         info = _info(src, state, now)
         snap_issuer = state.snapshot.issuer
         if (
