@@ -296,7 +296,10 @@ def _check_signature(
         checks.append(Check("signature", "failed", "sig_broken"))
         reasons.append(Reason("signature_invalid"))
     anchor = None
-    if status.trusted and status.validation_path is not None:
+    if not (status.intact and status.valid):
+        # A broken signature says nothing about who made it: trust is not evaluated.
+        checks.append(Check("certificate_chain", "skipped", "skipped_earlier"))
+    elif status.trusted and status.validation_path is not None:
         anchor = status.validation_path[0]
         checks.append(
             Check(

@@ -112,6 +112,8 @@ class _LRU(OrderedDict[str, object]):
 @dataclass(frozen=True)
 class SourceStatus:
     issuer: str
+    issuer_code: str | None
+    issuer_name: str | None
     source: str
     loaded: bool
     version: int | None
@@ -200,6 +202,8 @@ class StatusSource:
         st = self.state
         return SourceStatus(
             issuer=self.trust.name,
+            issuer_code=st.snapshot.issuer.code if st else None,
+            issuer_name=st.snapshot.issuer.name_en if st else None,
             source=self.trust.source,
             loaded=st is not None,
             version=st.version if st else None,
