@@ -6,8 +6,11 @@ signed PDFs; the parent keeps the registry, so only it writes to SQLite.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -40,8 +43,18 @@ class Producer:
 _worker: Producer | None = None
 
 
-def _init_worker(keys_dir: Path, passphrase: str) -> None:
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive a killed batch: ask Linux to kill it with its parent."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _init_worker(keys_dir: Path, passphrase: str, parent: int) -> None:
     global _worker
+    _die_with_parent(parent)
     _worker = Producer(keys_dir, passphrase)
 
 
@@ -59,9 +72,11 @@ class ParallelProducer:
         load_identity(keys_dir, "signing", passphrase)
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context("fork"),
+            # Fresh interpreters: forked workers would inherit the authority's lock and keep it
+            # after the parent is killed.
+            mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(keys_dir, passphrase),
+            initargs=(keys_dir, passphrase, os.getpid()),
         )
 
     def __call__(self, jobs: Iterable[Job]) -> Iterator[bytes]:

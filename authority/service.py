@@ -370,6 +370,7 @@ class Authority:
         actor: str,
         produce: Callable[[Iterable[tuple[DocumentContent, bool]]], Iterator[bytes]],
         progress: Callable[[int], None] | None = None,
+        group_size: int = GROUP_COMMIT,
     ) -> IssueReport:
         """Issue a batch. Idempotent: a request already issued is skipped, never issued twice.
 
@@ -383,7 +384,20 @@ class Authority:
         pending: list[tuple[IssueRequest, DocumentType, str, int, DocumentContent]] = []
         counters: dict[str, int] = {}
         today = now.date()
+        in_batch: set[str] = set()
         for req in requests:
+            if req.request_key in in_batch:
+                failed.append(
+                    (
+                        req,
+                        InputError(
+                            f"{req.doc_type} for {req.student_id} is asked for twice in this batch",
+                            f"同一批次重複申請 {req.student_id} 的 {req.doc_type}",
+                        ),
+                    )
+                )
+                continue
+            in_batch.add(req.request_key)
             existing = self.registry.by_request(req.request_key)
             if existing is not None:
                 already.append(existing)
@@ -410,8 +424,8 @@ class Authority:
                 continue
             counters[prefix] += 1
             pending.append((req, dtype, number, record_id, content))
-        for start in range(0, len(pending), GROUP_COMMIT):
-            group = pending[start : start + GROUP_COMMIT]
+        for start in range(0, len(pending), group_size):
+            group = pending[start : start + group_size]
             jobs = [(c, self.settings.print_locked[d.code]) for (_, d, _, _, c) in group]
             rows = []
             try:

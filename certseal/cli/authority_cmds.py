@@ -262,9 +262,11 @@ def due(c: _Ctx) -> None:
 @click.option("--student", "students", multiple=True, help="Student id (repeatable).")
 @click.option("--order", "order_ref", help="Order reference (transcripts and certificates).")
 @click.option("--workers", type=int, default=None, help="Worker processes [default: all cores].")
+@click.option("--group-size", type=int, default=50, hidden=True, help="Documents per commit.")
 @pass_ctx
 def issue(
     c: _Ctx,
+    group_size: int,
     all_due: bool,
     doc_type: str | None,
     students: tuple[str, ...],
@@ -292,7 +294,12 @@ def issue(
             click.progressbar(length=len(requests), label="Issuing", file=sys.stderr) as bar,
         ):
             report = auth.issue(
-                requests, now=c.now, actor=c.actor, produce=produce, progress=bar.update
+                requests,
+                now=c.now,
+                actor=c.actor,
+                produce=produce,
+                progress=bar.update,
+                group_size=group_size,
             )
     data = {
         "issued": [_doc_json(d) for d in report.issued],
