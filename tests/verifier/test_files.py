@@ -66,11 +66,8 @@ def test_print_locked_file_opens_and_validates_in_full(issued: Issued) -> None:
     assert all(c.status == "passed" for c in facts.checks)
 
 
-def _asn1_roots(issued: Issued) -> list[object]:
-
-
+def _asn1_roots(issued: Issued) -> list[asn1_x509.Certificate]:
     pem = (issued.home / "keys" / "root.pem").read_bytes()
-
     return [
         asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in load_certificates(pem)
     ]
