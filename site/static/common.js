@@ -1,0 +1,182 @@
+// Shared helpers of the site's pages: strings, formatting, DOM building, the three steps and
+// the drop zone. No framework; everything degrades to the plain HTML form without JavaScript.
+"use strict";
+
+(function () {
+  const I18N = window.CERTSEAL_I18N || { strings: {}, docTypes: {}, revocationReasons: {} };
+
+  /** A catalog string with {name} placeholders filled; unknown keys show as themselves. */
+  function t(key, params) {
+    const template = Object.prototype.hasOwnProperty.call(I18N.strings, key)
+      ? I18N.strings[key]
+      : key;
+    return template.replace(/\{(\w+)\}/g, function (whole, name) {
+      return params && params[name] !== undefined && params[name] !== null
+        ? String(params[name])
+        : whole;
+    });
+  }
+
+  function has(key) {
+    return Object.prototype.hasOwnProperty.call(I18N.strings, key);
+  }
+
+  /** "2026-06-22T02:00:00Z" -> "2026-06-22 02:00 UTC", as the pages print times. */
+  function formatTime(iso) {
+    if (typeof iso !== "string" || !/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?Z$/.test(iso)) {
+      return iso || "";
+    }
+    return iso.slice(0, 10) + " " + iso.slice(11, 16) + " UTC";
+  }
+
+  function formatSize(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
+  /** el("p", {class: "x"}, "text", otherNode): text is always text, never HTML. */
+  function el(tag, attrs) {
+    const node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (name) {
+        const value = attrs[name];
+        if (value === null || value === undefined || value === false) return;
+        if (name === "class") node.className = value;
+        else node.setAttribute(name, value === true ? "" : String(value));
+      });
+    }
+    for (let i = 2; i < arguments.length; i++) append(node, arguments[i]);
+    return node;
+  }
+
+  function append(node, child) {
+    if (child === null || child === undefined || child === false) return;
+    if (Array.isArray(child)) child.forEach(function (c) { append(node, c); });
+    else node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  const ICONS = { success: "✓", warning: "!", failure: "✕", pending: "…" };
+  const CHECK_ICONS = { passed: "✓", failed: "✕", warning: "!", skipped: "–" };
+
+  /** The verdict box: icon + words + colour, never colour alone. */
+  function verdictBox(kind, title, summary, extra) {
+    return el(
+      "div",
+      { class: "verdict verdict-" + kind, "data-verdict": kind },
+      el("span", { class: "verdict-icon", "aria-hidden": "true" }, ICONS[kind] || "?"),
+      el(
+        "div",
+        { class: "verdict-text" },
+        el("p", { class: "verdict-title" }, title),
+        summary ? el("p", { class: "verdict-summary" }, summary) : null,
+        (extra || []).map(function (line) {
+          return el("p", { class: "verdict-extra" }, line);
+        })
+      )
+    );
+  }
+
+  /** One line of the checks list: icon, status word, name, detail. */
+  function checkItem(status, statusWord, name, detail) {
+    return el(
+      "li",
+      { class: "check check-" + status, "data-status": status },
+      el("span", { class: "check-icon", "aria-hidden": "true" }, CHECK_ICONS[status] || "?"),
+      el("span", { class: "check-status" }, statusWord),
+      el(
+        "span",
+        { class: "check-text" },
+        el("span", { class: "check-name" }, name),
+        detail ? ": " : "",
+        detail || ""
+      )
+    );
+  }
+
+  function panel(title, body, cls) {
+    return el("section", { class: "panel" + (cls ? " " + cls : "") }, el("h3", null, title), body);
+  }
+
+  function facts(rows) {
+    const dl = el("dl", { class: "facts" });
+    rows.forEach(function (row) {
+      if (row[1] === null || row[1] === undefined || row[1] === "") return;
+      dl.appendChild(el("dt", null, row[0]));
+      dl.appendChild(el("dd", row[2] || null, row[1]));
+    });
+    return dl;
+  }
+
+  /** Mark step n (1-3) current and the ones before it done, for eyes and screen readers. */
+  function setStep(list, n) {
+    if (!list) return;
+    Array.prototype.forEach.call(list.querySelectorAll(".step"), function (li) {
+      const k = Number(li.getAttribute("data-step"));
+      const state = li.querySelector(".step-state");
+      li.classList.toggle("done", k < n);
+      if (k === n) li.setAttribute("aria-current", "step");
+      else li.removeAttribute("aria-current");
+      if (state) state.textContent = k < n ? t("step_done") : k === n ? t("step_current") : "";
+    });
+  }
+
+  /** Let a zone take a dropped file into its file input; call onChange with the file. */
+  function setupDropzone(zone, input, onChange) {
+    input.addEventListener("change", function () {
+      onChange(input.files && input.files[0] ? input.files[0] : null);
+    });
+    if (!zone) return;
+    ["dragenter", "dragover"].forEach(function (type) {
+      zone.addEventListener(type, function (ev) {
+        ev.preventDefault();
+        if (ev.dataTransfer) ev.dataTransfer.dropEffect = "copy";
+        zone.classList.add("dragover");
+      });
+    });
+    ["dragleave", "dragend"].forEach(function (type) {
+      zone.addEventListener(type, function (ev) {
+        if (ev.target === zone) zone.classList.remove("dragover");
+      });
+    });
+    zone.addEventListener("drop", function (ev) {
+      ev.preventDefault();
+      zone.classList.remove("dragover");
+      const files = ev.dataTransfer && ev.dataTransfer.files;
+      if (!files || !files.length) return;
+      try {
+        const transfer = new DataTransfer();
+        transfer.items.add(files[0]);
+        input.files = transfer.files;
+      } catch (e) {
+        // Old browsers cannot set a file input; the file is still passed on below.
+      }
+      onChange(files[0]);
+    });
+  }
+
+  function looksLikePdf(file) {
+    return /\.pdf$/i.test(file.name) || file.type === "application/pdf";
+  }
+
+  window.Certseal = {
+    i18n: I18N,
+    t: t,
+    has: has,
+    formatTime: formatTime,
+    formatSize: formatSize,
+    el: el,
+    clear: clear,
+    verdictBox: verdictBox,
+    checkItem: checkItem,
+    panel: panel,
+    facts: facts,
+    setStep: setStep,
+    setupDropzone: setupDropzone,
+    looksLikePdf: looksLikePdf,
+  };
+})();

@@ -1,0 +1,253 @@
+// The Verify page, enhanced: the form still works without JavaScript (it posts to the
+// verifier's /verify page); with it, the file goes to /api/v1/verify and the JSON answer is
+// shown here, in place, with the three steps moving along.
+"use strict";
+
+(function () {
+  const C = window.Certseal;
+  const form = document.getElementById("verify-form");
+  if (!C || !form || !window.fetch || !window.FormData) return;
+  const t = C.t;
+  const el = C.el;
+  const input = document.getElementById("file");
+  const zone = document.getElementById("dropzone");
+  const status = document.getElementById("file-status");
+  const error = document.getElementById("form-error");
+  const button = document.getElementById("verify-button");
+  const steps = document.getElementById("steps");
+  const title = document.getElementById("result-title");
+  const verdict = document.getElementById("verdict");
+  const result = document.getElementById("result");
+  const again = document.getElementById("again");
+  const lang = form.querySelector("input[name=lang]").value;
+  let chosen = null;
+  let busy = false;
+  // The script reports a missing file itself, also for a dropped file the input cannot hold.
+  form.noValidate = true;
+
+  function showError(message) {
+    error.textContent = message;
+    error.hidden = !message;
+  }
+
+  function choose(file) {
+    chosen = file;
+    showError("");
+    if (!file) {
+      status.hidden = true;
+      C.setStep(steps, 1);
+      return;
+    }
+    const pdf = C.looksLikePdf(file);
+    status.textContent =
+      t("file_chosen", { name: file.name, size: C.formatSize(file.size) }) +
+      (pdf ? "" : " " + t("file_not_pdf_hint"));
+    status.classList.toggle("warn", !pdf);
+    status.hidden = false;
+    C.setStep(steps, 2);
+  }
+
+  C.setupDropzone(zone, input, choose);
+
+  function setBusy(on) {
+    busy = on;
+    button.disabled = on;
+    form.setAttribute("aria-busy", on ? "true" : "false");
+  }
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    if (busy) return;
+    const file = chosen || (input.files && input.files[0]);
+    if (!file) {
+      showError(t("missing_file"));
+      input.focus();
+      return;
+    }
+    const body = new FormData();
+    body.append("lang", lang);
+    body.append("file", file, file.name);
+    setBusy(true);
+    C.setStep(steps, 2);
+    hideResult();
+    C.clear(verdict);
+    verdict.appendChild(C.verdictBox("pending", t("verifying")));
+    fetch(form.getAttribute("data-api"), {
+      method: "POST",
+      body: body,
+      headers: { Accept: "application/json" },
+      credentials: "omit",
+      cache: "no-store",
+    })
+      .then(
+        function (response) {
+          const type = response.headers.get("Content-Type") || "";
+          if (type.indexOf("application/json") < 0) throw new Error("not JSON");
+          return response.json();
+        },
+        function () {
+          // The verifier cannot be reached from script (offline, or another origin without
+          // CORS): let the browser post the form itself, as it would without JavaScript.
+          C.clear(verdict);
+          setBusy(false);
+          if (input.files && input.files[0]) {
+            form.submit();
+            return null;
+          }
+          throw new Error("network");
+        }
+      )
+      .then(function (data) {
+        if (data === null) return;
+        if (!data || typeof data.result !== "string") throw new Error("bad answer");
+        render(data);
+      })
+      .catch(function (e) {
+        C.clear(verdict);
+        showError(e && e.message === "network" ? t("network_error") : t("bad_response"));
+        C.setStep(steps, chosen ? 2 : 1);
+      })
+      .then(function () {
+        setBusy(false);
+      });
+  });
+
+  document.getElementById("verify-another").addEventListener("click", function () {
+    form.reset();
+    chosen = null;
+    status.hidden = true;
+    C.clear(verdict);
+    hideResult();
+    C.setStep(steps, 1);
+    input.focus();
+  });
+
+  function hideResult() {
+    title.hidden = true;
+    result.hidden = true;
+    again.hidden = true;
+    C.clear(result);
+  }
+
+  /** What the person should do, from the reason codes; the first that applies comes first. */
+  function nextSteps(data) {
+    const codes = (data.reasons || []).map(function (r) {
+      return r.code;
+    });
+    if (data.result === "success") return [t("next_success")];
+    const rules = [
+      [["zip_archive"], "next_zip"],
+      [["not_pdf", "empty_file", "too_large"], "next_not_pdf"],
+      [["revoked"], "next_revoked"],
+      [["superseded"], "next_superseded"],
+      [["verification_limit_reached"], "next_limit"],
+      [
+        ["not_issued", "signature_invalid", "modified_after_signing", "no_signature",
+          "malformed_pdf", "encrypted", "untrusted_signer"],
+        "next_resaved",
+      ],
+      [["status_unavailable"], "next_unavailable"],
+      [["status_stale"], "next_stale"],
+    ];
+    const out = [];
+    rules.forEach(function (rule) {
+      const applies = rule[0].some(function (c) {
+        return codes.indexOf(c) >= 0;
+      });
+      if (applies && out.indexOf(t(rule[1])) < 0) out.push(t(rule[1]));
+    });
+    return out.length ? out : [t("next_failure")];
+  }
+
+  function render(data) {
+    const kind = ["success", "warning", "failure"].indexOf(data.result) >= 0 ? data.result : "failure";
+    C.clear(verdict);
+    verdict.appendChild(C.verdictBox(kind, t("verdict_" + kind), t("summary_" + kind)));
+
+    const parts = [];
+    const next = nextSteps(data);
+    parts.push(
+      C.panel(
+        t("next"),
+        next.length === 1
+          ? el("p", { class: "next-step" }, next[0])
+          : el("ul", null, next.map(function (s) { return el("li", { class: "next-step" }, s); })),
+        "next"
+      )
+    );
+    if (data.reasons && data.reasons.length) {
+      parts.push(
+        C.panel(
+          t("reasons"),
+          el(
+            "ul",
+            { class: "reasons" },
+            data.reasons.map(function (r) {
+              return el("li", { "data-code": r.code }, r.message);
+            })
+          )
+        )
+      );
+    }
+    const doc = data.document;
+    if (doc && doc.type) {
+      const rows = [
+        [t("doc_type"), doc.type_name || doc.type],
+        [t("doc_issuer"), doc.issuer],
+        [t("doc_issued"), C.formatTime(doc.issued_at)],
+        [t("doc_state"), doc.state ? t("state_" + doc.state) : null],
+        [t("doc_superseded_at"), C.formatTime(doc.superseded_at)],
+        [t("doc_revoked_at"), C.formatTime(doc.revoked_at)],
+        [
+          t("doc_revocation_reason"),
+          doc.revocation_reason
+            ? C.i18n.revocationReasons[doc.revocation_reason] || doc.revocation_reason
+            : null,
+        ],
+      ];
+      if (data.verifications) {
+        rows.push([t("doc_verifications"), t("verifications_value", data.verifications)]);
+      }
+      rows.push([t("doc_sha256"), doc.sha256, { class: "hex" }]);
+      parts.push(C.panel(t("document"), C.facts(rows)));
+    }
+    parts.push(
+      C.panel(
+        t("checks"),
+        el(
+          "ul",
+          { class: "checks" },
+          (data.checks || []).map(function (c) {
+            // A check this site does not know yet still shows, under its own name.
+            const name = C.has("check_" + c.name) ? t("check_" + c.name) : c.name.replace(/_/g, " ");
+            return C.checkItem(c.status, t("status_" + c.status), name, c.detail);
+          })
+        )
+      )
+    );
+    if (data.status_list) {
+      const s = data.status_list;
+      parts.push(
+        el(
+          "p",
+          { class: "status-list-line" },
+          t("status_list_line", {
+            version: s.version,
+            issued_at: C.formatTime(s.issued_at),
+            expires: C.formatTime(s.expires),
+          })
+        )
+      );
+    }
+    parts.forEach(function (p) {
+      result.appendChild(p);
+    });
+    title.hidden = false;
+    result.hidden = false;
+    again.hidden = false;
+    C.setStep(steps, 3);
+    // The verdict comes into view at the top, and the focus follows it for keyboard users.
+    title.focus({ preventScroll: true });
+    title.scrollIntoView({ block: "start" });
+  }
+})();
