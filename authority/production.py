@@ -20,6 +20,7 @@ from authority.fonts import default_font_set
 from authority.keys import load_identity
 from authority.render import Renderer
 from authority.signing import DocumentSealer
+from certseal.errors import CertsealError, RenderError
 
 Job = tuple[DocumentContent, bool]
 
@@ -31,11 +32,14 @@ class Producer:
         self.renderer = Renderer(default_font_set())
         self.sealer = DocumentSealer(load_identity(keys_dir, "signing", passphrase))
 
-    def make(self, job: Job) -> bytes:
+    def make(self, job: Job) -> bytes | CertsealError:
         content, print_locked = job
-        return self.sealer.seal(self.renderer.render(content, print_locked=print_locked))
+        try:
+            return self.sealer.seal(self.renderer.render(content, print_locked=print_locked))
+        except CertsealError as e:
+            return e
 
-    def __call__(self, jobs: Iterable[Job]) -> Iterator[bytes]:
+    def __call__(self, jobs: Iterable[Job]) -> Iterator[bytes | CertsealError]:
         for job in jobs:
             yield self.make(job)
 
@@ -58,9 +62,11 @@ def _init_worker(keys_dir: Path, passphrase: str, parent: int) -> None:
     _worker = Producer(keys_dir, passphrase)
 
 
-def _work(job: Job) -> bytes:
+def _work(job: Job) -> bytes | tuple[str, str]:
     assert _worker is not None
-    return _worker.make(job)
+    result = _worker.make(job)
+    # Errors cross the process boundary as their two messages.
+    return (result.en, result.zh) if isinstance(result, CertsealError) else result
 
 
 class ParallelProducer:
@@ -79,10 +85,11 @@ class ParallelProducer:
             initargs=(keys_dir, passphrase, os.getpid()),
         )
 
-    def __call__(self, jobs: Iterable[Job]) -> Iterator[bytes]:
+    def __call__(self, jobs: Iterable[Job]) -> Iterator[bytes | CertsealError]:
         jobs = list(jobs)
-        chunk = max(1, len(jobs) // (self.workers * 4))
-        yield from self._pool.map(_work, jobs, chunksize=chunk)
+        chunk = max(1, min(32, len(jobs) // (self.workers * 4)))
+        for result in self._pool.map(_work, jobs, chunksize=chunk):
+            yield result if isinstance(result, bytes) else RenderError(*result)
 
     def close(self) -> None:
         self._pool.shutdown()

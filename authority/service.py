@@ -17,7 +17,7 @@ import datetime as dt
 import fcntl
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -40,6 +40,9 @@ from certseal.statuslist import (
     sha256_hex,
 )
 from certseal.timeutil import format_time
+
+Produce = Callable[[Iterable[tuple[DocumentContent, bool]]], Iterable[bytes | CertsealError]]
+"""Renders and signs documents, in order; a document that cannot be made yields its error."""
 
 CONFIG_VERSION = 1
 WORKING_DAYS_DUE = 5  # NKUST: e-mailed within 5 working days of collecting the paper diploma
@@ -368,7 +371,7 @@ class Authority:
         *,
         now: dt.datetime,
         actor: str,
-        produce: Callable[[Iterable[tuple[DocumentContent, bool]]], Iterator[bytes]],
+        produce: Produce,
         progress: Callable[[int], None] | None = None,
         group_size: int = GROUP_COMMIT,
     ) -> IssueReport:
@@ -424,16 +427,17 @@ class Authority:
                 continue
             counters[prefix] += 1
             pending.append((req, dtype, number, record_id, content))
+        # One stream for the whole batch, so the workers keep rendering and signing while this
+        # process writes files and commits the previous group.
+        jobs = [(c, self.settings.print_locked[d.code]) for (_, d, _, _, c) in pending]
+        results = iter(produce(jobs))
         for start in range(0, len(pending), group_size):
             group = pending[start : start + group_size]
-            jobs = [(c, self.settings.print_locked[d.code]) for (_, d, _, _, c) in group]
             rows = []
-            try:
-                pdfs = list(produce(jobs))
-            except CertsealError as e:
-                failed.extend((req, e) for (req, *_rest) in group)
-                continue
-            for (req, dtype, number, record_id, _), pdf in zip(group, pdfs, strict=True):
+            for (req, dtype, number, record_id, _), pdf in zip(group, results, strict=False):
+                if isinstance(pdf, CertsealError):
+                    failed.append((req, pdf))
+                    continue
                 rows.append(self._store(req, dtype, number, record_id, pdf, now=now, actor=actor))
             self.registry.register(rows)
             issued.extend(rows)
@@ -481,7 +485,7 @@ class Authority:
         *,
         now: dt.datetime,
         actor: str,
-        produce: Callable[[Iterable[tuple[DocumentContent, bool]]], Iterator[bytes]],
+        produce: Produce,
     ) -> DocumentRow:
         """補發: a new version from the current record; the old one becomes superseded."""
         old = self.registry.document(doc_id)
@@ -501,7 +505,9 @@ class Authority:
         prefix = f"{self.school.code}-{dtype.short}-{now.year}-"
         number = f"{prefix}{self.registry.next_number(prefix):06d}"
         record_id, content = self._content(req, dtype, number, now.date(), old.version + 1)
-        pdf = next(produce([(content, self.settings.print_locked[dtype.code])]))
+        pdf = next(iter(produce([(content, self.settings.print_locked[dtype.code])])))
+        if isinstance(pdf, CertsealError):
+            raise pdf
         row = self._store(
             req,
             dtype,
@@ -573,16 +579,35 @@ class Authority:
 
 
 def write_publication(out_dir: Path, built: BuiltList) -> int:
-    """Write every file but the timestamp; content-addressed files are written once."""
+    """Write every file but the timestamp; content-addressed files are written once.
+
+    Tens of thousands of shard files are written without a sync each (that alone took
+    minutes); one ``os.sync`` follows, before the snapshot that pins them is written. A file
+    left short by a crash is rewritten next time: its size no longer matches."""
     status = out_dir / "status"
     written = 0
+    made: set[Path] = set()
     for rel, data in built.files.items():
-        if rel == "timestamp.json":
+        if rel == "timestamp.json" or not rel.startswith(("shards/", "buckets/")):
             continue
         path = status / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if rel.startswith(("shards/", "buckets/")) and path.exists():
-            continue
-        _write_atomic(path, data)
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        try:
+            if path.stat().st_size == len(data):
+                continue
+        except FileNotFoundError:
+            pass
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
         written += 1
+    os.sync()
+    for rel, data in built.files.items():
+        if rel != "timestamp.json" and not rel.startswith(("shards/", "buckets/")):
+            path = status / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(path, data)
+            written += 1
     return written

@@ -1,0 +1,142 @@
+"""Issuance: a graduating class of 10,000 diplomas from a generated CSV, on all cores.
+
+Ours: render, sign, register and write, through the authority's batch (``Authority.issue``
+with worker processes). Baseline in the same run: pyhanko's stock signing as its documentation
+shows it (``SimpleSigner.load`` + ``signers.sign_pdf``, one process) of the same number of
+already-rendered PDFs — sign only, no rendering.
+
+    .venv/bin/python bench/issuance.py [--count 10000] [--baseline-count N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import children_rss_mb, emit, rss_mb, table  # noqa: E402
+
+PASSPHRASE = "bench passphrase, not a secret"
+
+
+def generate_csv(n: int) -> bytes:
+    """n fictional graduates, names drawn from the sample class."""
+    from importlib import resources
+
+    sample = list(csv.DictReader(io.StringIO(
+        resources.files("authority").joinpath("sample_data", "graduates.csv").read_text("utf-8-sig"))))
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(sample[0]))
+    w.writeheader()
+    for i in range(n):
+        row = dict(sample[i % len(sample)])
+        row["student_id"] = f"B{114000000 + i}"
+        row["school_email"] = f"{row['student_id']}@demo.edu.tw"
+        w.writerow(row)
+    return out.getvalue().encode()
+
+
+def ours(home: Path, n: int, workers: int) -> tuple[float, list[str]]:
+    from authority.config import DEMO_SCHOOL
+    from authority.production import ParallelProducer
+    from authority.service import Authority, IssueRequest, init_authority
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    init_authority(home, DEMO_SCHOOL, PASSPHRASE, now)
+    with Authority(home) as auth:
+        auth.import_records("graduates", generate_csv(n), now=now, actor="bench", source="bench")
+        students = auth.registry.student_ids()
+        for sid in students:
+            auth.registry.record_collection(sid, "diploma_zh", now.date(), at=now, actor="bench")
+        requests = [IssueRequest("diploma_zh", s) for s in students]
+        with ParallelProducer(auth.keys_dir, PASSPHRASE, workers) as produce:
+            start = time.perf_counter()
+            report = auth.issue(requests, now=now, actor="bench", produce=produce)
+            elapsed = time.perf_counter() - start
+        assert len(report.issued) == n and not report.failed, report.failed[:3]
+        paths = [str(home / d.path) for d in report.issued]
+    return elapsed, paths
+
+
+def baseline(home: Path, n: int) -> float:
+    """pyhanko's documented way: SimpleSigner.load once, then sign_pdf per document."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    from authority.config import DEMO_SCHOOL
+    from authority.content import DocumentContent
+    from authority.fonts import default_font_set
+    from authority.records import parse_csv
+    from authority.render import Renderer
+    from certseal.doctypes import DOCUMENT_TYPES
+
+    grads = parse_csv("graduates", generate_csv(n)).accepted
+    renderer = Renderer(default_font_set())
+    today = dt.date.today()
+    unsigned = [
+        renderer.render(
+            DocumentContent(DOCUMENT_TYPES["diploma_zh"], f"DEMO-DZ-2026-{i:06d}", today, DEMO_SCHOOL, g),
+            print_locked=False,
+        )
+        for i, g in enumerate(grads)
+    ]
+    keys = home / "keys"
+    signer = signers.SimpleSigner.load(
+        str(keys / "signing.key.pem"), str(keys / "signing.pem"),
+        ca_chain_files=(str(keys / "root.pem"),), key_passphrase=PASSPHRASE.encode(),
+    )
+    meta = signers.PdfSignatureMetadata(field_name="Signature1")
+    start = time.perf_counter()
+    for pdf in unsigned:
+        w = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        signers.sign_pdf(w, meta, signer=signer).getvalue()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--count", type=int, default=10_000)
+    ap.add_argument("--baseline-count", type=int, default=None,
+                    help="documents for the baseline [default: --count]")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    base_n = args.baseline_count or args.count
+    work = Path(tempfile.mkdtemp(prefix="certseal-bench-issuance-"))
+    try:
+        t_ours, paths = ours(work / "home", args.count, args.workers)
+        sizes = [os.path.getsize(p) for p in paths[:200]]
+        parent_rss, worker_rss = rss_mb(), children_rss_mb()
+        t_base = baseline(work / "home", base_n)
+        ours_rate, base_rate = args.count / t_ours, base_n / t_base
+        table(
+            f"Issuance on {os.cpu_count()} cores ({args.workers} workers)",
+            ("", "documents", "seconds", "documents/s"),
+            [
+                ("ours: render + sign + register + write", args.count, t_ours, ours_rate),
+                ("baseline: stock pyhanko, sign only", base_n, t_base, base_rate),
+            ],
+        )
+        print(f"  ratio ours / baseline: {ours_rate / base_rate:.2f}×   (targets: ≥ 200 documents/s, ≥ 2×)")
+        print(f"  peak RSS: parent {parent_rss:.0f} MB, largest worker {worker_rss:.0f} MB; "
+              f"mean PDF {sum(sizes) / len(sizes) / 1024:.0f} KB")
+        emit("issuance", {
+            "count": args.count, "workers": args.workers, "ours_seconds": t_ours,
+            "ours_per_s": ours_rate, "baseline_count": base_n, "baseline_seconds": t_base,
+            "baseline_per_s": base_rate, "ratio": ours_rate / base_rate,
+            "parent_rss_mb": parent_rss, "worker_rss_mb": worker_rss,
+        })
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
