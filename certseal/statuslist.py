@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -89,6 +90,9 @@ class Entry:
     superseded_at: str | None = None
     reason_code: str | None = None
     revoked_at: str | None = None
+    # Leaf indexes of the document's events in the transparency log (docs/transparency.md):
+    # its issuance, then its supersession and its revocation if any. None in lists without a log.
+    log_indexes: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         _check_hex64(self.sha256, "entry sha256")
@@ -117,6 +121,22 @@ class Entry:
             parse_time(self.revoked_at, "entry revoked_at")
         elif self.revoked_at is not None:
             raise DeserializationError("only a revoked entry has revoked_at")
+        if self.log_indexes is not None:
+            self._check_log_indexes()
+
+    def _check_log_indexes(self) -> None:
+        indexes = self.log_indexes
+        if not isinstance(indexes, tuple) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indexes
+        ):
+            raise DeserializationError("entry log must be a list of leaf indexes")
+        events = 1 + (self.successor is not None) + (self.state == "revoked")
+        if len(indexes) != events:
+            raise DeserializationError(
+                f"a {self.state} entry has {events} log leaves, not {len(indexes)}"
+            )
+        if any(b <= a for a, b in itertools.pairwise(indexes)):
+            raise DeserializationError("entry log indexes must be ascending")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Entry:
@@ -132,6 +152,7 @@ class Entry:
             superseded_at=d.get("superseded_at"),
             reason_code=d.get("reason"),
             revoked_at=d.get("revoked_at"),
+            log_indexes=_log_indexes(d.get("log")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,7 +171,17 @@ class Entry:
         ):
             if value is not None:
                 d[key] = value
+        if self.log_indexes is not None:
+            d["log"] = list(self.log_indexes)
         return d
+
+
+def _log_indexes(value: object) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise DeserializationError("entry log must be a list of leaf indexes")
+    return tuple(value)
 
 
 # -- files ----------------------------------------------------------------------------------
@@ -483,30 +514,17 @@ def build_publication(
     bucket_prefix_len: int = 2,
     shard_prefix_len: int = 4,
     extra: Mapping[str, Any] | None = None,
-    shard_cache: Mapping[str, tuple[FileRef, bytes | None]] | None = None,
 ) -> BuiltList:
-    """Serialize and sign one publication.
-
-    ``shard_cache`` maps a shard prefix to an already-serialized unchanged shard, so a publish
-    after a few changes re-serializes only the shards those changes touched.
-    """
+    """Serialize and sign a whole publication (see ``update_publication`` for the next one)."""
     files: dict[str, bytes] = {}
     counts = dict.fromkeys(STATES, 0)
     bucket_shards: dict[str, dict[str, FileRef]] = {}
     for prefix, shard in shards.items():
-        cached = (shard_cache or {}).get(prefix)
-        if cached is not None:
-            ref, body = cached
-            for state, n in _state_counts(shard).items():
-                counts[state] += n
-            if body is not None:
-                files[shard_path(ref)] = body
-        else:
-            body = shard.to_bytes()
-            ref = FileRef(sha256_hex(body), len(body), len(shard.entries))
-            files[shard_path(ref)] = body
-            for state, n in _state_counts(shard).items():
-                counts[state] += n
+        body = shard.to_bytes()
+        ref = FileRef(sha256_hex(body), len(body), len(shard.entries))
+        files[shard_path(ref)] = body
+        for state, n in _state_counts(shard).items():
+            counts[state] += n
         bucket_shards.setdefault(prefix[:bucket_prefix_len], {})[prefix] = ref
     buckets: dict[str, FileRef] = {}
     for bp, refs in sorted(bucket_shards.items()):
@@ -514,6 +532,35 @@ def build_publication(
         ref = FileRef(sha256_hex(body), len(body), sum(r.count for r in refs.values()))
         files[bucket_path(ref)] = body
         buckets[bp] = ref
+    return _sign_publication(
+        files,
+        buckets,
+        counts,
+        issuer=issuer,
+        version=version,
+        issued_at=issued_at,
+        expires=expires,
+        key=key,
+        bucket_prefix_len=bucket_prefix_len,
+        shard_prefix_len=shard_prefix_len,
+        extra=extra,
+    )
+
+
+def _sign_publication(
+    files: dict[str, bytes],
+    buckets: Mapping[str, FileRef],
+    counts: Mapping[str, int],
+    *,
+    issuer: Issuer,
+    version: int,
+    issued_at: dt.datetime,
+    expires: dt.datetime,
+    key: ec.EllipticCurvePrivateKey,
+    bucket_prefix_len: int,
+    shard_prefix_len: int,
+    extra: Mapping[str, Any] | None,
+) -> BuiltList:
     snapshot = Snapshot(
         issuer=issuer,
         version=version,
@@ -521,8 +568,8 @@ def build_publication(
         expires=expires,
         bucket_prefix_len=bucket_prefix_len,
         shard_prefix_len=shard_prefix_len,
-        counts=counts,
-        buckets=buckets,
+        counts=dict(counts),
+        buckets=dict(buckets),
         extra=dict(extra or {}),
     )
     snap_bytes = sign_envelope(snapshot.to_signed(), key)
@@ -536,6 +583,74 @@ def build_publication(
     )
     files["timestamp.json"] = sign_envelope(timestamp.to_signed(), key)
     return BuiltList(timestamp, snapshot, files)
+
+
+def update_publication(
+    previous: Snapshot,
+    fetch: Fetch,
+    changed: Iterable[Entry],
+    *,
+    version: int,
+    issued_at: dt.datetime,
+    expires: dt.datetime,
+    key: ec.EllipticCurvePrivateKey,
+    extra: Mapping[str, Any] | None = None,
+) -> BuiltList:
+    """The next publication after ``previous``, rebuilding only the shards and buckets that the
+    changed (new or updated) entries touch; everything else keeps its pinned file.
+
+    ``fetch`` reads the previous publication's files (they are pinned, so they are checked)."""
+    if version <= previous.version:
+        raise ValueError("a new publication needs a higher version")
+    blen, slen = previous.bucket_prefix_len, previous.shard_prefix_len
+    by_shard: dict[str, dict[str, Entry]] = {}
+    for e in changed:
+        by_shard.setdefault(e.sha256[:slen], {})[e.sha256] = e
+    counts = dict.fromkeys(STATES, 0) | dict(previous.counts)
+    files: dict[str, bytes] = {}
+    old_buckets: dict[str, Bucket] = {}
+    new_refs: dict[str, dict[str, FileRef]] = {}
+    for prefix, updates in sorted(by_shard.items()):
+        bp = prefix[:blen]
+        if bp not in old_buckets and bp in previous.buckets:
+            ref = previous.buckets[bp]
+            old_buckets[bp] = Bucket.from_bytes(
+                _fetch_pinned(fetch, bucket_path(ref), ref, "bucket")
+            )
+        old_ref = old_buckets[bp].shards.get(prefix) if bp in old_buckets else None
+        entries: dict[str, Entry] = {}
+        if old_ref is not None:
+            old = Shard.from_bytes(_fetch_pinned(fetch, shard_path(old_ref), old_ref, "shard"))
+            entries = {e.sha256: e for e in old.entries}
+        for sha, e in updates.items():
+            if sha in entries:
+                counts[entries[sha].state] -= 1
+            counts[e.state] += 1
+            entries[sha] = e
+        shard = Shard(prefix, tuple(entries[k] for k in sorted(entries)))
+        body = shard.to_bytes()
+        ref = FileRef(sha256_hex(body), len(body), len(shard.entries))
+        files[shard_path(ref)] = body
+        new_refs.setdefault(bp, {})[prefix] = ref
+    buckets = dict(previous.buckets)
+    for bp, refs in new_refs.items():
+        merged = {**(old_buckets[bp].shards if bp in old_buckets else {}), **refs}
+        body = Bucket(bp, merged).to_bytes()
+        buckets[bp] = FileRef(sha256_hex(body), len(body), sum(r.count for r in merged.values()))
+        files[bucket_path(buckets[bp])] = body
+    return _sign_publication(
+        files,
+        buckets,
+        counts,
+        issuer=previous.issuer,
+        version=version,
+        issued_at=issued_at,
+        expires=expires,
+        key=key,
+        bucket_prefix_len=blen,
+        shard_prefix_len=slen,
+        extra=extra,
+    )
 
 
 def _state_counts(shard: Shard) -> dict[str, int]:

@@ -26,6 +26,7 @@ from certseal.statuslist import (
     build_shards,
     load_trusted,
     lookup,
+    update_publication,
 )
 
 T0 = dt.datetime(2026, 6, 22, tzinfo=dt.UTC)
@@ -281,3 +282,44 @@ def test_published_files_stay_small_for_one_lookup(
     built = publish(key, 1, n=5000)
     biggest = max(len(v) for p, v in built.files.items() if p.startswith(("shards/", "buckets/")))
     assert biggest < 64 * 1024
+
+
+def test_update_publication_equals_a_full_rebuild(key: ec.EllipticCurvePrivateKey) -> None:
+    """Rebuilding only the touched shards gives exactly the files a full rebuild gives."""
+    old_entries = entries(3000)
+    first = build_publication(
+        build_shards(old_entries, 4),
+        issuer=ISSUER,
+        version=1,
+        issued_at=T0,
+        expires=T0 + dt.timedelta(days=7),
+        key=key,
+    )
+    changed = [
+        Entry(
+            h(5),
+            "diploma_zh",
+            "2026-06-20T00:00:00Z",
+            None,
+            "revoked",
+            reason_code="other",
+            revoked_at="2026-06-23T00:00:00Z",
+        ),
+        Entry(h(99_999), "transcript", "2026-06-23T00:00:00Z", 3, "active"),
+    ]
+    after = {e.sha256: e for e in old_entries} | {e.sha256: e for e in changed}
+    when = {"issued_at": T0 + dt.timedelta(days=1), "expires": T0 + dt.timedelta(days=8)}
+    full = build_publication(
+        build_shards(after.values(), 4), issuer=ISSUER, version=2, key=key, **when
+    )
+    inc = update_publication(
+        first.snapshot, fetcher(dict(first.files)), changed, version=2, key=key, **when
+    )
+    assert inc.snapshot.buckets == full.snapshot.buckets
+    assert (
+        inc.snapshot.counts
+        == full.snapshot.counts
+        == {"active": 2400, "superseded": 300, "revoked": 301}
+    )
+    assert set(inc.files) - {"timestamp.json", "snapshot/2.json"} <= set(full.files)
+    assert len([p for p in inc.files if p.startswith("shards/")]) == 2
