@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -77,6 +78,9 @@ def create_app(config: VerifierConfig | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(PAGES)
     if cfg.site_dir is not None:
         _serve_site(app, cfg.site_dir)
+    if os.environ.get("CERTSEAL_BENCH_ENDPOINTS") == "1":
+        # The benchmark's ceiling: read the upload, answer a fixed JSON (bench/verification.py).
+        app.add_url_rule("/bench/read-only", "bench_read_only", _read_only, methods=["POST"])
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.after_request(_security_headers)
@@ -182,6 +186,11 @@ def _render_result(result: Verification, lang: Lang) -> str:
         verdict=result.result,
         other_lang="en" if lang == "zh-TW" else "zh-TW",
     )
+
+
+def _read_only() -> FlaskResponse:
+    data = _upload()
+    return jsonify({"result": "success", "size": len(data or b"")})
 
 
 def _wants_json() -> bool:

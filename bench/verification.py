@@ -1,0 +1,271 @@
+"""Verification under load: the verifier under gunicorn (2 workers), 4 concurrent clients on
+this machine, 1,000 distinct genuine diplomas each verified up to its limit (3) plus a share
+of bad files.
+
+Baselines in the same run: an endpoint in the same server that only reads the upload and
+answers a fixed JSON (the ceiling), and pyhanko's ``validate_pdf_signature`` in a plain loop
+over the same files (what an implementer would write).
+
+    .venv/bin/python bench/verification.py [--documents 1000] [--clients 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import io
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import emit, percentile, table
+from bench.issuance import PASSPHRASE, generate_csv
+
+
+def setup(work: Path, n: int) -> tuple[Path, list[Path]]:
+    """An authority with n diplomas (limit 3 each), published."""
+    from authority.config import DEMO_SCHOOL
+    from authority.production import ParallelProducer
+    from authority.service import Authority, IssueRequest, init_authority
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    home = work / "home"
+    init_authority(home, DEMO_SCHOOL, PASSPHRASE, now)
+    cfg = json.loads((home / "config.json").read_text())
+    cfg["limits"]["diploma_zh"] = 3
+    (home / "config.json").write_text(json.dumps(cfg))
+    with Authority(home) as auth:
+        auth.import_records("graduates", generate_csv(n), now=now, actor="bench", source="bench")
+        for sid in auth.registry.student_ids():
+            auth.registry.record_collection(sid, "diploma_zh", now.date(), at=now, actor="bench")
+        with ParallelProducer(auth.keys_dir, PASSPHRASE) as produce:
+            rep = auth.issue(
+                [IssueRequest("diploma_zh", s) for s in auth.registry.student_ids()],
+                now=now,
+                actor="bench",
+                produce=produce,
+            )
+        auth.publish(work / "site", PASSPHRASE, now=now, actor="bench")
+        return home, [home / d.path for d in rep.issued]
+
+
+def bad_files(genuine: list[Path], n: int) -> list[bytes]:
+    rnd = random.Random(3)
+    out = []
+    for i in range(n):
+        data = rnd.choice(genuine).read_bytes()
+        kind = i % 4
+        if kind == 0:  # one byte changed: full signature validation, signature_invalid
+            pos = len(data) // 3
+            out.append(data[:pos] + bytes([data[pos] ^ 1]) + data[pos + 1 :])
+        elif kind == 1:  # appended after %%EOF
+            out.append(data + b"\n%junk\n")
+        elif kind == 2:
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w") as z:
+                z.writestr("d.pdf", data)
+            out.append(buf.getvalue())
+        else:
+            out.append(data[: len(data) // 2])
+    return out
+
+
+def _multipart(data: bytes) -> tuple[bytes, str]:
+    b = "certsealbench"
+    body = (
+        (
+            f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="d.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{b}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={b}"
+
+
+def _client(args: tuple[int, str, list[tuple[str, bytes]]]) -> list[tuple[str, float, int, str]]:
+    port, path, items = args
+    out = []
+    for label, data in items:
+        body, ctype = _multipart(data)
+        start = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", path, body=body, headers={"Content-Type": ctype})
+        resp = conn.getresponse()
+        payload = resp.read()
+        elapsed = time.perf_counter() - start
+        conn.close()
+        result = json.loads(payload).get("result", "?") if payload[:1] == b"{" else "?"
+        out.append((label, elapsed, resp.status, result))
+    return out
+
+
+def load(
+    port: int, path: str, items: list[tuple[str, bytes]], clients: int
+) -> tuple[float, list[tuple[str, float, int, str]]]:
+    shares = [items[i::clients] for i in range(clients)]
+    with multiprocessing.get_context("fork").Pool(clients) as pool:
+        start = time.perf_counter()
+        parts = pool.map(_client, [(port, path, s) for s in shares])
+        wall = time.perf_counter() - start
+    return wall, [r for p in parts for r in p]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pyhanko_loop(home: Path, files: list[Path]) -> float:
+    """What an implementer would write: validate_pdf_signature per file, one process."""
+    from asn1crypto import x509 as asn1_x509
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    root = x509.load_pem_x509_certificate((home / "keys" / "root.pem").read_bytes())
+    roots = [asn1_x509.Certificate.load(root.public_bytes(Encoding.DER))]
+    start = time.perf_counter()
+    for f in files:
+        r = PdfFileReader(io.BytesIO(f.read_bytes()))
+        st = validate_pdf_signature(r.embedded_signatures[0], ValidationContext(trust_roots=roots))
+        assert st.bottom_line
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--documents", type=int, default=1000)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--bad-share", type=float, default=0.1)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="certseal-bench-verify-"))
+    server = None
+    try:
+        home, files = setup(work, args.documents)
+        items = [("genuine", f.read_bytes()) for f in files for _ in range(3)]
+        items += [("bad", b) for b in bad_files(files, int(len(items) * args.bad_share))]
+        random.Random(4).shuffle(items)
+        port = _free_port()
+        cfg = work / "verifier.json"
+        cfg.write_text(
+            json.dumps(
+                {
+                    "issuers": [
+                        {
+                            "name": "bench",
+                            "trust_dir": str(home / "keys"),
+                            "source": str(work / "site"),
+                        }
+                    ],
+                    "counts_db": str(work / "counts.sqlite"),
+                }
+            )
+        )
+        env = {**os.environ, "CERTSEAL_VERIFIER_CONFIG": str(cfg), "CERTSEAL_BENCH_ENDPOINTS": "1"}
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+                "verifier:create_app()",
+            ],
+            env=env,
+        )
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        # Warm up both workers (status list loaded) without spending any document's count.
+        load(port, "/api/v1/verify", [i for i in items if i[0] == "bad"][:20], 2)
+        wall_v, res_v = load(port, "/api/v1/verify", items, args.clients)
+        wall_r, res_r = load(port, "/bench/read-only", items, args.clients)
+        t_loop = pyhanko_loop(home, files)
+
+        def stats(rows: list[tuple[str, float, int, str]], label: str | None) -> dict[str, float]:
+            lat = [r[1] * 1e3 for r in rows if label is None or r[0] == label]
+            return {"n": len(lat), "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99)}
+
+        errors = sum(1 for r in res_v if r[2] >= 500 or r[3] == "?")
+        wrong = sum(1 for r in res_v if r[0] == "genuine" and r[3] not in ("success", "warning"))
+        wrong += sum(1 for r in res_v if r[0] == "bad" and r[3] != "failure")
+        succ = sum(1 for r in res_v if r[0] == "genuine" and r[3] == "success")
+        g, b, ro = stats(res_v, "genuine"), stats(res_v, "bad"), stats(res_r, None)
+        tp_v, tp_r = len(res_v) / wall_v, len(res_r) / wall_r
+        tp_loop = len(files) / t_loop
+        table(
+            f"Verification over HTTP, gunicorn 2 workers, {args.clients} concurrent clients",
+            ("", "requests", "p50 ms", "p99 ms", "requests/s"),
+            [
+                ("verify: genuine diplomas", g["n"], g["p50_ms"], g["p99_ms"], ""),
+                ("verify: bad files", b["n"], b["p50_ms"], b["p99_ms"], ""),
+                (
+                    "verify: all",
+                    len(res_v),
+                    stats(res_v, None)["p50_ms"],
+                    stats(res_v, None)["p99_ms"],
+                    tp_v,
+                ),
+                ("baseline: read the upload only", len(res_r), ro["p50_ms"], ro["p99_ms"], tp_r),
+                (
+                    "baseline: pyhanko validate loop (1 process)",
+                    len(files),
+                    t_loop / len(files) * 1e3,
+                    "",
+                    tp_loop,
+                ),
+            ],
+        )
+        print(
+            f"  throughput ratio verify / read-only: {tp_v / tp_r:.2f}  (target ≥ 0.5); "
+            f"errors {errors}, wrong verdicts {wrong}, successes {succ} "
+            f"(= {args.documents} documents × limit 3)"
+        )
+        emit(
+            "verification",
+            {
+                "documents": args.documents,
+                "clients": args.clients,
+                "requests": len(res_v),
+                "genuine": g,
+                "bad": b,
+                "throughput_rps": tp_v,
+                "read_only": {**ro, "throughput_rps": tp_r},
+                "ratio_vs_read_only": tp_v / tp_r,
+                "pyhanko_loop_per_s": tp_loop,
+                "ratio_vs_pyhanko_loop": tp_v / tp_loop,
+                "errors": errors,
+                "wrong_verdicts": wrong,
+                "successes": succ,
+            },
+        )
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
