@@ -5,7 +5,7 @@ with worker processes). Baseline in the same run: pyhanko's stock signing as its
 shows it (``SimpleSigner.load`` + ``signers.sign_pdf``, one process) of the same number of
 already-rendered PDFs — sign only, no rendering.
 
-    .venv/bin/python bench/issuance.py [--count 10000] [--baseline-count N]
+    .venv/bin/python -m bench.issuance [--count 10000] [--baseline-count N]
 """
 
 from __future__ import annotations
@@ -16,24 +16,28 @@ import datetime as dt
 import io
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import children_rss_mb, emit, rss_mb, table
 
-from bench.common import children_rss_mb, emit, rss_mb, table  # noqa: E402
-
-PASSPHRASE = "bench passphrase, not a secret"
+PASSPHRASE = "bench passphrase, not a secret"  # noqa: S105 - a throwaway benchmark key
 
 
 def generate_csv(n: int) -> bytes:
     """n fictional graduates, names drawn from the sample class."""
     from importlib import resources
 
-    sample = list(csv.DictReader(io.StringIO(
-        resources.files("authority").joinpath("sample_data", "graduates.csv").read_text("utf-8-sig"))))
+    sample = list(
+        csv.DictReader(
+            io.StringIO(
+                resources.files("authority")
+                .joinpath("sample_data", "graduates.csv")
+                .read_text("utf-8-sig")
+            )
+        )
+    )
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=list(sample[0]))
     w.writeheader()
@@ -84,15 +88,19 @@ def baseline(home: Path, n: int) -> float:
     today = dt.date.today()
     unsigned = [
         renderer.render(
-            DocumentContent(DOCUMENT_TYPES["diploma_zh"], f"DEMO-DZ-2026-{i:06d}", today, DEMO_SCHOOL, g),
+            DocumentContent(
+                DOCUMENT_TYPES["diploma_zh"], f"DEMO-DZ-2026-{i:06d}", today, DEMO_SCHOOL, g
+            ),
             print_locked=False,
         )
         for i, g in enumerate(grads)
     ]
     keys = home / "keys"
     signer = signers.SimpleSigner.load(
-        str(keys / "signing.key.pem"), str(keys / "signing.pem"),
-        ca_chain_files=(str(keys / "root.pem"),), key_passphrase=PASSPHRASE.encode(),
+        str(keys / "signing.key.pem"),
+        str(keys / "signing.pem"),
+        ca_chain_files=(str(keys / "root.pem"),),
+        key_passphrase=PASSPHRASE.encode(),
     )
     meta = signers.PdfSignatureMetadata(field_name="Signature1")
     start = time.perf_counter()
@@ -105,8 +113,12 @@ def baseline(home: Path, n: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--count", type=int, default=10_000)
-    ap.add_argument("--baseline-count", type=int, default=None,
-                    help="documents for the baseline [default: --count]")
+    ap.add_argument(
+        "--baseline-count",
+        type=int,
+        default=None,
+        help="documents for the baseline [default: --count]",
+    )
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     base_n = args.baseline_count or args.count
@@ -125,15 +137,29 @@ def main() -> None:
                 ("baseline: stock pyhanko, sign only", base_n, t_base, base_rate),
             ],
         )
-        print(f"  ratio ours / baseline: {ours_rate / base_rate:.2f}×   (targets: ≥ 200 documents/s, ≥ 2×)")
-        print(f"  peak RSS: parent {parent_rss:.0f} MB, largest worker {worker_rss:.0f} MB; "
-              f"mean PDF {sum(sizes) / len(sizes) / 1024:.0f} KB")
-        emit("issuance", {
-            "count": args.count, "workers": args.workers, "ours_seconds": t_ours,
-            "ours_per_s": ours_rate, "baseline_count": base_n, "baseline_seconds": t_base,
-            "baseline_per_s": base_rate, "ratio": ours_rate / base_rate,
-            "parent_rss_mb": parent_rss, "worker_rss_mb": worker_rss,
-        })
+        print(
+            f"  ratio ours / baseline: {ours_rate / base_rate:.2f}×"
+            "   (targets: ≥ 200 documents/s, ≥ 2×)"
+        )
+        print(
+            f"  peak RSS: parent {parent_rss:.0f} MB, largest worker {worker_rss:.0f} MB; "
+            f"mean PDF {sum(sizes) / len(sizes) / 1024:.0f} KB"
+        )
+        emit(
+            "issuance",
+            {
+                "count": args.count,
+                "workers": args.workers,
+                "ours_seconds": t_ours,
+                "ours_per_s": ours_rate,
+                "baseline_count": base_n,
+                "baseline_seconds": t_base,
+                "baseline_per_s": base_rate,
+                "ratio": ours_rate / base_rate,
+                "parent_rss_mb": parent_rss,
+                "worker_rss_mb": worker_rss,
+            },
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -6,7 +6,7 @@ Baselines in the same run: an endpoint in the same server that only reads the up
 answers a fixed JSON (the ceiling), and pyhanko's ``validate_pdf_signature`` in a plain loop
 over the same files (what an implementer would write).
 
-    .venv/bin/python bench/verification.py [--documents 1000] [--clients 4]
+    .venv/bin/python -m bench.verification [--documents 1000] [--clients 4]
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import emit, percentile, table
 from bench.issuance import PASSPHRASE, generate_csv
