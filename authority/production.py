@@ -91,6 +91,10 @@ class ParallelProducer:
         for result in self._pool.map(_work, jobs, chunksize=chunk):
             yield result if isinstance(result, bytes) else RenderError(*result)
 
+    def worker_pids(self) -> list[int]:
+        """For measuring the workers (bench/issuance.py)."""
+        return list(self._pool._processes or {})
+
     def close(self) -> None:
         self._pool.shutdown()
 

@@ -18,13 +18,19 @@ def timed(out: dict[str, float], name: str) -> Iterator[None]:
     out[name] = time.perf_counter() - start
 
 
-def rss_mb() -> float:
-    """Peak resident memory of this process, in MB."""
+def rss_mb(pid: int | str = "self") -> float:
+    """Peak resident memory of a process, in MB.
+
+    /proc's VmHWM, not getrusage: Linux carries ru_maxrss across exec, so a freshly spawned
+    process would report its parent's peak."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def children_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def percentile(values: Sequence[float], p: float) -> float:

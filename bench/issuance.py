@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import children_rss_mb, emit, rss_mb, table
+from bench.common import emit, rss_mb, table
 
 PASSPHRASE = "bench passphrase, not a secret"  # noqa: S105 - a throwaway benchmark key
 
@@ -49,7 +49,7 @@ def generate_csv(n: int) -> bytes:
     return out.getvalue().encode()
 
 
-def ours(home: Path, n: int, workers: int) -> tuple[float, list[str]]:
+def ours(home: Path, n: int, workers: int) -> tuple[float, list[str], float]:
     from authority.config import DEMO_SCHOOL
     from authority.production import ParallelProducer
     from authority.service import Authority, IssueRequest, init_authority
@@ -66,9 +66,10 @@ def ours(home: Path, n: int, workers: int) -> tuple[float, list[str]]:
             start = time.perf_counter()
             report = auth.issue(requests, now=now, actor="bench", produce=produce)
             elapsed = time.perf_counter() - start
+            worker_rss = max(rss_mb(pid) for pid in produce.worker_pids())
         assert len(report.issued) == n and not report.failed, report.failed[:3]
         paths = [str(home / d.path) for d in report.issued]
-    return elapsed, paths
+    return elapsed, paths, worker_rss
 
 
 def baseline(home: Path, n: int) -> float:
@@ -124,9 +125,9 @@ def main() -> None:
     base_n = args.baseline_count or args.count
     work = Path(tempfile.mkdtemp(prefix="certseal-bench-issuance-"))
     try:
-        t_ours, paths = ours(work / "home", args.count, args.workers)
+        t_ours, paths, worker_rss = ours(work / "home", args.count, args.workers)
         sizes = [os.path.getsize(p) for p in paths[:200]]
-        parent_rss, worker_rss = rss_mb(), children_rss_mb()
+        parent_rss = rss_mb()
         t_base = baseline(work / "home", base_n)
         ours_rate, base_rate = args.count / t_ours, base_n / t_base
         table(
