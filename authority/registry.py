@@ -144,6 +144,20 @@ class Event:
     successor: str | None
 
 
+@dataclass(frozen=True)
+class LoggedEvent:
+    """An event joined with its document's public facts, for the transparency log."""
+
+    seq: int
+    kind: str
+    at: str
+    sha256: str
+    doc_type: str
+    limit: int | None
+    reason_code: str | None
+    successor_sha256: str | None
+
+
 class Registry:
     """Append-only registry over one SQLite file. One writer at a time (see ``lock``)."""
 
@@ -362,12 +376,18 @@ class Registry:
         row = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
         return int(row[0])
 
-    def status_entries(self) -> Iterator[Entry]:
-        """Every issued document as it appears in the status list: hashes and states only."""
+    def status_entries(self, *, with_log: bool = False) -> Iterator[Entry]:
+        """Every issued document as it appears in the status list: hashes and states only.
+
+        With ``with_log``, each entry also lists the transparency-log leaves of its events. The
+        log appends every event in ``seq`` order, so an event's leaf index is its rank.
+        """
         hashes = {r[0]: r[1] for r in self.conn.execute("SELECT doc_id, sha256 FROM documents")}
         states: dict[str, list[Event]] = {}
-        for ev in self.events():
+        ranks: dict[str, list[int]] = {}
+        for rank, ev in enumerate(self.events()):
             states.setdefault(ev.doc_id, []).append(ev)
+            ranks.setdefault(ev.doc_id, []).append(rank)
         for doc in self.documents():
             st = _fold(states.get(doc.doc_id, []))
             yield Entry(
@@ -380,7 +400,23 @@ class Registry:
                 superseded_at=st.superseded_at,
                 reason_code=st.reason_code,
                 revoked_at=st.revoked_at,
+                log_indexes=tuple(ranks[doc.doc_id]) if with_log else None,
             )
+
+    def log_events(self, after: int = 0) -> list[LoggedEvent]:
+        """Events after ``seq`` as the transparency log records them: hashes, never names."""
+        rows = self.conn.execute(
+            "SELECT e.seq, e.kind, e.at, d.sha256, d.doc_type, d.verification_limit, "
+            "e.reason_code, s.sha256 FROM events e JOIN documents d ON d.doc_id = e.doc_id "
+            "LEFT JOIN documents s ON s.doc_id = e.successor WHERE e.seq > ? ORDER BY e.seq",
+            (after,),
+        )
+        return [LoggedEvent(*r) for r in rows]
+
+    def count_events(self, through: int) -> int:
+        """How many events have a ``seq`` up to ``through``."""
+        row = self.conn.execute("SELECT COUNT(*) FROM events WHERE seq <= ?", (through,))
+        return int(row.fetchone()[0])
 
     # -- publications --------------------------------------------------------------------
     def last_publication(self) -> dict[str, Any] | None:

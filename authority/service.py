@@ -29,6 +29,7 @@ from authority.content import DocumentContent
 from authority.keys import create_pki, import_pkcs12, load_identity, public_material
 from authority.records import Course, Graduate, ImportReport, Rank, parse_csv
 from authority.registry import DocumentRow, Registry
+from authority.transparency import TransparencyLog, log_origin
 from certseal.doctypes import DIPLOMA_TYPES, DOCUMENT_TYPES, DocumentType, document_type
 from certseal.errors import CertsealError, ConfigurationError, InputError, RegistryError
 from certseal.statuslist import (
@@ -549,7 +550,12 @@ class Authority:
         last = self.registry.last_publication()
         version = 1 if last is None else int(last["version"]) + 1
         expires = now + dt.timedelta(days=self.settings.status_validity_days)
-        shards = build_shards(self.registry.status_entries(), 4)
+        # The events go into the transparency log first; the signed snapshot names its checkpoint.
+        log = TransparencyLog(self.home / "log")
+        log_ref = log.update(
+            self.registry, origin=log_origin(self.school.verify_url), now=now, key=key
+        )
+        shards = build_shards(self.registry.status_entries(with_log=True), 4)
         built = build_publication(
             shards,
             issuer=Issuer(self.school.code, self.school.name_zh, self.school.name_en),
@@ -557,8 +563,9 @@ class Authority:
             issued_at=now,
             expires=expires,
             key=key,
+            extra=log_ref.to_extra(),
         )
-        written = write_publication(out_dir, built)
+        written = log.publish(out_dir) + write_publication(out_dir, built)
         certs = out_dir / "certs"
         certs.mkdir(parents=True, exist_ok=True)
         for name, data in public_material(self.keys_dir).items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import logging
@@ -11,6 +12,8 @@ from asn1crypto import x509 as asn1_x509
 
 from certseal.doctypes import DOCUMENT_TYPES
 from certseal.errors import CertsealError
+from certseal.eventlog import LogClient, LogRef, PublishedLog, published_fetcher
+from certseal.pki import ec_public_key
 from certseal.statuslist import REASON_CODES, Entry, TrustedState
 from certseal.timeutil import format_time
 from verifier.counter import Counter
@@ -20,7 +23,7 @@ from verifier.status import IssuerTrust, StatusSource
 
 log = logging.getLogger("certseal.verifier")
 
-STATUS_CHECKS = ("status_list", "document_state", "verification_count")
+STATUS_CHECKS = ("status_list", "transparency_log", "document_state", "verification_count")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -41,6 +44,10 @@ class Verifier:
             r for s in sources for r in s.trust.asn1_roots()
         ]
         self._root_owner = {r.sha256: s for s in sources for r in s.trust.asn1_roots()}
+        self._logs = {
+            s: LogClient(PublishedLog(published_fetcher(s.trust.source))) for s in sources
+        }
+        self._log_keys = {s: [ec_public_key(c) for c in s.trust.status_certs] for s in sources}
 
     def verify(self, data: bytes, now: dt.datetime) -> Verification:
         result = self._verify(data, now)
@@ -80,11 +87,8 @@ class Verifier:
             return Verification(tuple(checks), tuple(reasons), DocumentInfo(sha))
         # -- status list ---------------------------------------------------------------
         if not loaded or (found is None and lookup_error is not None):
-            checks += [
-                Check("status_list", "failed", "status_unavailable"),
-                Check("document_state", "skipped", "skipped_earlier"),
-                Check("verification_count", "skipped", "skipped_earlier"),
-            ]
+            checks.append(Check("status_list", "failed", "status_unavailable"))
+            checks += [Check(n, "skipped", "skipped_earlier") for n in STATUS_CHECKS[1:]]
             reasons.append(Reason("status_unavailable"))
             return Verification(tuple(checks), tuple(reasons), DocumentInfo(sha), http_status=503)
         if found is None:
@@ -98,10 +102,7 @@ class Verifier:
                     {"version": state.version, "issuer": issuer_name},
                 )
             )
-            checks += [
-                Check("document_state", "skipped", "skipped_earlier"),
-                Check("verification_count", "skipped", "skipped_earlier"),
-            ]
+            checks += [Check(n, "skipped", "skipped_earlier") for n in STATUS_CHECKS[1:]]
             reasons.append(Reason("not_issued"))
             return Verification(
                 tuple(checks), tuple(reasons), DocumentInfo(sha), status_list=_info(src, state, now)
@@ -133,6 +134,12 @@ class Verifier:
                     {"version": state.version, "issuer": snap_issuer.name_en},
                 )
             )
+        log_check = Check("transparency_log", "skipped", "skipped_earlier")
+        if checks[-1].status == "passed":
+            log_check = self._log_check(src, state, entry)
+        checks.append(log_check)
+        if log_check.status == "failed":
+            reasons.append(Reason("status_unavailable"))
         dtype = DOCUMENT_TYPES.get(entry.doc_type)
         doc = DocumentInfo(
             sha256=sha,
@@ -199,6 +206,25 @@ class Verifier:
                 reasons.append(Reason("verification_limit_reached", {"limit": entry.limit}))
         return Verification(tuple(checks), tuple(reasons), doc, verifications, info)
 
+    def _log_check(self, src: StatusSource, state: TrustedState, entry: Entry) -> Check:
+        """The entry's events are in the log checkpoint the signed snapshot names."""
+        try:
+            ref = LogRef.from_snapshot(state.snapshot)
+            if ref is None:
+                return Check("transparency_log", "skipped", "log_not_published")
+            events = self._logs[src].check_entry(ref, entry, self._log_keys[src])
+        except CertsealError as e:
+            return Check("transparency_log", "failed", "log_failed", {"detail": e.en})
+        except ValueError as e:  # a hostile host's tiles must not take the service down
+            return Check("transparency_log", "failed", "log_failed", {"detail": str(e)})
+        root = base64.b64encode(ref.root).decode()
+        return Check(
+            "transparency_log",
+            "passed",
+            "log_included",
+            {"events": len(events), "size": ref.size, "root": root},
+        )
+
     def _lookup(
         self, sha: str, now: dt.datetime
     ) -> tuple[
@@ -233,13 +259,22 @@ class Verifier:
 
 
 def _info(src: StatusSource, state: TrustedState, now: dt.datetime) -> StatusListInfo:
+    try:
+        ref = LogRef.from_snapshot(state.snapshot)
+    except CertsealError:
+        ref = None  # the transparency-log check reports it
     return StatusListInfo(
         issuer=state.snapshot.issuer.code,
         version=state.version,
         issued_at=format_time(state.timestamp.issued_at),
         expires=format_time(state.timestamp.expires),
         stale=state.timestamp.is_expired(now),
+        checkpoint=None if ref is None else _checkpoint_info(ref),
     )
+
+
+def _checkpoint_info(ref: LogRef) -> dict[str, object]:
+    return {"origin": ref.origin, "size": ref.size, "root": base64.b64encode(ref.root).decode()}
 
 
 def build_verifier(

@@ -147,6 +147,18 @@ CHECKS: dict[str, tuple[str, str]] = {
     ),
     "status_unavailable": ("no status list could be loaded", "無法載入狀態清單"),
     "status_stale": ("the status list expired on {expires}", "狀態清單已於 {expires} 過期"),
+    "log_included": (
+        "its {events} event(s) are in the transparency log at checkpoint {size} ({root})",
+        "其 {events} 筆事件已收錄於透明紀錄檢查點 {size}（{root}）",
+    ),
+    "log_not_published": (
+        "the issuer publishes no transparency log",
+        "發證單位未公布透明紀錄",
+    ),
+    "log_failed": (
+        "the transparency log does not confirm the status list: {detail}",
+        "透明紀錄無法佐證狀態清單：{detail}",
+    ),
     "state_active": ("the document is current", "文件為最新且有效"),
     "state_superseded": (
         "replaced by a newer version on {superseded_at}",
@@ -177,6 +189,7 @@ CHECK_NAMES: dict[str, tuple[str, str]] = {
     "coverage": ("Whole file signed", "簽章涵蓋整份檔案"),
     "modifications": ("No changes after signing", "簽章後未經修改"),
     "status_list": ("Issued by the school", "學校核發紀錄"),
+    "transparency_log": ("Transparency log", "透明紀錄"),
     "document_state": ("Current version", "文件狀態"),
     "verification_count": ("Verification count", "驗證次數"),
     "upload": ("Upload", "上傳"),

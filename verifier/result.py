@@ -106,15 +106,19 @@ class StatusListInfo:
     issued_at: str
     expires: str
     stale: bool
+    checkpoint: dict[str, Any] | None = None  # the transparency-log checkpoint it is bound to
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "issuer": self.issuer,
             "version": self.version,
             "issued_at": self.issued_at,
             "expires": self.expires,
             "stale": self.stale,
         }
+        if self.checkpoint is not None:
+            d["checkpoint"] = self.checkpoint
+        return d
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,13 @@ def main() -> None:
 
 
 def _register() -> None:
+    from certseal.cli.audit_cmds import audit_command
     from certseal.cli.authority_cmds import authority
     from certseal.cli.verifier_cmds import verifier
 
     main.add_command(authority)
     main.add_command(verifier)
+    main.add_command(audit_command)
 
 
 _register()
