@@ -51,10 +51,10 @@ from certseal.eventlog import (
     encode_bundle,
     fetched_tiles,
     listing_bytes,
-    published_fetcher,
     subtree_roots,
     tile_path,
 )
+from certseal.fetch import published_fetcher
 from certseal.timeutil import format_time, parse_time
 
 _MUTABLE = (checkpoint_path(), LISTING_PATH)

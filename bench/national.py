@@ -29,6 +29,7 @@ from authority.keys import issue_certificate
 from authority.service import write_publication
 from bench.common import emit, percentile, rss_mb, table, timed
 from certseal.canonical import canonical_bytes
+from certseal.fetch import published_fetcher
 from certseal.pki import cert_pem as cert_pem_of
 from certseal.pki import load_certificates, sign_raw
 from certseal.statuslist import (
@@ -38,7 +39,6 @@ from certseal.statuslist import (
     build_shards,
     update_publication,
 )
-from verifier.status import folder_fetcher
 
 T0 = dt.datetime(2026, 6, 22, tzinfo=dt.UTC)
 ISSUER = Issuer("NATION", "全國示範平台", "National Demonstration Platform")
@@ -200,7 +200,7 @@ def main() -> None:
         with timed(f, "change_publish_s"):
             built2 = update_publication(
                 built.snapshot,
-                folder_fetcher(out),
+                published_fetcher(str(out), "status"),
                 changed,
                 version=2,
                 issued_at=T0 + dt.timedelta(days=1),

@@ -43,7 +43,6 @@ from certseal.errors import (
     FetchError,
     InputError,
     RollbackError,
-    SignatureVerificationError,
 )
 from certseal.eventlog import (
     LOG_DIR,
@@ -59,11 +58,11 @@ from certseal.eventlog import (
     consistency_path,
     memory_tiles,
     parse_leaf,
-    published_fetcher,
     subtree_roots,
     tile_path,
     tile_width,
 )
+from certseal.fetch import published_fetcher
 from certseal.pki import ec_public_key, key_id, load_certificates
 from certseal.statuslist import (
     STATES,
@@ -73,6 +72,7 @@ from certseal.statuslist import (
     Shard,
     TrustedState,
     bucket_path,
+    fetch_pinned,
     load_trusted,
     sha256_hex,
     shard_path,
@@ -818,7 +818,9 @@ class _Audit:
         expected = history.shard_bodies(snap.shard_prefix_len)
         published: dict[str, FileRef] = {}
         for prefix, bucket in _prefetch(
-            lambda p: Bucket.from_bytes(_pinned(fetch, bucket_path, snap.buckets[p])),
+            lambda p: Bucket.from_bytes(
+                fetch_pinned(fetch, bucket_path(snap.buckets[p]), snap.buckets[p], "bucket")
+            ),
             sorted(snap.buckets),
             self.workers,
         ):
@@ -940,20 +942,10 @@ def _levels(leaf_hashes: bytearray) -> list[bytes]:
     return levels
 
 
-def _pinned(
-    fetch: Callable[[str, int], bytes], path_of: Callable[[FileRef], str], ref: FileRef
-) -> bytes:
-    path = path_of(ref)
-    data = fetch(path, ref.length + 1)
-    if len(data) != ref.length or sha256_hex(data) != ref.sha256:
-        raise SignatureVerificationError(f"{path} does not match the hash its signed parent pins")
-    return data
-
-
 def _published_shard(fetch: Callable[[str, int], bytes], ref: FileRef | None, prefix: str) -> Shard:
     if ref is None:
         return Shard(prefix, ())
-    return Shard.from_bytes(_pinned(fetch, shard_path, ref))
+    return Shard.from_bytes(fetch_pinned(fetch, shard_path(ref), ref, "shard"))
 
 
 class _History:

@@ -33,12 +33,9 @@ import hashlib
 import itertools
 import re
 import threading
-import urllib.error
-import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -595,43 +592,6 @@ def listing_bytes(origin: str, sizes: Sequence[int]) -> bytes:
 
 
 # --- reading a published log ---------------------------------------------------------------
-
-
-def published_fetcher(source: str, folder: str = LOG_DIR, timeout: float = 10.0) -> Fetch:
-    """Read ``<folder>/<path>`` of a published site: a folder on disk or an http(s) URL.
-
-    Reads stop at the given limit; paths that would leave the folder are refused.
-    """
-    if source.startswith(("http://", "https://")):
-        return _http_fetch(f"{source.rstrip('/')}/{folder}/", timeout)
-    return _file_fetch((Path(source) / folder).resolve())
-
-
-def _file_fetch(base: Path) -> Fetch:
-    def fetch(path: str, limit: int) -> bytes:
-        target = (base / path).resolve()
-        if base not in target.parents:
-            raise FetchError(f"refused path {path!r}")
-        try:
-            with open(target, "rb") as f:
-                return f.read(limit)
-        except OSError as e:
-            raise FetchError(f"cannot read {target}: {e.strerror}") from None
-
-    return fetch
-
-
-def _http_fetch(base: str, timeout: float) -> Fetch:
-    def fetch(path: str, limit: int) -> bytes:
-        if ".." in path.split("/"):
-            raise FetchError(f"refused path {path!r}")
-        try:
-            with urllib.request.urlopen(base + path, timeout=timeout) as resp:  # noqa: S310
-                return bytes(resp.read(limit))
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            raise FetchError(f"cannot fetch {base}{path}: {e}") from None
-
-    return fetch
 
 
 class PublishedLog:

@@ -615,12 +615,12 @@ def update_publication(
         if bp not in old_buckets and bp in previous.buckets:
             ref = previous.buckets[bp]
             old_buckets[bp] = Bucket.from_bytes(
-                _fetch_pinned(fetch, bucket_path(ref), ref, "bucket")
+                fetch_pinned(fetch, bucket_path(ref), ref, "bucket")
             )
         old_ref = old_buckets[bp].shards.get(prefix) if bp in old_buckets else None
         entries: dict[str, Entry] = {}
         if old_ref is not None:
-            old = Shard.from_bytes(_fetch_pinned(fetch, shard_path(old_ref), old_ref, "shard"))
+            old = Shard.from_bytes(fetch_pinned(fetch, shard_path(old_ref), old_ref, "shard"))
             entries = {e.sha256: e for e in old.entries}
         for sha, e in updates.items():
             if sha in entries:
@@ -665,7 +665,7 @@ Fetch = Callable[[str, int], bytes]
 """Fetch a file by its path under ``status/``, reading at most the given number of bytes."""
 
 
-def _fetch_pinned(fetch: Fetch, path: str, ref: FileRef, what: str) -> bytes:
+def fetch_pinned(fetch: Fetch, path: str, ref: FileRef, what: str) -> bytes:
     data = fetch(path, ref.length + 1)
     if len(data) != ref.length or sha256_hex(data) != ref.sha256:
         raise SignatureVerificationError(
@@ -711,7 +711,7 @@ def load_trusted(
             f"公布的狀態清單為第 {timestamp.version} 版，"
             f"舊於已見過的第 {last_seen_version} 版：拒絕回滾",
         )
-    snap_bytes = _fetch_pinned(fetch, timestamp.snapshot_path, timestamp.snapshot, "snapshot")
+    snap_bytes = fetch_pinned(fetch, timestamp.snapshot_path, timestamp.snapshot, "snapshot")
     snapshot = Snapshot.from_signed(open_envelope(snap_bytes, "snapshot", key_lookup))
     if snapshot.version != timestamp.version:
         raise DeserializationError("the snapshot's version differs from the timestamp's")
@@ -742,7 +742,7 @@ def lookup(
         return None
     bucket = None if bucket_cache is None else bucket_cache.get(bref.sha256)
     if bucket is None:
-        bucket = Bucket.from_bytes(_fetch_pinned(fetch, bucket_path(bref), bref, "bucket"))
+        bucket = Bucket.from_bytes(fetch_pinned(fetch, bucket_path(bref), bref, "bucket"))
         if bucket_cache is not None:
             bucket_cache[bref.sha256] = bucket
     sref = bucket.shards.get(sha256[: snap.shard_prefix_len])
@@ -750,7 +750,7 @@ def lookup(
         return None
     shard = None if shard_cache is None else shard_cache.get(sref.sha256)
     if shard is None:
-        shard = Shard.from_bytes(_fetch_pinned(fetch, shard_path(sref), sref, "shard"))
+        shard = Shard.from_bytes(fetch_pinned(fetch, shard_path(sref), sref, "shard"))
         if shard_cache is not None:
             shard_cache[sref.sha256] = shard
     return shard.find(sha256)

@@ -12,7 +12,8 @@ from asn1crypto import x509 as asn1_x509
 
 from certseal.doctypes import DOCUMENT_TYPES
 from certseal.errors import CertsealError
-from certseal.eventlog import LogClient, LogRef, PublishedLog, published_fetcher
+from certseal.eventlog import LOG_DIR, LogClient, LogRef, PublishedLog
+from certseal.fetch import published_fetcher
 from certseal.pki import ec_public_key
 from certseal.statuslist import REASON_CODES, Entry, TrustedState
 from certseal.timeutil import format_time
@@ -45,7 +46,7 @@ class Verifier:
         ]
         self._root_owner = {r.sha256: s for s in sources for r in s.trust.asn1_roots()}
         self._logs = {
-            s: LogClient(PublishedLog(published_fetcher(s.trust.source))) for s in sources
+            s: LogClient(PublishedLog(published_fetcher(s.trust.source, LOG_DIR))) for s in sources
         }
         self._log_keys = {s: [ec_public_key(c) for c in s.trust.status_certs] for s in sources}
 

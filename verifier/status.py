@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import urllib.error
-import urllib.request
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,48 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certseal.errors import CertsealError, FetchError
+from certseal.fetch import published_fetcher
 from certseal.pki import ec_public_key, key_id, load_certificates
 from certseal.statuslist import Bucket, Entry, Fetch, Shard, TrustedState, load_trusted, lookup
 from certseal.timeutil import format_time
 from verifier.counter import Counter
-
-
-def folder_fetcher(root: Path) -> Fetch:
-    """Read ``status/<path>`` under a published folder, refusing paths that leave it."""
-    base = (root / "status").resolve()
-
-    def fetch(path: str, limit: int) -> bytes:
-        target = (base / path).resolve()
-        if base not in target.parents:
-            raise FetchError(f"refused path {path!r}")
-        try:
-            with open(target, "rb") as f:
-                return f.read(limit)
-        except OSError as e:
-            raise FetchError(f"cannot read {path}: {e.strerror}") from None
-
-    return fetch
-
-
-def http_fetcher(base_url: str, timeout: float = 10.0) -> Fetch:
-    """Fetch ``status/<path>`` under a published site's URL, reading at most ``limit`` bytes."""
-    base = base_url.rstrip("/") + "/status/"
-
-    def fetch(path: str, limit: int) -> bytes:
-        url = base + path
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http(s) only
-                return bytes(resp.read(limit))
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            raise FetchError(f"cannot fetch {url}: {e}") from None
-
-    return fetch
-
-
-def make_fetcher(source: str, timeout: float = 10.0) -> Fetch:
-    if source.startswith(("http://", "https://")):
-        return http_fetcher(source, timeout)
-    return folder_fetcher(Path(source))
 
 
 @dataclass(frozen=True)
@@ -139,7 +100,7 @@ class StatusSource:
         self.trust = trust
         self.counter = counter
         self.refresh_seconds = refresh_seconds
-        self.fetch = fetch or make_fetcher(trust.source)
+        self.fetch = fetch or published_fetcher(trust.source, "status")
         self.state: TrustedState | None = None
         self.last_checked: dt.datetime | None = None
         self.last_error: CertsealError | None = None
@@ -215,4 +176,4 @@ class StatusSource:
         )
 
 
-__all__ = ["Bucket", "IssuerTrust", "Shard", "SourceStatus", "StatusSource", "make_fetcher"]
+__all__ = ["Bucket", "IssuerTrust", "Shard", "SourceStatus", "StatusSource"]

@@ -23,7 +23,8 @@ from authority.service import Authority, _write_atomic, write_publication
 from authority.transparency import TransparencyLog
 from certseal import tlog
 from certseal.audit import AuditorState, AuditReport, audit
-from certseal.eventlog import LogRef, PublishedLog, published_fetcher, tile_width
+from certseal.eventlog import LOG_DIR, LogRef, PublishedLog, tile_width
+from certseal.fetch import published_fetcher
 from certseal.statuslist import Entry, Issuer, build_publication, build_shards
 from certseal.timeutil import format_time
 from tests.conftest import ACTOR, NOW, PASSPHRASE, Issued
@@ -102,7 +103,7 @@ class School:
 
     @property
     def log(self) -> PublishedLog:
-        return PublishedLog(published_fetcher(str(self.site)))
+        return PublishedLog(published_fetcher(str(self.site), LOG_DIR))
 
     def leaves(self) -> list[bytes]:
         """Every leaf of the published log, in order."""

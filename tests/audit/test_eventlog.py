@@ -16,6 +16,7 @@ import pytest
 from certseal import tlog
 from certseal.errors import DeserializationError, FetchError, SignatureVerificationError
 from certseal.eventlog import (
+    LOG_DIR,
     TILE_BYTES,
     LogEvent,
     LogRef,
@@ -30,11 +31,11 @@ from certseal.eventlog import (
     memory_tiles,
     parse_leaf,
     parse_listing,
-    published_fetcher,
     subtree_roots,
     tile_path,
     tile_width,
 )
+from certseal.fetch import published_fetcher
 from certseal.statuslist import Entry, Issuer, Snapshot
 from certseal.timeutil import parse_time
 from tests.audit import rfc9162
@@ -370,7 +371,7 @@ def _write_tiles(folder: Path, leaves: list[bytes], sizes: list[int]) -> None:
 def test_partial_tile_dropped_by_the_log_is_read_from_the_full_tile(tmp_path: Path) -> None:
     leaves = _leaves(600)
     _write_tiles(tmp_path, leaves, [600])
-    log = PublishedLog(published_fetcher(str(tmp_path)))
+    log = PublishedLog(published_fetcher(str(tmp_path), LOG_DIR))
     # No checkpoint at 300 was published: its partial tile 0/001.p/44 does not exist.
     assert not (tmp_path / "log" / tile_path(0, 1, 44)).exists()
     assert log.tree(300).leaf_hash(290) == tlog.leaf_hash(leaves[290])
@@ -382,14 +383,14 @@ def test_a_tile_of_the_wrong_length_is_refused(tmp_path: Path) -> None:
     _write_tiles(tmp_path, leaves, [10])
     path = tmp_path / "log" / tile_path(0, 0, 10)
     path.write_bytes(path.read_bytes()[:-1])
-    log = PublishedLog(published_fetcher(str(tmp_path)))
+    log = PublishedLog(published_fetcher(str(tmp_path), LOG_DIR))
     with pytest.raises(DeserializationError, match="is 319 bytes, not 320"):
         log.tree(10).root()
 
 
 def test_fetcher_refuses_to_leave_the_folder(tmp_path: Path) -> None:
     (tmp_path / "secret").write_text("x")
-    fetch = published_fetcher(str(tmp_path))
+    fetch = published_fetcher(str(tmp_path), LOG_DIR)
     with pytest.raises(FetchError, match="refused"):
         fetch("../secret", 10)
     with pytest.raises(FetchError, match="cannot read"):

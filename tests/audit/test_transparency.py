@@ -20,9 +20,9 @@ from certseal.eventlog import (
     PublishedLog,
     consistency_path,
     parse_listing,
-    published_fetcher,
     tile_path,
 )
+from certseal.fetch import published_fetcher
 from tests.audit import rfc9162
 
 KEY = ec.generate_private_key(ec.SECP256R1())

@@ -11,7 +11,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certseal import tlog
-from certseal.eventlog import LogClient, LogRef, PublishedLog, published_fetcher, tile_path
+from certseal.eventlog import LOG_DIR, LogClient, LogRef, PublishedLog, tile_path
+from certseal.fetch import published_fetcher
 from certseal.pki import ec_public_key, load_certificates
 from certseal.statuslist import Entry
 from tests.audit.conftest import School, at
@@ -111,7 +112,7 @@ def test_a_cached_proof_costs_well_under_a_millisecond(history: School, issued: 
     latest = history.latest()
     ref = LogRef.for_checkpoint(latest)
     key = ec_public_key(load_certificates((history.site / "certs/statuslist.pem").read_bytes())[0])
-    client = LogClient(PublishedLog(published_fetcher(str(history.site))))
+    client = LogClient(PublishedLog(published_fetcher(str(history.site), LOG_DIR)))
     client.check_entry(ref, entry, [key])  # fetches the checkpoint and the tiles once
     reads = client.log.tiles.reads
     start = time.perf_counter()

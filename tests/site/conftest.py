@@ -23,11 +23,11 @@ from werkzeug.serving import make_server
 
 from authority.config import DEMO_SCHOOL
 from authority.site_build import build_site
+from certseal.fetch import published_fetcher
 from certseal.pki import TrustStore
 from certseal.statuslist import load_trusted
 from tests.conftest import NOW, Issued
 from verifier import create_app
-from verifier.status import folder_fetcher
 
 sync_api = pytest.importorskip("playwright.sync_api")
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
@@ -62,7 +62,9 @@ class Site:
 def built_site(issued: Issued) -> tuple[Path, ...]:
     published = issued.published
     keys = TrustStore.from_pem([], [(published / "certs" / "statuslist.pem").read_bytes()])
-    state = load_trusted(folder_fetcher(published), keys.status_key, reference_time=FROZEN)
+    state = load_trusted(
+        published_fetcher(str(published), "status"), keys.status_key, reference_time=FROZEN
+    )
     certs = {p.name: p.read_bytes() for p in sorted((published / "certs").glob("*.pem"))}
     return tuple(
         build_site(published, school=DEMO_SCHOOL, snapshot=state.snapshot, certs=certs, now=FROZEN)

@@ -25,11 +25,11 @@ from authority.site_build import (
     status_keys,
 )
 from certseal.errors import ConfigurationError
+from certseal.fetch import published_fetcher
 from certseal.pki import TrustStore
 from certseal.statuslist import load_trusted
 from tests.conftest import Issued
 from tests.site.conftest import FROZEN, Site
-from verifier.status import folder_fetcher
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE_FILES = [f"{page}.html" for page in PAGES] + [f"en/{page}.html" for page in PAGES]
@@ -145,7 +145,9 @@ def test_transparency_shows_the_published_list(
     issued: Issued, built_site: tuple[Path, ...]
 ) -> None:
     keys = TrustStore.from_pem([], [(issued.published / "certs" / "statuslist.pem").read_bytes()])
-    state = load_trusted(folder_fetcher(issued.published), keys.status_key, reference_time=FROZEN)
+    state = load_trusted(
+        published_fetcher(str(issued.published), "status"), keys.status_key, reference_time=FROZEN
+    )
     text = (issued.published / "en" / "transparency.html").read_text("utf-8")
     assert f'<dd id="list-version">{state.version}</dd>' in text
     for status, n in state.snapshot.counts.items():
@@ -180,7 +182,9 @@ def test_transparency_log_section(
     issued: Issued, tmp_path: Path, log: dict[str, object] | None, shown: bool, link: str | None
 ) -> None:
     keys = TrustStore.from_pem([], [(issued.published / "certs" / "statuslist.pem").read_bytes()])
-    state = load_trusted(folder_fetcher(issued.published), keys.status_key, reference_time=FROZEN)
+    state = load_trusted(
+        published_fetcher(str(issued.published), "status"), keys.status_key, reference_time=FROZEN
+    )
     extra = {k: v for k, v in state.snapshot.extra.items() if k != "log"}
     if log is not None:
         extra["log"] = log
@@ -233,7 +237,9 @@ def test_verifier_stylesheet_is_the_site_stylesheet() -> None:
 
 def test_a_verifier_elsewhere(issued: Issued, tmp_path: Path) -> None:
     keys = TrustStore.from_pem([], [(issued.published / "certs" / "statuslist.pem").read_bytes()])
-    state = load_trusted(folder_fetcher(issued.published), keys.status_key, reference_time=FROZEN)
+    state = load_trusted(
+        published_fetcher(str(issued.published), "status"), keys.status_key, reference_time=FROZEN
+    )
     certs = {"statuslist.pem": (issued.published / "certs" / "statuslist.pem").read_bytes()}
     build_site(
         tmp_path,
@@ -263,7 +269,9 @@ def test_a_verifier_elsewhere(issued: Issued, tmp_path: Path) -> None:
 
 def test_building_needs_the_status_list_certificate(issued: Issued, tmp_path: Path) -> None:
     keys = TrustStore.from_pem([], [(issued.published / "certs" / "statuslist.pem").read_bytes()])
-    state = load_trusted(folder_fetcher(issued.published), keys.status_key, reference_time=FROZEN)
+    state = load_trusted(
+        published_fetcher(str(issued.published), "status"), keys.status_key, reference_time=FROZEN
+    )
     with pytest.raises(ConfigurationError, match=r"statuslist\.pem"):
         build_site(
             tmp_path,
