@@ -376,19 +376,32 @@ class Registry:
         row = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
         return int(row[0])
 
-    def status_entries(self, *, with_log: bool = False) -> Iterator[Entry]:
-        """Every issued document as it appears in the status list: hashes and states only.
+    def status_entries(
+        self, *, with_log: bool = False, doc_ids: set[str] | None = None
+    ) -> Iterator[Entry]:
+        """Every issued document (or those in ``doc_ids``) as it appears in the status list:
+        hashes and states only.
 
         With ``with_log``, each entry also lists the transparency-log leaves of its events. The
         log appends every event in ``seq`` order, so an event's leaf index is its rank.
         """
-        hashes = {r[0]: r[1] for r in self.conn.execute("SELECT doc_id, sha256 FROM documents")}
         states: dict[str, list[Event]] = {}
         ranks: dict[str, list[int]] = {}
-        for rank, ev in enumerate(self.events()):
-            states.setdefault(ev.doc_id, []).append(ev)
-            ranks.setdefault(ev.doc_id, []).append(rank)
-        for doc in self.documents():
+        if doc_ids is None:
+            hashes = dict(self.conn.execute("SELECT doc_id, sha256 FROM documents").fetchall())
+            for rank, ev in enumerate(self.events()):
+                states.setdefault(ev.doc_id, []).append(ev)
+                ranks.setdefault(ev.doc_id, []).append(rank)
+            docs = self.documents()
+        else:
+            for doc_id in doc_ids:
+                for ev in self.events(doc_id):
+                    states.setdefault(doc_id, []).append(ev)
+                    ranks.setdefault(doc_id, []).append(self.count_events(ev.seq) - 1)
+            docs = [self.document(d) for d in sorted(doc_ids)]
+            successors = {e.successor for evs in states.values() for e in evs if e.successor}
+            hashes = {d: self.document(d).sha256 for d in successors}
+        for doc in docs:
             st = _fold(states.get(doc.doc_id, []))
             yield Entry(
                 sha256=doc.sha256,

@@ -6,6 +6,7 @@ Home layout (outside any code checkout)::
     keys/               encrypted private keys and certificates
     registry.sqlite     the append-only registry
     documents/          the signed PDFs, named by document number
+    log/                the transparency log (docs/transparency.md)
     lock                held while a command runs: one operator at a time
 
 Time is always passed in; nothing below reads the clock.
@@ -29,16 +30,22 @@ from authority.content import DocumentContent
 from authority.keys import create_pki, import_pkcs12, load_identity, public_material
 from authority.records import Course, Graduate, ImportReport, Rank, parse_csv
 from authority.registry import DocumentRow, Registry
+from authority.site_build import build_site
 from authority.transparency import TransparencyLog, log_origin
+from certseal.canonical import load_json_object
 from certseal.doctypes import DIPLOMA_TYPES, DOCUMENT_TYPES, DocumentType, document_type
 from certseal.errors import CertsealError, ConfigurationError, InputError, RegistryError
+from certseal.fetch import published_fetcher
 from certseal.statuslist import (
     REASON_CODES,
     BuiltList,
     Issuer,
+    Snapshot,
     build_publication,
     build_shards,
     sha256_hex,
+    snapshot_path,
+    update_publication,
 )
 from certseal.timeutil import format_time
 
@@ -555,21 +562,41 @@ class Authority:
         log_ref = log.update(
             self.registry, origin=log_origin(self.school.verify_url), now=now, key=key
         )
-        shards = build_shards(self.registry.status_entries(with_log=True), 4)
-        built = build_publication(
-            shards,
-            issuer=Issuer(self.school.code, self.school.name_zh, self.school.name_en),
-            version=version,
-            issued_at=now,
-            expires=expires,
-            key=key,
-            extra=log_ref.to_extra(),
-        )
+        previous = _previous_snapshot(out_dir, last)
+        if previous is not None and last is not None:
+            # Only the documents whose events came since the last publish change shards.
+            changed = {e.doc_id for e in self.registry.events(after=int(last["last_event"]))}
+            built = update_publication(
+                previous,
+                published_fetcher(str(out_dir), "status"),
+                self.registry.status_entries(with_log=True, doc_ids=changed),
+                version=version,
+                issued_at=now,
+                expires=expires,
+                key=key,
+                extra=log_ref.to_extra(),
+            )
+        else:
+            built = build_publication(
+                build_shards(self.registry.status_entries(with_log=True), 4),
+                issuer=Issuer(self.school.code, self.school.name_zh, self.school.name_en),
+                version=version,
+                issued_at=now,
+                expires=expires,
+                key=key,
+                extra=log_ref.to_extra(),
+            )
         written = log.publish(out_dir) + write_publication(out_dir, built)
         certs = out_dir / "certs"
         certs.mkdir(parents=True, exist_ok=True)
-        for name, data in public_material(self.keys_dir).items():
+        material = public_material(self.keys_dir)
+        for name, data in material.items():
             _write_atomic(certs / name, data)
+        written += len(
+            build_site(
+                out_dir, school=self.school, snapshot=built.snapshot, certs=material, now=now
+            )
+        )
         self.registry.record_publication(
             version,
             format_time(now),
@@ -583,6 +610,21 @@ class Authority:
         return PublishReport(
             version, now, expires, dict(built.snapshot.counts), written + 1, out_dir
         )
+
+
+def _previous_snapshot(out_dir: Path, last: dict[str, Any] | None) -> Snapshot | None:
+    """The snapshot this authority last published into ``out_dir``, if it is still there
+    unchanged (the registry recorded its hash); otherwise the next publish rebuilds it all."""
+    if last is None:
+        return None
+    path = out_dir / "status" / snapshot_path(int(last["version"]))
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if sha256_hex(data) != last["snapshot_sha256"]:
+        return None
+    return Snapshot.from_signed(load_json_object(data, "snapshot")["signed"])
 
 
 def write_publication(out_dir: Path, built: BuiltList) -> int:
