@@ -187,11 +187,11 @@ def _log_indexes(value: object) -> tuple[int, ...] | None:
 # -- files ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FileRef:
-    """A pinned reference to a published file."""
+    """A pinned reference to a published file: its hash is its identity."""
 
     sha256: str
-    length: int
-    count: int = 0  # entries below it
+    length: int = field(compare=False)  # 0: not pinned (read up to MAX_BYTES)
+    count: int = field(default=0, compare=False)  # entries below it
 
     @classmethod
     def from_dict(cls, d: object, what: str) -> FileRef:
@@ -202,6 +202,12 @@ class FileRef:
             _check_int(d.get("length"), f"{what} length", 1),
             _check_int(d.get("count", 0), f"{what} count"),
         )
+
+    @classmethod
+    def pin(cls, value: object, what: str) -> FileRef:
+        """A bucket or shard pinned by its hash alone (hex): a third less to download than
+        with its length, and the reader's size bound (MAX_BYTES) still applies."""
+        return cls(_check_hex64(value, f"{what} sha256"), 0, 0)
 
     def to_dict(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "length": self.length, "count": self.count}
@@ -275,7 +281,7 @@ class Bucket:
             {
                 "_type": "certseal/bucket",
                 "prefix": self.prefix,
-                "shards": {p: r.to_dict() for p, r in sorted(self.shards.items())},
+                "shards": {p: r.sha256 for p, r in sorted(self.shards.items())},
             }
         )
 
@@ -288,7 +294,7 @@ class Bucket:
             raise DeserializationError("bucket shards must be an object")
         return cls(
             _check_prefix(d.get("prefix")),
-            {_check_prefix(p): FileRef.from_dict(r, f"shard {p}") for p, r in shards.items()},
+            {_check_prefix(p): FileRef.pin(r, f"shard {p}") for p, r in shards.items()},
         )
 
 
@@ -380,7 +386,7 @@ class Snapshot:
             "bucket_prefix_len": self.bucket_prefix_len,
             "shard_prefix_len": self.shard_prefix_len,
             "counts": dict(self.counts),
-            "buckets": {p: r.to_dict() for p, r in sorted(self.buckets.items())},
+            "buckets": {p: r.sha256 for p, r in sorted(self.buckets.items())},
         }
 
     @classmethod
@@ -412,7 +418,7 @@ class Snapshot:
             shard_prefix_len=_check_int(d.get("shard_prefix_len"), "shard_prefix_len", 1),
             counts={str(k): _check_int(v, f"count {k}") for k, v in counts.items()},
             buckets={
-                _check_prefix(p): FileRef.from_dict(r, f"bucket {p}") for p, r in buckets.items()
+                _check_prefix(p): FileRef.pin(r, f"bucket {p}") for p, r in buckets.items()
             },
             extra={k: v for k, v in d.items() if k not in known},
         )
@@ -666,8 +672,9 @@ Fetch = Callable[[str, int], bytes]
 
 
 def fetch_pinned(fetch: Fetch, path: str, ref: FileRef, what: str) -> bytes:
-    data = fetch(path, ref.length + 1)
-    if len(data) != ref.length or sha256_hex(data) != ref.sha256:
+    limit = ref.length + 1 if ref.length else MAX_BYTES[what] + 1
+    data = fetch(path, limit)
+    if (ref.length and len(data) != ref.length) or sha256_hex(data) != ref.sha256:
         raise SignatureVerificationError(
             f"the {what} {path} does not match the hash its signed parent pins",
             f"狀態清單的 {what} 檔案與簽署的雜湊值不符",

@@ -46,16 +46,17 @@ def open_envelope(data):
     return envelope["signed"]
 
 
-def pinned(path, ref):
+def pinned(path, sha256, length=None):
     data = get("status/" + path)
-    if len(data) != ref["length"] or hashlib.sha256(data).hexdigest() != ref["sha256"]:
+    if (length is not None and len(data) != length) or hashlib.sha256(data).hexdigest() != sha256:
         raise SystemExit(f"{path} does not match the hash its signed parent pins")
     return data
 
 
 # 2. The timestamp and the snapshot it pins, both signed.
 timestamp = open_envelope(get("status/timestamp.json"))
-snapshot = open_envelope(pinned(timestamp["snapshot"]["path"], timestamp["snapshot"]))
+ref = timestamp["snapshot"]
+snapshot = open_envelope(pinned(ref["path"], ref["sha256"], ref["length"]))
 assert snapshot["version"] == timestamp["version"], "snapshot and timestamp disagree"
 print(
     "version", snapshot["version"], "issued", snapshot["issued_at"], "expires", snapshot["expires"]
@@ -63,10 +64,10 @@ print(
 
 # 3. Every bucket and shard, each pinned by the file above it; the entries add up to the counts.
 counts = dict.fromkeys(snapshot["counts"], 0)
-for bucket_ref in snapshot["buckets"].values():
-    bucket = json.loads(pinned(f"buckets/{bucket_ref['sha256']}.json", bucket_ref))
-    for shard_ref in bucket["shards"].values():
-        shard = json.loads(pinned(f"shards/{shard_ref['sha256']}.json", shard_ref))
+for bucket_hash in snapshot["buckets"].values():
+    bucket = json.loads(pinned(f"buckets/{bucket_hash}.json", bucket_hash))
+    for shard_hash in bucket["shards"].values():
+        shard = json.loads(pinned(f"shards/{shard_hash}.json", shard_hash))
         for entry in shard["entries"]:
             counts[entry["state"]] = counts.get(entry["state"], 0) + 1
 assert counts == snapshot["counts"], f"entries {counts} differ from the counts signed"

@@ -221,17 +221,23 @@
     );
   }
 
+  /**
+   * A pinned reference: the timestamp pins its snapshot by hash and length; a snapshot pins
+   * its buckets and a bucket its shards by hash alone (a hex string), read up to MAX_BYTES.
+   */
   function checkRef(ref, what) {
+    if (typeof ref === "string" && HEX64.test(ref)) return { sha256: ref, length: 0 };
     if (!ref || typeof ref !== "object" || !HEX64.test(ref.sha256) || !Number.isSafeInteger(ref.length) || ref.length < 1) {
-      throw StatusListError("format", what + " must pin a sha256 and a length");
+      throw StatusListError("format", what + " must be pinned by its sha256");
     }
     return ref;
   }
 
-  /** Fetch a file whose hash and length its signed parent pins; refuse anything else. */
+  /** Fetch a file whose hash (and length, if given) its signed parent pins; refuse anything else. */
   function fetchPinned(base, path, ref, what) {
-    return fetchBytes(base + path, ref.length + 1).then(function (data) {
-      if (data.length !== ref.length) {
+    const limit = ref.length ? ref.length + 1 : MAX_BYTES[what] + 1;
+    return fetchBytes(base + path, limit).then(function (data) {
+      if (ref.length && data.length !== ref.length) {
         throw StatusListError("pin", "the " + what + " " + path + " does not match its pinned length");
       }
       return sha256Hex(data).then(function (digest) {
@@ -353,7 +359,8 @@
     const sp = sha256.slice(0, snap.shard_prefix_len);
     const bref = own(snap.buckets, bp);
     if (bref === undefined) return Promise.resolve({ entry: null, bucket: null, shard: null });
-    return fetchPinned(state.base, "buckets/" + checkRef(bref, "bucket").sha256 + ".json", bref, "bucket")
+    const bpin = checkRef(bref, "bucket");
+    return fetchPinned(state.base, "buckets/" + bpin.sha256 + ".json", bpin, "bucket")
       .then(function (bytes) {
         const bucket = parseObject(bytes, "bucket");
         if (bucket._type !== "certseal/bucket" || bucket.prefix !== bp || !bucket.shards || typeof bucket.shards !== "object") {
@@ -361,7 +368,8 @@
         }
         const sref = own(bucket.shards, sp);
         if (sref === undefined) return { entry: null, bucket: bp, shard: null };
-        return fetchPinned(state.base, "shards/" + checkRef(sref, "shard").sha256 + ".json", sref, "shard").then(
+        const spin = checkRef(sref, "shard");
+        return fetchPinned(state.base, "shards/" + spin.sha256 + ".json", spin, "shard").then(
           function (shardBytes) {
             const shard = parseObject(shardBytes, "shard");
             if (shard._type !== "certseal/shard" || shard.prefix !== sp || !Array.isArray(shard.entries)) {
