@@ -417,9 +417,7 @@ class Snapshot:
             bucket_prefix_len=_check_int(d.get("bucket_prefix_len"), "bucket_prefix_len", 1),
             shard_prefix_len=_check_int(d.get("shard_prefix_len"), "shard_prefix_len", 1),
             counts={str(k): _check_int(v, f"count {k}") for k, v in counts.items()},
-            buckets={
-                _check_prefix(p): FileRef.pin(r, f"bucket {p}") for p, r in buckets.items()
-            },
+            buckets={_check_prefix(p): FileRef.pin(r, f"bucket {p}") for p, r in buckets.items()},
             extra={k: v for k, v in d.items() if k not in known},
         )
 
