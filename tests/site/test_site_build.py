@@ -198,7 +198,7 @@ def test_transparency_log_section(
     html = parse(tmp_path / "en" / "transparency.html")
     assert bool(html.find("dl", id="tlog-facts")) is shown
     links = [a["href"] for a in html.find("a") if "checkpoint" in a.get("href", "")]
-    assert links == ([f"../{link}"] if link else [])
+    assert links == ([f"../{link}", "../log/checkpoints.json"] if link else [])
 
 
 def test_issuers_lists_every_certificate_fingerprint(
