@@ -14,6 +14,7 @@ from typing import IO, Any
 from flask import Blueprint, Flask, Request, current_app, jsonify, render_template, request
 from flask import Response as FlaskResponse
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from certseal.errors import CertsealError
 from certseal.timeutil import format_time, utcnow
@@ -248,13 +249,16 @@ def _security_headers(resp: FlaskResponse) -> FlaskResponse:
 
 
 def _serve_site(app: Flask, site_dir: Path) -> None:
-    from flask import send_from_directory
+    from flask import redirect, send_from_directory
 
     root = site_dir.resolve()
 
-    def site(path: str = "index.html") -> FlaskResponse:
-        if path.endswith("/") or (root / path).is_dir():
-            path = path.rstrip("/") + "/index.html"
+    def site(path: str = "index.html") -> WerkzeugResponse:
+        if not path.endswith("/") and (root / path).is_dir():
+            # Pages link relatively: /en must become /en/ before its links resolve.
+            return redirect(f"/{path}/", code=301)
+        if path.endswith("/"):
+            path = path + "index.html"
         resp = send_from_directory(root, path)
         if path.startswith("status/"):
             # The timestamp changes on every publish; content-addressed files never do.

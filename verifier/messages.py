@@ -262,6 +262,29 @@ UI: dict[str, tuple[str, str]] = {
         "still fails, contact the school that issued it.",
         "請使用電子郵件中的原始附件（不要列印或另存）。若仍失敗，請聯絡發證學校。",
     ),
+    "next_zip": (
+        'Extract the ZIP file first (right-click, "Extract all"), then upload the PDF inside.',
+        "請先將 ZIP 壓縮檔解壓縮（按右鍵選「全部解壓縮」），再上傳其中的 PDF 檔。",
+    ),
+    "next_not_pdf": (
+        "Upload the PDF document itself, as attached to the e-mail you received.",
+        "請上傳 PDF 文件本身，也就是您收到的電子郵件中的附件。",
+    ),
+    "next_revoked": (
+        "Do not rely on this document. Contact the school that issued it if you have questions.",
+        "請勿採信此文件；如有疑問，請聯絡發證學校。",
+    ),
+    "next_resaved": (
+        "Use the original attachment from the e-mail: a file that was opened and saved again, "
+        'or "printed to PDF", is not the document the school issued. If the original still '
+        "fails, contact the school.",
+        "請使用電子郵件中的原始附件：經開啟後另存、或「列印成 PDF」的檔案，已不是學校核發的文件。"
+        "若原始檔仍驗證失敗，請聯絡發證學校。",
+    ),
+    "next_unavailable": (
+        "Try again in a few minutes. If it keeps failing, contact the school.",
+        "請過幾分鐘再試；若持續失敗，請聯絡發證學校。",
+    ),
     "verify_another": ("Verify another document", "驗證其他文件"),
     "status_passed": ("passed", "通過"),
     "status_failed": ("failed", "未通過"),

@@ -22,6 +22,7 @@ from openapi_spec_validator import validate
 from tests.conftest import Issued
 from tests.verifier import hostile
 from tests.verifier.conftest import LiveServer, verifier_config
+from verifier import create_app
 
 SPEC = yaml.safe_load(Path("verifier/openapi.yaml").read_text())
 SCHEMA = {**SPEC["components"]["schemas"]["Verification"], "components": SPEC["components"]}
@@ -216,3 +217,40 @@ def test_fifty_simultaneous_uploads_count_exactly_three(issued: Issued, tmp_path
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_site_folder_redirects_to_its_slash(issued: Issued, tmp_path: Path) -> None:
+    from authority.config import DEMO_SCHOOL
+    from authority.site_build import build_site
+    from certseal.fetch import published_fetcher
+    from certseal.pki import TrustStore
+    from certseal.statuslist import load_trusted
+    from tests.conftest import NOW
+
+    site = tmp_path / "site"
+    import shutil
+
+    shutil.copytree(issued.published, site)
+    keys = TrustStore.from_pem([], [(site / "certs" / "statuslist.pem").read_bytes()])
+    state = load_trusted(
+        published_fetcher(str(site), "status"), keys.status_key, reference_time=NOW
+    )
+    certs = {p.name: p.read_bytes() for p in (site / "certs").glob("*.pem")}
+    build_site(site, school=DEMO_SCHOOL, snapshot=state.snapshot, certs=certs, now=NOW)
+    server = LiveServer(create_app(verifier_config(issued, tmp_path, site_dir=str(site))))
+    try:
+        req = urllib.request.Request(server.url + "/en", method="GET")
+        opener = urllib.request.build_opener(_NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as e:
+            opener.open(req, timeout=10)
+        e.value.close()
+        assert e.value.code == 301 and e.value.headers["Location"].endswith("/en/")
+        with urllib.request.urlopen(server.url + "/en/", timeout=10) as r:
+            assert b"<html" in r.read()
+    finally:
+        server.stop()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
