@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-for b in issuance verification national; do
+for b in issuance verification national audit; do
   echo "=== bench.$b"
   .venv/bin/python -m "bench.$b"
 done
