@@ -44,6 +44,8 @@ NAV = {
     "issuers": "nav_issuers",
     "transparency": "nav_transparency",
 }
+# One stylesheet for the site and the verifier's own pages, kept in the shared package.
+STYLESHEET = Path(__file__).resolve().parent.parent / "certseal" / "static" / "certseal.css"
 ASSETS = ("site.css", "favicon.svg", "common.js", "statuslist.js", "verify.js", "check.js")
 AUDIT_EXAMPLE_SITE = "https://verify.example.edu.tw/"
 CERT_ROLES = {
@@ -196,7 +198,12 @@ def _write_assets(
     out_dir: Path, source: Path, strings: Mapping[str, Mapping[str, str]], written: list[Path]
 ) -> dict[str, str]:
     """Copy the static files and write the string scripts; return each one's URL path."""
-    assets = {name: (source / "static" / name).read_bytes() for name in ASSETS}
+    assets = {
+        name: STYLESHEET.read_bytes()
+        if name == "site.css"
+        else (source / "static" / name).read_bytes()
+        for name in ASSETS
+    }
     for lang in LANGS:
         assets[f"i18n.{lang}.js"] = _i18n_script(lang, strings)
     urls = {}

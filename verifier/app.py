@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
@@ -152,7 +153,7 @@ def openapi() -> FlaskResponse:
 @PAGES.get("/verifier.css")
 def verifier_css() -> FlaskResponse:
     return FlaskResponse(
-        Path(__file__).with_name("static").joinpath("verifier.css").read_bytes(),
+        resources.files("certseal").joinpath("static", "certseal.css").read_bytes(),
         mimetype="text/css",
     )
 

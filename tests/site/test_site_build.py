@@ -230,9 +230,12 @@ def test_broken_strings_are_refused(tmp_path: Path) -> None:
         load_strings(tmp_path)
 
 
-def test_verifier_stylesheet_is_the_site_stylesheet() -> None:
-    site_css = (SITE_SOURCE / "static" / "site.css").read_bytes()
-    assert (REPO / "verifier" / "static" / "verifier.css").read_bytes() == site_css
+def test_verifier_stylesheet_is_the_site_stylesheet(
+    issued: Issued, built_site: tuple[Path, ...]
+) -> None:
+    """One stylesheet: the site publishes the very file the verifier's pages use."""
+    shared = (REPO / "certseal" / "static" / "certseal.css").read_bytes()
+    assert (issued.published / "assets" / "site.css").read_bytes() == shared
 
 
 def test_a_verifier_elsewhere(issued: Issued, tmp_path: Path) -> None:
