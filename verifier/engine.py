@@ -15,7 +15,7 @@ from certseal.errors import CertsealError
 from certseal.eventlog import LOG_DIR, LogClient, LogRef, PublishedLog
 from certseal.fetch import published_fetcher
 from certseal.pki import ec_public_key
-from certseal.statuslist import REASON_CODES, Entry, TrustedState
+from certseal.statuslist import REASON_CODES, Entry, Issuer, TrustedState
 from certseal.timeutil import format_time
 from verifier.counter import Counter
 from verifier.pdfcheck import SIGNATURE_CHECKS, check_signature, proven_by_status_list, sniff
@@ -77,7 +77,8 @@ class Verifier:
         if found is not None:
             # These exact bytes are in the issuer's signed status list: the authority issued and
             # checked them, so their signature needs no re-validation (docs/verifier.md).
-            sig = proven_by_status_list(found[0].trust.name)
+            listed_by = next(st for s, st in loaded if s is found[0]).snapshot.issuer
+            sig = proven_by_status_list(_names(listed_by))
         else:
             sig = check_signature(data, self._roots, now, self.limits.time_limit)
         checks = list(sniffed.checks + sig.checks)
@@ -94,13 +95,12 @@ class Verifier:
             return Verification(tuple(checks), tuple(reasons), DocumentInfo(sha), http_status=503)
         if found is None:
             src, state = loaded[0]
-            issuer_name = state.snapshot.issuer.name_en
             checks.append(
                 Check(
                     "status_list",
                     "failed",
                     "status_missing",
-                    {"version": state.version, "issuer": issuer_name},
+                    {"version": state.version, **_names(state.snapshot.issuer)},
                 )
             )
             checks += [Check(n, "skipped", "skipped_earlier") for n in STATUS_CHECKS[1:]]
@@ -122,7 +122,7 @@ class Verifier:
                     "status_list",
                     "failed",
                     "status_missing",
-                    {"version": state.version, "issuer": snap_issuer.name_en},
+                    {"version": state.version, **_names(snap_issuer)},
                 )
             )
             reasons.append(Reason("not_issued"))
@@ -132,7 +132,7 @@ class Verifier:
                     "status_list",
                     "passed",
                     "status_found",
-                    {"version": state.version, "issuer": snap_issuer.name_en},
+                    {"version": state.version, **_names(snap_issuer)},
                 )
             )
         log_check = Check("transparency_log", "skipped", "skipped_earlier")
@@ -257,6 +257,11 @@ class Verifier:
             d = src.describe(now)
             out.append(d.__dict__)
         return out
+
+
+def _names(issuer: Issuer) -> dict[str, str]:
+    """An issuer's name as check details show it, in both languages."""
+    return {"issuer": issuer.name_en, "issuer_zh": issuer.name_zh}
 
 
 def _info(src: StatusSource, state: TrustedState, now: dt.datetime) -> StatusListInfo:

@@ -139,11 +139,11 @@ CHECKS: dict[str, tuple[str, str]] = {
     "mods_found": ("changes after signing: {detail}", "簽章後遭修改：{detail_zh}"),
     "status_found": (
         "listed in status list version {version} of {issuer}",
-        "列於 {issuer} 第 {version} 版狀態清單",
+        "列於 {issuer_zh} 第 {version} 版狀態清單",
     ),
     "status_missing": (
         "not in status list version {version} of {issuer}",
-        "未列於 {issuer} 第 {version} 版狀態清單",
+        "未列於 {issuer_zh} 第 {version} 版狀態清單",
     ),
     "status_unavailable": ("no status list could be loaded", "無法載入狀態清單"),
     "status_stale": ("the status list expired on {expires}", "狀態清單已於 {expires} 過期"),
@@ -172,7 +172,7 @@ CHECKS: dict[str, tuple[str, str]] = {
     "proven_by_list": (
         "these exact bytes are listed as issued in the signed status list of {issuer}; the "
         "issuer checked the signature when it issued them",
-        "與此檔案完全相同的內容列於 {issuer} 簽署的狀態清單中；發證單位核發時已檢查其簽章",
+        "與此檔案完全相同的內容列於 {issuer_zh} 簽署的狀態清單中；發證單位核發時已檢查其簽章",
     ),
     "skipped_earlier": ("skipped: an earlier check failed", "略過：前面的檢查未通過"),
     "bad_upload": ("no single file in the field 'file'", "file 欄位中沒有單一檔案"),

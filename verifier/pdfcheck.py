@@ -170,15 +170,15 @@ def _count_signature_fields(reader: PdfFileReader) -> int:
     return count
 
 
-def proven_by_status_list(issuer: str) -> SignatureFacts:
+def proven_by_status_list(issuer: dict[str, str]) -> SignatureFacts:
     """The signature checks for bytes the issuer's signed status list lists as issued."""
     return SignatureFacts(
         (
             Check("pdf_structure", "passed", "parse_ok"),
-            *(Check(n, "passed", "proven_by_list", {"issuer": issuer}) for n in SIGNATURE_CHECKS),
+            *(Check(n, "passed", "proven_by_list", issuer) for n in SIGNATURE_CHECKS),
         ),
         (),
-        signer=issuer,
+        signer=issuer["issuer"],
     )
 
 
