@@ -127,6 +127,46 @@ def _refuse_existing(keys_dir: Path) -> None:
         )
 
 
+def _new_root(
+    school: School, label: str, now: dt.datetime, end: dt.datetime
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = issue_certificate(
+        subject=_name(school, label),
+        public_key=key.public_key(),
+        issuer=None,
+        issuer_key=key,
+        not_before=now - dt.timedelta(minutes=5),
+        not_after=end,
+        usage=_key_usage(sign=False, commit=False, ca=True),
+        ca=True,
+    )
+    return key, cert
+
+
+def _new_leaf(
+    school: School,
+    label: str,
+    root: tuple[ec.EllipticCurvePrivateKey, x509.Certificate],
+    now: dt.datetime,
+    end: dt.datetime,
+    *,
+    commit: bool,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = issue_certificate(
+        subject=_name(school, label),
+        public_key=key.public_key(),
+        issuer=root[1],
+        issuer_key=root[0],
+        not_before=now - dt.timedelta(minutes=5),
+        not_after=end,
+        usage=_key_usage(sign=True, commit=commit, ca=False),
+        ca=False,
+    )
+    return key, cert
+
+
 def create_pki(
     keys_dir: Path,
     school: School,
@@ -140,43 +180,20 @@ def create_pki(
     secret = check_passphrase(passphrase)
     _refuse_existing(keys_dir)
     keys_dir.mkdir(parents=True, exist_ok=True)
-    root_key = ec.generate_private_key(ec.SECP256R1())
     root_end = now + dt.timedelta(days=365 * root_years)
     leaf_end = min(root_end, now + dt.timedelta(days=365 * leaf_years))
-    root = issue_certificate(
-        subject=_name(school, "Document Root CA"),
-        public_key=root_key.public_key(),
-        issuer=None,
-        issuer_key=root_key,
-        not_before=now - dt.timedelta(minutes=5),
-        not_after=root_end,
-        usage=_key_usage(sign=False, commit=False, ca=True),
-        ca=True,
-    )
-    certs = {"root": root}
-    keys: dict[str, PrivateKey] = {"root": root_key}
-    for role, label, commit in (
-        ("signing", "Document Signing", True),
-        ("statuslist", "Status List Signing", False),
-    ):
-        key = ec.generate_private_key(ec.SECP256R1())
-        certs[role] = issue_certificate(
-            subject=_name(school, label),
-            public_key=key.public_key(),
-            issuer=root,
-            issuer_key=root_key,
-            not_before=now - dt.timedelta(minutes=5),
-            not_after=leaf_end,
-            usage=_key_usage(sign=True, commit=commit, ca=False),
-            ca=False,
-        )
-        keys[role] = key
+    root = _new_root(school, "Document Root CA", now, root_end)
+    pairs = {
+        "root": root,
+        "signing": _new_leaf(school, "Document Signing", root, now, leaf_end, commit=True),
+        "statuslist": _new_leaf(school, "Status List Signing", root, now, leaf_end, commit=False),
+    }
     for role in ROLES:
-        _write_key(keys_dir / f"{role}.key.pem", keys[role], secret)
-        _write_new(keys_dir / f"{role}.pem", cert_pem(certs[role]))
-    _write_new(keys_dir / "signing.chain.pem", cert_pem(root))
-    _write_new(keys_dir / "statuslist.chain.pem", cert_pem(root))
-    return certs
+        _write_key(keys_dir / f"{role}.key.pem", pairs[role][0], secret)
+        _write_new(keys_dir / f"{role}.pem", cert_pem(pairs[role][1]))
+    _write_new(keys_dir / "signing.chain.pem", cert_pem(root[1]))
+    _write_new(keys_dir / "statuslist.chain.pem", cert_pem(root[1]))
+    return {role: pair[1] for role, pair in pairs.items()}
 
 
 def import_pkcs12(
@@ -219,27 +236,14 @@ def import_pkcs12(
             "PKCS#12 檔沒有根憑證：請以 --root 提供 CA 根憑證",
         )
     keys_dir.mkdir(parents=True, exist_ok=True)
-    status_key = ec.generate_private_key(ec.SECP256R1())
-    status_root_key = ec.generate_private_key(ec.SECP256R1())
-    status_root = issue_certificate(
-        subject=_name(school, "Status List Root"),
-        public_key=status_root_key.public_key(),
-        issuer=None,
-        issuer_key=status_root_key,
-        not_before=now - dt.timedelta(minutes=5),
-        not_after=now + dt.timedelta(days=365 * 25),
-        usage=_key_usage(sign=False, commit=False, ca=True),
-        ca=True,
-    )
-    status_cert = issue_certificate(
-        subject=_name(school, "Status List Signing"),
-        public_key=status_key.public_key(),
-        issuer=status_root,
-        issuer_key=status_root_key,
-        not_before=now - dt.timedelta(minutes=5),
-        not_after=now + dt.timedelta(days=365 * 10),
-        usage=_key_usage(sign=True, commit=False, ca=False),
-        ca=False,
+    status_root = _new_root(school, "Status List Root", now, now + dt.timedelta(days=365 * 25))
+    status_key, status_cert = _new_leaf(
+        school,
+        "Status List Signing",
+        status_root,
+        now,
+        now + dt.timedelta(days=365 * 10),
+        commit=False,
     )
     _write_key(keys_dir / "signing.key.pem", key, secret)
     _write_new(keys_dir / "signing.pem", cert_pem(cert))
@@ -247,7 +251,7 @@ def import_pkcs12(
     _write_new(keys_dir / "root.pem", cert_pem(roots[0]))
     _write_key(keys_dir / "statuslist.key.pem", status_key, secret)
     _write_new(keys_dir / "statuslist.pem", cert_pem(status_cert))
-    _write_new(keys_dir / "statuslist.chain.pem", cert_pem(status_root))
+    _write_new(keys_dir / "statuslist.chain.pem", cert_pem(status_root[1]))
     return {"root": roots[0], "signing": cert, "statuslist": status_cert}
 
 

@@ -102,8 +102,9 @@ class TrustStore:
         )
 
     def status_key(self, kid: str) -> ec.EllipticCurvePublicKey | None:
-        for cert in self.status_keys:
-            key = ec_public_key(cert)
-            if key_id(key) == kid:
-                return key
-        return None
+        return keys_by_id(self.status_keys).get(kid)
+
+
+def keys_by_id(certs: Iterable[x509.Certificate]) -> dict[str, ec.EllipticCurvePublicKey]:
+    """The status-list keys of these certificates, by key id, for ``open_envelope``."""
+    return {key_id(k): k for k in (ec_public_key(c) for c in certs)}

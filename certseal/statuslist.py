@@ -191,7 +191,7 @@ class FileRef:
 
     sha256: str
     length: int = field(compare=False)  # 0: not pinned (read up to MAX_BYTES)
-    count: int = field(default=0, compare=False)  # entries below it
+    count: int = field(default=0, compare=False)  # documents below it (the snapshot's pin)
 
     @classmethod
     def from_dict(cls, d: object, what: str) -> FileRef:
@@ -533,7 +533,7 @@ def build_publication(
     buckets: dict[str, FileRef] = {}
     for bp, refs in sorted(bucket_shards.items()):
         body = Bucket(bp, refs).to_bytes()
-        ref = FileRef(sha256_hex(body), len(body), sum(r.count for r in refs.values()))
+        ref = FileRef(sha256_hex(body), len(body))
         files[bucket_path(ref)] = body
         buckets[bp] = ref
     return _sign_publication(
@@ -640,7 +640,7 @@ def update_publication(
     for bp, refs in new_refs.items():
         merged = {**(old_buckets[bp].shards if bp in old_buckets else {}), **refs}
         body = Bucket(bp, merged).to_bytes()
-        buckets[bp] = FileRef(sha256_hex(body), len(body), sum(r.count for r in merged.values()))
+        buckets[bp] = FileRef(sha256_hex(body), len(body))
         files[bucket_path(buckets[bp])] = body
     return _sign_publication(
         files,

@@ -22,7 +22,7 @@ from certseal.timeutil import format_time, utcnow
 from verifier.config import VerifierConfig
 from verifier.counter import Counter
 from verifier.engine import Limits, Verifier, build_verifier
-from verifier.messages import LANGS, Lang, reason_message, ui
+from verifier.messages import LANGS, Lang, ui
 from verifier.result import Check, Reason, Verification
 from verifier.status import IssuerTrust
 
@@ -114,12 +114,10 @@ def _upload() -> bytes | None:
 
 
 def _bad_request(lang: Lang, status: int = 400) -> tuple[FlaskResponse, int]:
-    body = Verification((Check("upload", "failed", "bad_upload"),), (), http_status=status).to_dict(
-        lang
+    result = Verification(
+        (Check("upload", "failed", "bad_upload"),), (Reason("bad_request"),), http_status=status
     )
-    body["result"] = "failure"
-    body["reasons"] = [{"code": "bad_request", "message": reason_message("bad_request", lang, {})}]
-    return jsonify(body), status
+    return jsonify(result.to_dict(lang)), status
 
 
 @API.post("/verify")

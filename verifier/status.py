@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from certseal.errors import CertsealError, FetchError
 from certseal.fetch import published_fetcher
-from certseal.pki import ec_public_key, key_id, load_certificates
-from certseal.statuslist import Bucket, Entry, Fetch, Shard, TrustedState, load_trusted, lookup
+from certseal.pki import keys_by_id, load_certificates
+from certseal.statuslist import Entry, Fetch, TrustedState, load_trusted, lookup
 from certseal.timeutil import format_time
 from verifier.counter import Counter
 
@@ -46,11 +46,7 @@ class IssuerTrust:
         return [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in self.roots]
 
     def status_key(self, kid: str) -> ec.EllipticCurvePublicKey | None:
-        for cert in self.status_certs:
-            key = ec_public_key(cert)
-            if key_id(key) == kid:
-                return key
-        return None
+        return keys_by_id(self.status_certs).get(kid)
 
 
 class _LRU(OrderedDict[str, object]):
@@ -174,6 +170,3 @@ class StatusSource:
             last_checked=format_time(self.last_checked) if self.last_checked else None,
             last_error=self.last_error.message("en") if self.last_error else None,
         )
-
-
-__all__ = ["Bucket", "IssuerTrust", "Shard", "SourceStatus", "StatusSource"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import getpass
+import io
 import json
 import os
 import sys
@@ -204,9 +206,6 @@ def collected(
         raise InputError(f"'{on}' is not a date (YYYY-MM-DD)", f"「{on}」不是日期") from None
     items += [(s, default_day) for s in student_ids]
     if csv_file is not None:
-        import csv
-        import io
-
         reader = csv.DictReader(io.StringIO(csv_file.read().decode("utf-8-sig")))
         for row in reader:
             try:
