@@ -19,6 +19,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,7 +33,19 @@ from certseal.pki import cert_fingerprint, ec_public_key, key_id, load_certifica
 from certseal.statuslist import REASON_CODES, STATES, Snapshot, snapshot_path
 from certseal.timeutil import format_time
 
-SITE_SOURCE = Path(__file__).resolve().parent.parent / "site"
+
+def _package_folder(package: str) -> Path:
+    """An installed package's folder: wheels install unpacked, so its files are plain paths."""
+    folder = resources.files(package)
+    if not isinstance(folder, Path):  # a zipped install: templates need real files
+        raise ConfigurationError(
+            f"the package {package} must be installed as files, not zipped",
+            f"套件 {package} 須以檔案形式安裝，不可壓縮",
+        )
+    return folder
+
+
+SITE_SOURCE = _package_folder("certseal_site")
 LANGS = ("zh-TW", "en")
 HTML_LANG = {"zh-TW": "zh-Hant-TW", "en": "en"}
 LANG_DIR = {"zh-TW": "", "en": "en/"}
@@ -45,7 +58,7 @@ NAV = {
     "transparency": "nav_transparency",
 }
 # One stylesheet for the site and the verifier's own pages, kept in the shared package.
-STYLESHEET = Path(__file__).resolve().parent.parent / "certseal" / "static" / "certseal.css"
+STYLESHEET = _package_folder("certseal") / "static" / "certseal.css"
 ASSETS = ("site.css", "favicon.svg", "common.js", "statuslist.js", "verify.js", "check.js")
 AUDIT_EXAMPLE_SITE = "https://verify.example.edu.tw/"
 CERT_ROLES = {

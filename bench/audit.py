@@ -18,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from auditor import audit
 from authority.config import DEMO_SCHOOL
 from authority.keys import load_identity
 from authority.service import _write_atomic, init_authority, write_publication
 from authority.transparency import TransparencyLog, log_origin
 from bench.common import emit, rss_mb, table
-from certseal.audit import audit
 from certseal.eventlog import LogEvent
 from certseal.statuslist import Entry, Issuer, build_publication, build_shards
 from certseal.timeutil import format_time

@@ -185,7 +185,7 @@ def main() -> None:
                 "2",
                 "--log-level",
                 "warning",
-                "verifier:create_app()",
+                "verifier.app:create_app()",
             ],
             env=env,
         )

@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
-echo "== ruff"; ruff check . && ruff format --check .
+echo "== ruff"; ruff check .; ruff format --check .
 echo "== mypy"; mypy
 echo "== pytest"; python -m pytest "$@"

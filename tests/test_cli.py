@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from certseal.cli import main
+from cli import main
 from tests.conftest import PASSPHRASE, sample_bytes
 
 

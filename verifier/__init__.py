@@ -1,5 +1,5 @@
-"""The public verification service: is this file a genuine, current document?"""
+"""The public verification service: is this file a genuine, current document?
 
-from verifier.app import create_app
-
-__all__ = ["create_app"]
+The engine (``verifier.engine``) needs no web framework, so an offline command can run the same
+checks; the web layer (``verifier.app``) is one module on top of it.
+"""

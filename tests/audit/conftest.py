@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from auditor import AuditorState, AuditReport, audit
 from authority.keys import load_identity
 from authority.registry import DocumentRow
 from authority.service import Authority, _write_atomic, write_publication
 from authority.transparency import TransparencyLog
 from certseal import tlog
-from certseal.audit import AuditorState, AuditReport, audit
 from certseal.eventlog import LOG_DIR, LogRef, PublishedLog, tile_width
 from certseal.fetch import published_fetcher
 from certseal.statuslist import Entry, Issuer, build_publication, build_shards

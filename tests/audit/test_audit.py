@@ -1,4 +1,4 @@
-"""The auditor (certseal/audit.py and ``certseal audit``): an honest history passes; each way of
+"""The auditor (auditor/ and ``certseal audit``): an honest history passes; each way of
 rewriting it is detected and named.
 
 The dishonest school holds its own key, so most forgeries here are validly signed: what gives
@@ -17,9 +17,8 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric import ec
 from pytest_httpserver import HTTPServer
 
+from auditor import VIOLATIONS, AuditorState, audit
 from certseal import tlog
-from certseal.audit import VIOLATIONS, AuditorState, audit
-from certseal.cli import main
 from certseal.eventlog import (
     LogEvent,
     LogRef,
@@ -31,6 +30,7 @@ from certseal.eventlog import (
 )
 from certseal.statuslist import Entry
 from certseal.timeutil import format_time
+from cli import main
 from tests.audit.conftest import School, at
 from tests.verifier.test_status_source import StaticHost
 

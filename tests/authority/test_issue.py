@@ -47,7 +47,7 @@ def _cli(home: Path, *args: str) -> subprocess.Popen[bytes]:
     # A file, not a pipe: a worker orphaned by the kill would hold a pipe open.
     with open(home.parent / "cli.log", "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "certseal.cli", "authority", *args],
+            [sys.executable, "-m", "cli", "authority", *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

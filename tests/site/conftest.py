@@ -27,7 +27,7 @@ from certseal.fetch import published_fetcher
 from certseal.pki import TrustStore
 from certseal.statuslist import load_trusted
 from tests.conftest import NOW, Issued
-from verifier import create_app
+from verifier.app import create_app
 
 sync_api = pytest.importorskip("playwright.sync_api")
 axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")

@@ -12,7 +12,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.conftest import Issued
-from verifier import create_app
+from verifier.app import create_app
 from verifier.config import VerifierConfig
 from verifier.counter import Counter
 from verifier.engine import Limits, Verifier, build_verifier

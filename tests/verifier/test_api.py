@@ -22,7 +22,7 @@ from openapi_spec_validator import validate
 from tests.conftest import Issued
 from tests.verifier import hostile
 from tests.verifier.conftest import LiveServer, verifier_config
-from verifier import create_app
+from verifier.app import create_app
 
 SPEC = yaml.safe_load(Path("verifier/openapi.yaml").read_text())
 SCHEMA = {**SPEC["components"]["schemas"]["Verification"], "components": SPEC["components"]}
@@ -191,7 +191,7 @@ def test_fifty_simultaneous_uploads_count_exactly_three(issued: Issued, tmp_path
             "2",
             "--threads",
             "4",
-            "verifier:create_app()",
+            "verifier.app:create_app()",
         ],
         env=env,
         stdout=subprocess.DEVNULL,

@@ -17,6 +17,8 @@ from typing import Any
 import click
 
 from authority.config import DEMO_SCHOOL, School
+from authority.keys import public_material
+from authority.production import ParallelProducer, Producer
 from authority.service import Authority, IssueRequest, init_authority
 from certseal.doctypes import DOCUMENT_TYPES
 from certseal.errors import ConfigurationError, InputError, PassphraseError
@@ -273,8 +275,6 @@ def issue(
     workers: int | None,
 ) -> None:
     """Issue signed documents: every due diploma (--due), or --type with --student."""
-    from authority.production import ParallelProducer
-
     if all_due == bool(doc_type):
         raise InputError(
             "give --due, or --type with --student", "請提供 --due，或 --type 與 --student"
@@ -337,8 +337,6 @@ def _doc_json(d: Any) -> dict[str, Any]:
 @pass_ctx
 def reissue(c: _Ctx, doc_id: str) -> None:
     """Reissue (補發) a document: a new version; the old one becomes superseded."""
-    from authority.production import Producer
-
     passphrase = get_passphrase()
     with c.open() as auth:
         row = auth.reissue(
@@ -454,8 +452,6 @@ def publish(c: _Ctx, out_dir: Path) -> None:
 @pass_ctx
 def export_trust(c: _Ctx, out_dir: Path) -> None:
     """Copy the public trust material (root and status-list certificates) for verifiers."""
-    from authority.keys import public_material
-
     material = public_material(c.home / "keys")
     if not material:
         raise ConfigurationError(f"no authority in {c.home}", f"{c.home} 沒有簽發單位")

@@ -12,6 +12,9 @@ from typing import Any
 import click
 
 from certseal.errors import CertsealError
+from cli.audit_cmds import audit_command
+from cli.authority_cmds import authority
+from cli.verifier_cmds import verifier
 
 
 class _Group(click.Group):
@@ -37,14 +40,6 @@ def main() -> None:
     """
 
 
-def _register() -> None:
-    from certseal.cli.audit_cmds import audit_command
-    from certseal.cli.authority_cmds import authority
-    from certseal.cli.verifier_cmds import verifier
-
-    main.add_command(authority)
-    main.add_command(verifier)
-    main.add_command(audit_command)
-
-
-_register()
+main.add_command(authority)
+main.add_command(verifier)
+main.add_command(audit_command)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from certseal.audit import AuditorState, audit
+from auditor import AuditorState, audit
 from certseal.pki import ec_public_key, load_certificates
 from certseal.timeutil import utcnow
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from certseal.errors import ConfigurationError
+from verifier.config import VerifierConfig
 
 
 @click.group()
@@ -70,8 +71,6 @@ def serve(
     if counts_db:
         env["CERTSEAL_COUNTS_DB"] = str(counts_db.resolve())
     # Fail here, with a plain message, rather than in every worker.
-    from verifier.config import VerifierConfig
-
     VerifierConfig.from_env(env)
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which(
         "gunicorn"
@@ -92,6 +91,6 @@ def serve(
         "-",
         "--access-logformat",
         '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
-        "verifier:create_app()",
+        "verifier.app:create_app()",
     ]
     os.execve(gunicorn, args, env)  # noqa: S606 - replace this process with the server
