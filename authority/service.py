@@ -34,7 +34,13 @@ from authority.site_build import build_site
 from authority.transparency import TransparencyLog, log_origin
 from certseal.canonical import load_json_object
 from certseal.doctypes import DIPLOMA_TYPES, DOCUMENT_TYPES, DocumentType, document_type
-from certseal.errors import CertsealError, ConfigurationError, InputError, RegistryError
+from certseal.errors import (
+    AuthorityBusyError,
+    CertsealError,
+    ConfigurationError,
+    InputError,
+    RegistryError,
+)
 from certseal.fetch import published_fetcher
 from certseal.statuslist import (
     REASON_CODES,
@@ -56,10 +62,6 @@ CONFIG_VERSION = 1
 WORKING_DAYS_DUE = 5  # NKUST: e-mailed within 5 working days of collecting the paper diploma
 DEFAULT_STATUS_DAYS = 7
 GROUP_COMMIT = 50
-
-
-class AuthorityBusyError(ConfigurationError):
-    """Another command holds the authority's lock."""
 
 
 def _inside_git_checkout(path: Path) -> Path | None:

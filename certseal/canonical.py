@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from certseal.errors import DeserializationError
+from certseal.errors import DeserializationError, FormatError
 
 
 def _reject_floats(obj: Any) -> None:
     if isinstance(obj, float):
-        raise ValueError("floats are not allowed in canonical JSON")
+        raise FormatError("floats are not allowed in canonical JSON")
     if isinstance(obj, dict):
         for k, v in obj.items():
             if not isinstance(k, str):
-                raise ValueError("object keys must be strings")
+                raise FormatError("object keys must be strings")
             _reject_floats(v)
     elif isinstance(obj, list):
         for v in obj:
@@ -43,4 +43,4 @@ def load_json_object(data: bytes, what: str) -> dict[str, Any]:
 
 
 def _no_float(text: str) -> Any:
-    raise ValueError(f"non-integer number {text!r}")
+    raise FormatError(f"non-integer number {text!r}")

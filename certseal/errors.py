@@ -37,6 +37,12 @@ class ConfigurationError(CertsealError):
     exit_code = 3
 
 
+class AuthorityBusyError(ConfigurationError):
+    """Another command holds the authority's lock."""
+
+    code = "busy"
+
+
 class PassphraseError(CertsealError):
     """A key could not be unlocked with the passphrase given."""
 
@@ -93,6 +99,16 @@ class DeserializationError(CertsealError):
     """Published data (status list, checkpoint, log) is not in the documented format."""
 
     code = "deserialization"
+
+
+class FormatError(DeserializationError, ValueError):
+    """A value breaks a format's rules: a hash of the wrong size, a size out of range, a bad name.
+
+    Raised while parsing untrusted published data and while building models from values; it is
+    also a ValueError, so code that validates its own arguments reads naturally.
+    """
+
+    code = "format"
 
 
 class SignatureVerificationError(CertsealError):

@@ -46,6 +46,7 @@ from certseal.errors import (
     CertsealError,
     DeserializationError,
     FetchError,
+    FormatError,
     SignatureVerificationError,
 )
 from certseal.statuslist import REASON_CODES, Entry, Fetch, Snapshot
@@ -322,7 +323,7 @@ def tile_width(level: int, index: int, tree_size: int) -> int:
 
 def _check_width(width: int) -> None:
     if not 1 <= width <= TILE_WIDTH:
-        raise ValueError(f"a tile holds 1 to {TILE_WIDTH} hashes, not {width}")
+        raise FormatError(f"a tile holds 1 to {TILE_WIDTH} hashes, not {width}")
 
 
 def encode_bundle(leaves: Iterable[bytes]) -> bytes:
@@ -330,7 +331,7 @@ def encode_bundle(leaves: Iterable[bytes]) -> bytes:
     out = bytearray()
     for leaf in leaves:
         if len(leaf) > MAX_LEAF_BYTES:
-            raise ValueError(f"a leaf of {len(leaf)} bytes is over {MAX_LEAF_BYTES}")
+            raise FormatError(f"a leaf of {len(leaf)} bytes is over {MAX_LEAF_BYTES}")
         out += len(leaf).to_bytes(2, "big") + leaf
     return bytes(out)
 
@@ -413,7 +414,7 @@ def memory_tiles(levels: Sequence[bytes | bytearray]) -> ReadTile:
         start = index * TILE_BYTES
         data = bytes(levels[level][start : start + width * tlog.HASH_SIZE])
         if len(data) != width * tlog.HASH_SIZE:
-            raise ValueError(f"level {level} has no tile {index} of width {width}")
+            raise FormatError(f"level {level} has no tile {index} of width {width}")
         return data
 
     return read
@@ -464,13 +465,13 @@ class TiledTree(tlog.MerkleTree):
 
     def __init__(self, size: int, tiles: TileCache) -> None:
         if type(size) is not int or not 0 <= size <= tlog.MAX_TREE_SIZE:
-            raise ValueError("tree size must be an integer from 0 to 2**64-1")
+            raise FormatError("tree size must be an integer from 0 to 2**64-1")
         self._size = size
         self._tiles = tiles
 
     def leaf_hash(self, index: int) -> bytes:
         if not 0 <= index < self._size:
-            raise ValueError(f"leaf index {index} is outside a tree of {self._size} leaves")
+            raise FormatError(f"leaf index {index} is outside a tree of {self._size} leaves")
         return self._node(0, index)
 
     def append(self, leaf_hashes: bytes | bytearray) -> int:
@@ -500,7 +501,7 @@ class LogRef:
     def __post_init__(self) -> None:
         try:
             tlog.Checkpoint(self.origin, self.size, self.root)
-        except ValueError as e:
+        except FormatError as e:
             raise DeserializationError(f"snapshot log reference: {e}") from e
         if self.checkpoint != f"{LOG_DIR}/{checkpoint_path(self.size)}":
             raise DeserializationError(

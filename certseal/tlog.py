@@ -47,7 +47,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certseal.errors import DeserializationError, SignatureVerificationError
+from certseal.errors import DeserializationError, FormatError, SignatureVerificationError
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -90,7 +90,7 @@ def _parent_level(level: bytes | bytearray) -> bytes:
 
 def _check_hash(value: bytes, what: str) -> None:
     if not isinstance(value, bytes) or len(value) != HASH_SIZE:
-        raise ValueError(f"{what} must be {HASH_SIZE} bytes")
+        raise FormatError(f"{what} must be {HASH_SIZE} bytes")
 
 
 # --- the tree ------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ class MerkleTree:
         """Build the tree over ``leaf_hashes``, concatenated 32-byte leaf hashes in log order.
 
         Raises:
-            ValueError: the length is not a multiple of 32.
+            FormatError: the length is not a multiple of 32.
         """
         _check_concatenated(leaf_hashes)
         self._leaves: bytes | bytearray = bytes(leaf_hashes)
@@ -133,7 +133,7 @@ class MerkleTree:
     def leaf_hash(self, index: int) -> bytes:
         """The hash of leaf ``index``."""
         if not 0 <= index < self._size:
-            raise ValueError(f"leaf index {index} is outside a tree of {self._size} leaves")
+            raise FormatError(f"leaf index {index} is outside a tree of {self._size} leaves")
         return bytes(self._leaves[index * HASH_SIZE : (index + 1) * HASH_SIZE])
 
     def append(self, leaf_hashes: bytes | bytearray) -> int:
@@ -157,7 +157,7 @@ class MerkleTree:
         """RFC 9162 ``PATH(leaf_index, D[size])``: proves the leaf is in the tree of ``size``."""
         size = self._check_size(size)
         if not 0 <= leaf_index < size:
-            raise ValueError(f"leaf index {leaf_index} is outside a tree of {size} leaves")
+            raise FormatError(f"leaf index {leaf_index} is outside a tree of {size} leaves")
         path: list[bytes] = []  # collected from the root down, returned leaf first
         lo, hi = 0, size
         while hi - lo > 1:
@@ -178,7 +178,7 @@ class MerkleTree:
         """
         new_size = self._check_size(new_size)
         if not 0 <= old_size <= new_size:
-            raise ValueError(f"old size {old_size} is not between 0 and new size {new_size}")
+            raise FormatError(f"old size {old_size} is not between 0 and new size {new_size}")
         proof: list[bytes] = []
         if 0 < old_size < new_size:
             # SUBPROOF(m, D[lo:hi], whole) unrolled; ``whole`` is the RFC's flag b.
@@ -201,7 +201,7 @@ class MerkleTree:
         if size is None:
             return self._size
         if not 0 <= size <= self._size:
-            raise ValueError(f"size {size} is outside 0..{self._size}")
+            raise FormatError(f"size {size} is outside 0..{self._size}")
         return size
 
     def _grow(self, old: int, new: int) -> None:
@@ -271,7 +271,7 @@ class InclusionProof:
         _check_uint64(self.tree_size, "tree_size", minimum=1)
         _check_uint64(self.leaf_index, "leaf_index")
         if self.leaf_index >= self.tree_size:
-            raise ValueError(f"leaf_index {self.leaf_index} >= tree_size {self.tree_size}")
+            raise FormatError(f"leaf_index {self.leaf_index} >= tree_size {self.tree_size}")
         object.__setattr__(self, "hashes", _check_hashes(self.hashes))
 
     def to_dict(self) -> dict[str, Any]:
@@ -293,7 +293,7 @@ class InclusionProof:
                 _json_hashes(data["hashes"]),
                 rest,
             )
-        except ValueError as e:
+        except FormatError as e:
             raise DeserializationError(f"inclusion proof: {e}") from e
 
 
@@ -310,7 +310,7 @@ class ConsistencyProof:
         _check_uint64(self.old_size, "old_size")
         _check_uint64(self.new_size, "new_size")
         if self.old_size > self.new_size:
-            raise ValueError(f"old_size {self.old_size} > new_size {self.new_size}")
+            raise FormatError(f"old_size {self.old_size} > new_size {self.new_size}")
         object.__setattr__(self, "hashes", _check_hashes(self.hashes))
 
     def to_dict(self) -> dict[str, Any]:
@@ -332,7 +332,7 @@ class ConsistencyProof:
                 _json_hashes(data["hashes"]),
                 rest,
             )
-        except ValueError as e:
+        except FormatError as e:
             raise DeserializationError(f"consistency proof: {e}") from e
 
 
@@ -471,7 +471,7 @@ class Checkpoint:
             raise DeserializationError(f"checkpoint root hash is {len(root)} bytes, not 32")
         try:
             return cls(origin, int(size_line), root, tuple(extensions))
-        except ValueError as e:
+        except FormatError as e:
             raise DeserializationError(f"checkpoint: {e}") from e
 
 
@@ -580,14 +580,14 @@ def _valid_key_name(name: str) -> bool:
 
 def _check_key_name(name: str) -> None:
     if not isinstance(name, str) or not _valid_key_name(name) or _CONTROL.search(name):
-        raise ValueError(f"key name {name!r} must be non-empty, without spaces or '+'")
+        raise FormatError(f"key name {name!r} must be non-empty, without spaces or '+'")
 
 
 def _check_p256(public_key: ec.EllipticCurvePublicKey) -> None:
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
         public_key.curve, ec.SECP256R1
     ):
-        raise ValueError("checkpoints are signed with an ECDSA P-256 key")
+        raise FormatError("checkpoints are signed with an ECDSA P-256 key")
 
 
 def _spki(public_key: ec.EllipticCurvePublicKey) -> bytes:
@@ -608,7 +608,7 @@ def append_leaf_hashes(
     is created if missing. Writers must be serialized by the caller (one authority process).
 
     Raises:
-        ValueError: a hash is not 32 bytes.
+        FormatError: a hash is not 32 bytes.
         DeserializationError: the existing file is not a whole number of hashes.
         OSError: the file cannot be written.
     """
@@ -655,12 +655,12 @@ def _check_concatenated(data: bytes | bytearray) -> None:
     if not isinstance(data, bytes | bytearray):
         raise TypeError("leaf hashes must be bytes of concatenated 32-byte hashes")
     if len(data) % HASH_SIZE:
-        raise ValueError(f"leaf hashes are {len(data)} bytes, not a multiple of 32")
+        raise FormatError(f"leaf hashes are {len(data)} bytes, not a multiple of 32")
 
 
 def _check_uint64(value: int, what: str, minimum: int = 0) -> None:
     if type(value) is not int or not minimum <= value <= MAX_TREE_SIZE:
-        raise ValueError(f"{what} must be an integer from {minimum} to 2**64-1")
+        raise FormatError(f"{what} must be an integer from {minimum} to 2**64-1")
 
 
 def _check_hashes(values: Iterable[bytes]) -> tuple[bytes, ...]:
@@ -672,13 +672,13 @@ def _check_hashes(values: Iterable[bytes]) -> tuple[bytes, ...]:
 
 def _check_line(value: str, what: str) -> None:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string")
+        raise FormatError(f"{what} must be a non-empty string")
     if "\n" in value or _CONTROL.search(value):
-        raise ValueError(f"{what} must not contain a newline or control character")
+        raise FormatError(f"{what} must not contain a newline or control character")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise ValueError(f"{what} is not encodable as UTF-8") from e
+        raise FormatError(f"{what} is not encodable as UTF-8") from e
 
 
 def _b64decode(text: str, what: str) -> bytes:
@@ -703,14 +703,14 @@ def _require_keys(data: Mapping[str, Any], keys: tuple[str, ...], what: str) -> 
 
 def _json_int(value: Any, what: str) -> int:
     if type(value) is not int:
-        raise ValueError(f"{what} must be an integer")
+        raise FormatError(f"{what} must be an integer")
     return value
 
 
 def _json_hashes(value: Any) -> tuple[bytes, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("hashes must be a list of base64 strings")
+        raise FormatError("hashes must be a list of base64 strings")
     try:
         return tuple(_b64decode(v, "proof hash") for v in value)
     except DeserializationError as e:
-        raise ValueError(str(e)) from e
+        raise FormatError(str(e)) from e
