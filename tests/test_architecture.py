@@ -113,7 +113,7 @@ def test_the_walk_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
 
 
 def test_every_package_folder_is_shipped() -> None:
-    """pyproject lists packages one by one: a new sub-package must be listed or the wheel lacks it."""
+    """pyproject lists packages one by one: an unlisted sub-package would be left out."""
     config = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]
     listed = set(config["packages"])
     mapped = {v: k for k, v in config.get("package-dir", {}).items()}

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+PIP = (sys.executable, "-m", "pip")
 pytestmark = pytest.mark.slow
 
 
@@ -27,13 +28,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtualenv holding only the wheel; returns its bin folder."""
     work = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
-        + ["-w", str(work / "dist"), str(REPO)],
+        [*PIP, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(work), str(REPO)],
         check=True,
         cwd=work,
         capture_output=True,
     )
-    (wheel,) = (work / "dist").glob("certseal-*.whl")
+    (wheel,) = work.glob("certseal-*.whl")
     env_dir = work / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     site = Path(
@@ -42,8 +42,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # A plain path line: the dependencies, without this environment's editable-install hook.
     (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n", "utf-8")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile"]
-        + ["--target", str(site), str(wheel)],
+        [*PIP, "install", "-q", "--no-deps", "--no-compile", "--target", str(site), str(wheel)],
         check=True,
         capture_output=True,
     )
