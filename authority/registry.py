@@ -1,8 +1,11 @@
 """The authority's registry: an append-only SQLite record of everything it imported and issued.
 
-Nothing is ever updated or deleted: triggers refuse it. A document's state is derived from its
-events (issued, superseded, revoked), and every event records who did it, when and why.
-Personal data stays here; only hashes and states leave through the status list.
+Nothing is ever updated or deleted: triggers refuse it, for any connection, including the
+conflict resolution REPLACE (``REPLACE``, ``INSERT OR REPLACE``, a UNIQUE clash), which deletes the
+old row without running DELETE triggers unless recursive triggers are on. The registry's own
+connection also refuses schema changes, pragma changes, ATTACH and VACUUM. A document's state is
+derived from its events (issued, superseded, revoked), and every event records who did it, when
+and why. Personal data stays here; only hashes and states leave through the status list.
 """
 
 from __future__ import annotations
@@ -97,6 +100,89 @@ def _append_only_triggers() -> str:
     return "\n".join(out)
 
 
+def _no_replace_triggers(conn: sqlite3.Connection) -> str:
+    """BEFORE INSERT guards: an insert that meets an existing row on its rowid, its primary key
+    or any UNIQUE column is refused before SQLite's REPLACE resolution could delete that row.
+
+    The keys are read from the schema, so a UNIQUE column added later is guarded too. A BEFORE
+    trigger runs before conflict resolution, so this holds whatever the connection's settings.
+    """
+    out = []
+    for table in _APPEND_ONLY:  # our own table and column names, never input
+        keys = [["rowid"]]
+        for index in conn.execute(f"PRAGMA index_list({table})").fetchall():
+            _, name, unique, _, partial = index
+            if unique and not partial:
+                cols = [c[2] for c in conn.execute(f"PRAGMA index_info({name})").fetchall()]
+                if all(cols):  # an expression index has no column name to compare
+                    keys.append(cols)
+        clash = " OR ".join(
+            f"EXISTS (SELECT 1 FROM {table} WHERE "  # noqa: S608
+            + " AND ".join(f"{c} = NEW.{c}" for c in cols)
+            + ")"
+            for cols in keys
+        )
+        out.append(
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace BEFORE INSERT ON {table} "
+            f"WHEN {clash} BEGIN SELECT RAISE(ABORT, 'the registry is append-only: {table} rows "
+            f"are never replaced'); END;"
+        )
+    return "\n".join(out)
+
+
+_SCHEMA_CHANGES = frozenset(
+    getattr(sqlite3, f"SQLITE_{verb}_{what}")
+    for verb in ("CREATE", "DROP")
+    for what in (
+        "INDEX",
+        "TABLE",
+        "TRIGGER",
+        "VIEW",
+        "TEMP_INDEX",
+        "TEMP_TABLE",
+        "TEMP_TRIGGER",
+        "TEMP_VIEW",
+        "VTABLE",
+    )
+) | {sqlite3.SQLITE_ALTER_TABLE, sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
+# Pragmas whose argument names a table or index: they read the schema, never set anything.
+_INTROSPECTION_PRAGMAS = frozenset(
+    {
+        "table_info",
+        "table_xinfo",
+        "table_list",
+        "index_list",
+        "index_info",
+        "index_xinfo",
+        "foreign_key_list",
+        "foreign_key_check",
+        "integrity_check",
+        "quick_check",
+    }
+)
+
+
+def _authorize(action: int, arg1: str | None, arg2: str | None, *_: str | None) -> int:
+    """The registry's connection, once its schema is in place, only reads and appends.
+
+    Refuses what triggers cannot: dropping a trigger or a table (``sqlite_utils``'s ``drop()``,
+    ``transform()``), ALTER, ATTACH, VACUUM (it rebuilds every table and may renumber the rowids
+    that order documents), writing ``sqlite_*`` tables, and setting any pragma (turning off
+    foreign keys or recursive triggers, ``writable_schema``). Reading a pragma stays allowed.
+    """
+    if action in _SCHEMA_CHANGES:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA:
+        if arg2 is None or (arg1 or "").lower() in _INTROSPECTION_PRAGMAS:
+            return sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY
+    if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE) and (
+        (arg1 or "").lower().startswith("sqlite_")
+    ):
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
 @dataclass(frozen=True)
 class DocumentRow:
     doc_id: str
@@ -169,9 +255,11 @@ class Registry:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(_TABLES + _append_only_triggers())
+        conn.executescript(_no_replace_triggers(conn))
         if conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone() is None:
             with self.db.atomic():
                 conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        conn.set_authorizer(_authorize)
 
     def close(self) -> None:
         self.db.close()
