@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,15 +47,38 @@ def check_passphrase(passphrase: str) -> bytes:
     return passphrase.encode()
 
 
+MAX_NAME = 64
+"""RFC 5280's upper bound (ub-common-name, ub-organization-name) for a subject attribute."""
+DESCRIPTION = x509.ObjectIdentifier("2.5.4.13")
+"""X.520 ``description`` (up to 1024 characters), which ``NameOID`` does not name."""
+
+
 def _name(school: School, role_en: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "TW"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, school.name_en),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, school.code),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{school.name_en} {role_en}"),
-        ]
-    )
+    """The subject of one of the school's certificates, within X.509's 64-character bounds.
+
+    Real school names are longer ("National Kaohsiung University of Science and Technology
+    Document Signing" is 72): the common name then uses the school code, and a full English
+    name over 64 characters is kept whole in ``description`` (X.520, up to 1024), with the
+    Chinese name as the organization.
+    """
+    common = f"{school.name_en} {role_en}"
+    if len(common.encode()) > MAX_NAME:
+        common = f"{school.code} {role_en}"
+    attributes = [x509.NameAttribute(NameOID.COUNTRY_NAME, "TW")]
+    if len(school.name_en) <= MAX_NAME:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, school.name_en))
+    else:
+        if len(school.name_zh) > MAX_NAME:
+            raise ConfigurationError(
+                f"the school's names are both longer than {MAX_NAME} characters, the most a "
+                "certificate holds: shorten the Chinese name",
+                f"學校中英文名稱皆超過 {MAX_NAME} 個字元（憑證欄位上限）：請縮短中文名稱",
+            )
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, school.name_zh))
+        attributes.append(x509.NameAttribute(DESCRIPTION, school.name_en))
+    attributes.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, school.code))
+    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common))
+    return x509.Name(attributes)
 
 
 def _key_usage(*, sign: bool, commit: bool, ca: bool) -> x509.KeyUsage:
@@ -179,7 +206,6 @@ def create_pki(
     """Create a root CA and two leaf certificates: document signing and status-list signing."""
     secret = check_passphrase(passphrase)
     _refuse_existing(keys_dir)
-    keys_dir.mkdir(parents=True, exist_ok=True)
     root_end = now + dt.timedelta(days=365 * root_years)
     leaf_end = min(root_end, now + dt.timedelta(days=365 * leaf_years))
     root = _new_root(school, "Document Root CA", now, root_end)
@@ -188,12 +214,29 @@ def create_pki(
         "signing": _new_leaf(school, "Document Signing", root, now, leaf_end, commit=True),
         "statuslist": _new_leaf(school, "Status List Signing", root, now, leaf_end, commit=False),
     }
-    for role in ROLES:
-        _write_key(keys_dir / f"{role}.key.pem", pairs[role][0], secret)
-        _write_new(keys_dir / f"{role}.pem", cert_pem(pairs[role][1]))
-    _write_new(keys_dir / "signing.chain.pem", cert_pem(root[1]))
-    _write_new(keys_dir / "statuslist.chain.pem", cert_pem(root[1]))
+    # Every certificate exists before the first file: a failure leaves no keys/ behind.
+    with _new_folder(keys_dir) as staging:
+        for role in ROLES:
+            _write_key(staging / f"{role}.key.pem", pairs[role][0], secret)
+            _write_new(staging / f"{role}.pem", cert_pem(pairs[role][1]))
+        _write_new(staging / "signing.chain.pem", cert_pem(root[1]))
+        _write_new(staging / "statuslist.chain.pem", cert_pem(root[1]))
     return {role: pair[1] for role, pair in pairs.items()}
+
+
+@contextmanager
+def _new_folder(target: Path) -> Iterator[Path]:
+    """A staging folder that becomes ``target`` only when the block completes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        yield staging
+        if target.exists():
+            target.rmdir()  # an empty folder left by an older version; a full one raises
+        os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def import_pkcs12(
