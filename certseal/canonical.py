@@ -34,7 +34,12 @@ def canonical_bytes(obj: Any) -> bytes:
 def load_json_object(data: bytes, what: str) -> dict[str, Any]:
     """Parse published JSON; every failure becomes one DeserializationError."""
     try:
-        obj = json.loads(data.decode("utf-8"), parse_float=_no_float, parse_constant=_no_float)
+        obj = json.loads(
+            data.decode("utf-8"),
+            parse_float=_no_float,
+            parse_constant=_no_float,
+            parse_int=_safe_int,
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise DeserializationError(f"{what} is not valid JSON: {e}") from e
     if not isinstance(obj, dict):
@@ -44,3 +49,15 @@ def load_json_object(data: bytes, what: str) -> dict[str, Any]:
 
 def _no_float(text: str) -> Any:
     raise FormatError(f"non-integer number {text!r}")
+
+
+# I-JSON (RFC 7493), which RFC 8785 assumes: an integer a browser's JSON.parse cannot hold
+# exactly would make it re-create other bytes than were signed.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise FormatError(f"integer {text[:20]!r} is beyond ±(2**53 - 1)")
+    return value

@@ -117,10 +117,28 @@ class SignatureVerificationError(CertsealError):
     code = "bad_signature"
 
 
+class HashMismatchError(SignatureVerificationError):
+    """A published file does not match the hash (or length) its signed parent pins."""
+
+    code = "hash_mismatch"
+
+
+class VersionMismatchError(DeserializationError):
+    """Two signed files of one publication disagree on its version (mix and match)."""
+
+    code = "version_mismatch"
+
+
 class RollbackError(CertsealError):
     """Published data is older than what was already seen."""
 
     code = "rollback"
+
+
+class BelowPinError(RollbackError):
+    """Published data is older than the minimum version or time an operator pinned."""
+
+    code = "below_pin"
 
 
 class ExpiredError(CertsealError):

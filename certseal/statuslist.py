@@ -28,12 +28,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certseal.canonical import canonical_bytes, load_json_object
+from certseal.canonical import MAX_SAFE_INTEGER, canonical_bytes, load_json_object
 from certseal.errors import (
+    BelowPinError,
     DeserializationError,
     ExpiredError,
+    HashMismatchError,
     RollbackError,
     SignatureVerificationError,
+    VersionMismatchError,
 )
 from certseal.pki import key_id, sign_raw, verify_raw
 from certseal.timeutil import format_time, parse_time
@@ -66,7 +69,11 @@ def _check_hex64(value: object, what: str) -> str:
 
 
 def _check_int(value: object, what: str, low: int = 0) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not low <= value <= MAX_SAFE_INTEGER
+    ):
         raise DeserializationError(f"{what} must be an integer ≥ {low}")
     return value
 
@@ -316,7 +323,10 @@ def open_envelope(
     sigs = d.get("signatures")
     if not isinstance(signed, dict) or not isinstance(sigs, list) or not sigs:
         raise DeserializationError(f"{what} must have 'signed' and 'signatures'")
-    payload = canonical_bytes(signed)
+    try:
+        payload = canonical_bytes(signed)
+    except UnicodeEncodeError as e:  # a lone surrogate escape: no UTF-8 bytes were signed
+        raise DeserializationError(f"{what} holds text that is not valid Unicode") from e
     for s in sigs:
         if not isinstance(s, dict) or not isinstance(s.get("keyid"), str):
             raise DeserializationError(f"{what} has a malformed signature entry")
@@ -518,8 +528,12 @@ def build_publication(
     bucket_prefix_len: int = 2,
     shard_prefix_len: int = 4,
     extra: Mapping[str, Any] | None = None,
+    timestamp_expires: dt.datetime | None = None,
 ) -> BuiltList:
-    """Serialize and sign a whole publication (see ``update_publication`` for the next one)."""
+    """Serialize and sign a whole publication (see ``update_publication`` for the next one).
+
+    ``expires`` is the snapshot's; ``timestamp_expires`` (at most that, by default equal) is
+    the short-lived timestamp's, renewed by ``renew_timestamp`` between publications."""
     files: dict[str, bytes] = {}
     counts = dict.fromkeys(STATES, 0)
     bucket_shards: dict[str, dict[str, FileRef]] = {}
@@ -548,6 +562,7 @@ def build_publication(
         bucket_prefix_len=bucket_prefix_len,
         shard_prefix_len=shard_prefix_len,
         extra=extra,
+        timestamp_expires=timestamp_expires,
     )
 
 
@@ -564,6 +579,7 @@ def _sign_publication(
     bucket_prefix_len: int,
     shard_prefix_len: int,
     extra: Mapping[str, Any] | None,
+    timestamp_expires: dt.datetime | None,
 ) -> BuiltList:
     snapshot = Snapshot(
         issuer=issuer,
@@ -581,7 +597,7 @@ def _sign_publication(
     timestamp = Timestamp(
         version=version,
         issued_at=issued_at,
-        expires=expires,
+        expires=expires if timestamp_expires is None else min(expires, timestamp_expires),
         snapshot_path=snapshot_path(version),
         snapshot=FileRef(sha256_hex(snap_bytes), len(snap_bytes), snapshot.total),
     )
@@ -599,6 +615,7 @@ def update_publication(
     expires: dt.datetime,
     key: ec.EllipticCurvePrivateKey,
     extra: Mapping[str, Any] | None = None,
+    timestamp_expires: dt.datetime | None = None,
 ) -> BuiltList:
     """The next publication after ``previous``, rebuilding only the shards and buckets that the
     changed (new or updated) entries touch; everything else keeps its pinned file.
@@ -654,7 +671,48 @@ def update_publication(
         bucket_prefix_len=blen,
         shard_prefix_len=slen,
         extra=extra,
+        timestamp_expires=timestamp_expires,
     )
+
+
+def renew_timestamp(
+    current: Timestamp,
+    snapshot: Snapshot,
+    *,
+    issued_at: dt.datetime,
+    expires: dt.datetime,
+    key: ec.EllipticCurvePrivateKey,
+) -> tuple[Timestamp, bytes]:
+    """Re-sign the timestamp of an unchanged publication with a later issue time: the routine
+    signature that keeps the short-lived timestamp fresh without rebuilding anything.
+
+    Same version, same pinned snapshot; only ``issued_at`` (strictly later, which is what
+    orders timestamps of one version: see ``TrustedSet.update_timestamp``) and ``expires``
+    (never past the snapshot's) change.
+    """
+    if snapshot.version != current.version:
+        raise VersionMismatchError(
+            f"the snapshot is version {snapshot.version}, the timestamp {current.version}",
+            f"快照為第 {snapshot.version} 版，時間戳記為第 {current.version} 版",
+        )
+    if issued_at <= current.issued_at:
+        raise RollbackError(
+            f"a renewed timestamp must be issued after {format_time(current.issued_at)}",
+            f"新的時間戳記須晚於 {format_time(current.issued_at)}",
+        )
+    if issued_at >= snapshot.expires:
+        raise ExpiredError(
+            f"the snapshot expired at {format_time(snapshot.expires)}: publish in full",
+            f"快照已於 {format_time(snapshot.expires)} 過期：請完整發布",
+        )
+    renewed = Timestamp(
+        version=current.version,
+        issued_at=issued_at,
+        expires=min(expires, snapshot.expires),
+        snapshot_path=current.snapshot_path,
+        snapshot=current.snapshot,
+    )
+    return renewed, sign_envelope(renewed.to_signed(), key)
 
 
 def _state_counts(shard: Shard) -> dict[str, int]:
@@ -669,15 +727,24 @@ Fetch = Callable[[str, int], bytes]
 """Fetch a file by its path under ``status/``, reading at most the given number of bytes."""
 
 
-def fetch_pinned(fetch: Fetch, path: str, ref: FileRef, what: str) -> bytes:
-    limit = ref.length + 1 if ref.length else MAX_BYTES[what] + 1
-    data = fetch(path, limit)
+def read_limit(ref: FileRef, what: str) -> int:
+    """How much to read of a pinned file: one byte more than it may hold, so a longer file is
+    seen to be longer."""
+    return ref.length + 1 if ref.length else MAX_BYTES[what] + 1
+
+
+def check_pinned(data: bytes, ref: FileRef, path: str, what: str) -> bytes:
+    """The bytes of a file whose hash (and length, if pinned) a signed parent names."""
     if (ref.length and len(data) != ref.length) or sha256_hex(data) != ref.sha256:
-        raise SignatureVerificationError(
+        raise HashMismatchError(
             f"the {what} {path} does not match the hash its signed parent pins",
             f"狀態清單的 {what} 檔案與簽署的雜湊值不符",
         )
     return data
+
+
+def fetch_pinned(fetch: Fetch, path: str, ref: FileRef, what: str) -> bytes:
+    return check_pinned(fetch(path, read_limit(ref, what)), ref, path, what)
 
 
 @dataclass(frozen=True)
@@ -691,43 +758,231 @@ class TrustedState:
     def version(self) -> int:
         return self.snapshot.version
 
+    @property
+    def expires(self) -> dt.datetime:
+        """The earlier expiry: the short-lived timestamp's, or the snapshot's."""
+        return min(self.timestamp.expires, self.snapshot.expires)
+
+    def is_expired(self, reference_time: dt.datetime) -> bool:
+        return reference_time >= self.expires
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The newest publication a client trusted before: its version and its timestamp's issue
+    time (kept by the verifier in a store every worker shares, by a browser in localStorage).
+    Nothing older is accepted again."""
+
+    version: int = 0
+    issued_at: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        _check_int(self.version, "seen version")
+
+    def __ge__(self, other: Seen) -> bool:
+        return self._key() >= other._key()
+
+    def _key(self) -> tuple[int, dt.datetime]:
+        return self.version, self.issued_at or dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    @classmethod
+    def of(cls, state: TrustedState) -> Seen:
+        return cls(state.version, state.timestamp.issued_at)
+
+
+@dataclass(frozen=True)
+class Pin:
+    """An operator's floor for one issuer, which holds even on first use: no version below
+    ``min_version``, no snapshot issued before ``not_before``."""
+
+    min_version: int = 0
+    not_before: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        _check_int(self.min_version, "pinned min_version")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Pin:
+        not_before = d.get("not_before")
+        return cls(
+            _check_int(d.get("min_version", 0), "min_version"),
+            None if not_before is None else parse_time(not_before, "not_before"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        if self.min_version:
+            d["min_version"] = self.min_version
+        if self.not_before is not None:
+            d["not_before"] = format_time(self.not_before)
+        return d
+
+
+KeyLookup = Callable[[str], ec.EllipticCurvePublicKey | None]
+"""The trusted status-list key with this key id, or None."""
+
+
+class TrustedSet:
+    """Every trust rule of a status-list client in one object without I/O, as python-tuf's
+    ``TrustedMetadataSet``: each ``update_*`` checks new bytes against what is already trusted
+    and raises a specific error; fetching is the caller's (``load_trusted``).
+
+    Inputs are what the client already trusts: the status-list keys, the newest publication
+    seen (``seen``), an operator's ``pin``, and optionally the ``previous`` state, whose
+    snapshot is kept without a new download when the timestamp still pins it.
+    """
+
+    def __init__(
+        self,
+        key_lookup: KeyLookup,
+        *,
+        reference_time: dt.datetime,
+        seen: Seen = Seen(),
+        pin: Pin = Pin(),
+        allow_expired: bool = False,
+        previous: TrustedState | None = None,
+    ) -> None:
+        self.key_lookup = key_lookup
+        self.reference_time = reference_time
+        self.seen = seen if previous is None or seen >= Seen.of(previous) else Seen.of(previous)
+        self.pin = pin
+        self.allow_expired = allow_expired
+        self.previous = previous
+        self.timestamp: Timestamp | None = None
+        self.snapshot: Snapshot | None = None
+
+    def update_timestamp(self, data: bytes) -> Timestamp:
+        """Verify a new ``timestamp.json``.
+
+        Raises:
+            SignatureVerificationError: not signed by a trusted key.
+            DeserializationError: too large or not in the format.
+            RollbackError: older than the publication already seen (a lower version, or the
+                same version with an earlier issue time).
+            BelowPinError: below the operator's pinned minimum version.
+            ExpiredError: expired (unless ``allow_expired``).
+        """
+        if self.timestamp is not None:
+            raise RuntimeError("the timestamp is already updated: use a new TrustedSet")
+        _check_size(data, "timestamp")
+        ts = Timestamp.from_signed(open_envelope(data, "timestamp", self.key_lookup))
+        seen = self.seen
+        if ts.version < seen.version:
+            raise RollbackError(
+                f"the published status list is version {ts.version}, older than version "
+                f"{seen.version} already seen: refused as a rollback",
+                f"公布的狀態清單為第 {ts.version} 版，舊於已見過的第 {seen.version} 版：拒絕回滾",
+            )
+        if ts.version == seen.version and seen.issued_at and ts.issued_at < seen.issued_at:
+            raise RollbackError(
+                f"the status list's timestamp was signed at {format_time(ts.issued_at)}, "
+                f"before the one already seen ({format_time(seen.issued_at)}): refused as a "
+                "rollback",
+                f"狀態清單時間戳記簽於 {format_time(ts.issued_at)}，"
+                f"早於已見過的 {format_time(seen.issued_at)}：拒絕回滾",
+            )
+        if ts.version < self.pin.min_version:
+            raise BelowPinError(
+                f"the published status list is version {ts.version}, below the minimum version "
+                f"{self.pin.min_version} this verifier's operator pinned",
+                f"公布的狀態清單為第 {ts.version} 版，低於管理者設定的最低版本第 "
+                f"{self.pin.min_version} 版",
+            )
+        self._check_expiry(ts.expires, "status list's timestamp")
+        self.timestamp = ts
+        prev = self.previous
+        if prev is not None and prev.timestamp.snapshot == ts.snapshot:
+            # The same snapshot bytes, verified before: only the timestamp was renewed.
+            self.snapshot = prev.snapshot
+        return ts
+
+    def update_snapshot(self, data: bytes) -> Snapshot:
+        """Verify the snapshot the trusted timestamp pins.
+
+        Raises:
+            HashMismatchError: other bytes than the timestamp pins.
+            SignatureVerificationError: not signed by a trusted key.
+            VersionMismatchError: its version is not the timestamp's.
+            BelowPinError: issued before the operator's pinned ``not_before``.
+            ExpiredError: expired (unless ``allow_expired``).
+        """
+        ts = self.timestamp
+        if ts is None:
+            raise RuntimeError("update the timestamp before the snapshot")
+        check_pinned(data, ts.snapshot, ts.snapshot_path, "snapshot")
+        snap = Snapshot.from_signed(open_envelope(data, "snapshot", self.key_lookup))
+        if snap.version != ts.version:
+            raise VersionMismatchError(
+                f"the snapshot is version {snap.version} but the timestamp names version "
+                f"{ts.version}",
+                f"快照為第 {snap.version} 版，但時間戳記指向第 {ts.version} 版",
+            )
+        not_before = self.pin.not_before
+        if not_before is not None and snap.issued_at < not_before:
+            raise BelowPinError(
+                f"the published status list was issued at {format_time(snap.issued_at)}, "
+                f"before {format_time(not_before)}, which this verifier's operator pinned",
+                f"公布的狀態清單簽發於 {format_time(snap.issued_at)}，"
+                f"早於管理者設定的 {format_time(not_before)}",
+            )
+        self._check_expiry(snap.expires, "status list's snapshot")
+        self.snapshot = snap
+        return snap
+
+    def _check_expiry(self, expires: dt.datetime, what: str) -> None:
+        if not self.allow_expired and self.reference_time >= expires:
+            raise ExpiredError(
+                f"the {what} expired at {format_time(expires)}",
+                f"狀態清單已於 {format_time(expires)} 過期",
+            )
+
+    @property
+    def state(self) -> TrustedState:
+        if self.timestamp is None or self.snapshot is None:
+            raise RuntimeError("the timestamp and the snapshot are not both trusted yet")
+        return TrustedState(self.timestamp, self.snapshot)
+
+
+def _check_size(data: bytes, what: str) -> None:
+    if len(data) > MAX_BYTES[what]:
+        raise DeserializationError(
+            f"the {what} is larger than {MAX_BYTES[what]} bytes",
+            f"狀態清單的 {what} 檔案超過 {MAX_BYTES[what]} 位元組",
+        )
+
 
 def load_trusted(
     fetch: Fetch,
-    key_lookup: Callable[[str], ec.EllipticCurvePublicKey | None],
+    key_lookup: KeyLookup,
     *,
     reference_time: dt.datetime,
     last_seen_version: int = 0,
+    seen: Seen | None = None,
+    pin: Pin | None = None,
     allow_expired: bool = False,
+    previous: TrustedState | None = None,
 ) -> TrustedState:
-    """Fetch and verify the current timestamp and snapshot.
+    """Fetch and verify the current timestamp and snapshot: a thin loop over ``TrustedSet``.
 
-    Raises RollbackError for a version older than ``last_seen_version`` and ExpiredError for an
-    expired publication (unless ``allow_expired``: the verifier then reports "stale").
+    Raises RollbackError for a publication older than ``seen`` (or ``last_seen_version``),
+    BelowPinError below the ``pin``, and ExpiredError for an expired publication (unless
+    ``allow_expired``: the verifier then reports "stale").
     """
-    ts_body = open_envelope(
-        fetch("timestamp.json", MAX_BYTES["timestamp"]), "timestamp", key_lookup
+    floor = seen or Seen()
+    if last_seen_version > floor.version:
+        floor = Seen(last_seen_version)
+    trust = TrustedSet(
+        key_lookup,
+        reference_time=reference_time,
+        seen=floor,
+        pin=pin or Pin(),
+        allow_expired=allow_expired,
+        previous=previous,
     )
-    timestamp = Timestamp.from_signed(ts_body)
-    if timestamp.version < last_seen_version:
-        raise RollbackError(
-            f"the published status list is version {timestamp.version}, older than version "
-            f"{last_seen_version} already seen: refused as a rollback",
-            f"公布的狀態清單為第 {timestamp.version} 版，"
-            f"舊於已見過的第 {last_seen_version} 版：拒絕回滾",
-        )
-    snap_bytes = fetch_pinned(fetch, timestamp.snapshot_path, timestamp.snapshot, "snapshot")
-    snapshot = Snapshot.from_signed(open_envelope(snap_bytes, "snapshot", key_lookup))
-    if snapshot.version != timestamp.version:
-        raise DeserializationError("the snapshot's version differs from the timestamp's")
-    if not allow_expired and (
-        timestamp.is_expired(reference_time) or reference_time >= snapshot.expires
-    ):
-        raise ExpiredError(
-            f"the status list expired at {format_time(timestamp.expires)}",
-            f"狀態清單已於 {format_time(timestamp.expires)} 過期",
-        )
-    return TrustedState(timestamp, snapshot)
+    ts = trust.update_timestamp(fetch("timestamp.json", MAX_BYTES["timestamp"] + 1))
+    if trust.snapshot is None:
+        trust.update_snapshot(fetch(ts.snapshot_path, read_limit(ts.snapshot, "snapshot")))
+    return trust.state
 
 
 def lookup(

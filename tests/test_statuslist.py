@@ -7,25 +7,37 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certseal.errors import (
+    BelowPinError,
     DeserializationError,
     ExpiredError,
+    HashMismatchError,
     RollbackError,
     SignatureVerificationError,
+    VersionMismatchError,
 )
 from certseal.pki import key_id
 from certseal.statuslist import (
     BuiltList,
     Entry,
+    FileRef,
     Issuer,
+    Pin,
+    Seen,
+    Timestamp,
+    TrustedSet,
     build_publication,
     build_shards,
     load_trusted,
     lookup,
+    renew_timestamp,
+    sha256_hex,
+    sign_envelope,
     update_publication,
 )
 
@@ -308,7 +320,10 @@ def test_update_publication_equals_a_full_rebuild(key: ec.EllipticCurvePrivateKe
         Entry(h(99_999), "transcript", "2026-06-23T00:00:00Z", 3, "active"),
     ]
     after = {e.sha256: e for e in old_entries} | {e.sha256: e for e in changed}
-    when = {"issued_at": T0 + dt.timedelta(days=1), "expires": T0 + dt.timedelta(days=8)}
+    when: dict[str, Any] = {
+        "issued_at": T0 + dt.timedelta(days=1),
+        "expires": T0 + dt.timedelta(days=8),
+    }
     full = build_publication(
         build_shards(after.values(), 4), issuer=ISSUER, version=2, key=key, **when
     )
@@ -323,3 +338,140 @@ def test_update_publication_equals_a_full_rebuild(key: ec.EllipticCurvePrivateKe
     )
     assert set(inc.files) - {"timestamp.json", "snapshot/2.json"} <= set(full.files)
     assert len([p for p in inc.files if p.startswith("shards/")]) == 2
+
+
+# -- the trust object ----------------------------------------------------------------------
+def _trust(key: ec.EllipticCurvePrivateKey, when: dt.datetime, **kw: object) -> TrustedSet:
+    return TrustedSet(keys_of(key), reference_time=when, **kw)  # type: ignore[arg-type]
+
+
+def test_trusted_set_checks_each_file_against_what_it_trusts(
+    key: ec.EllipticCurvePrivateKey,
+) -> None:
+    built = publish(key, 2)
+    trust = _trust(key, T0 + dt.timedelta(days=3))
+    with pytest.raises(RuntimeError, match="timestamp before the snapshot"):
+        trust.update_snapshot(built.files["snapshot/2.json"])
+    ts = trust.update_timestamp(built.files["timestamp.json"])
+    with pytest.raises(HashMismatchError, match="does not match the hash"):
+        trust.update_snapshot(built.files["snapshot/2.json"] + b" ")
+    trust.update_snapshot(built.files["snapshot/2.json"])
+    assert trust.state.version == ts.version == 2
+
+
+def test_snapshot_of_another_version_is_refused(key: ec.EllipticCurvePrivateKey) -> None:
+    """A timestamp (signed) that pins a snapshot whose own version differs: mix and match."""
+    v2, v3 = publish(key, 2), publish(key, 3)
+    snap3 = v3.files["snapshot/3.json"]
+    ts = Timestamp(
+        2, T0, T0 + dt.timedelta(days=9), "snapshot/2.json", FileRef(sha256_hex(snap3), len(snap3))
+    )
+    files = dict(v2.files) | {
+        "timestamp.json": sign_envelope(ts.to_signed(), key),
+        "snapshot/2.json": snap3,
+    }
+    with pytest.raises(VersionMismatchError, match="snapshot is version 3"):
+        load_trusted(fetcher(files), keys_of(key), reference_time=T0 + dt.timedelta(days=3))
+
+
+def test_operator_pin_holds_on_first_use(key: ec.EllipticCurvePrivateKey) -> None:
+    built = publish(key, 2)  # issued T0 + 2 days
+    when = T0 + dt.timedelta(days=3)
+    with pytest.raises(BelowPinError, match="below the minimum version 3"):
+        load_trusted(fetcher(dict(built.files)), keys_of(key), reference_time=when, pin=Pin(3))
+    late = Pin(not_before=T0 + dt.timedelta(days=2, seconds=1))
+    with pytest.raises(BelowPinError, match="before 2026-06-24T00:00:01Z"):
+        load_trusted(fetcher(dict(built.files)), keys_of(key), reference_time=when, pin=late)
+    ok = Pin(2, T0 + dt.timedelta(days=2))
+    assert load_trusted(fetcher(dict(built.files)), keys_of(key), reference_time=when, pin=ok)
+    assert Pin.from_dict(ok.to_dict()) == ok
+
+
+def test_short_timestamp_expires_before_the_snapshot(key: ec.EllipticCurvePrivateKey) -> None:
+    built = publish(key, 1, timestamp_expires=T0 + dt.timedelta(days=1, hours=6))
+    assert built.snapshot.expires == T0 + dt.timedelta(days=8)
+    files = fetcher(dict(built.files))
+    late = T0 + dt.timedelta(days=1, hours=7)
+    with pytest.raises(ExpiredError, match="timestamp expired at 2026-06-23T06:00:00Z"):
+        load_trusted(files, keys_of(key), reference_time=late)
+    state = load_trusted(files, keys_of(key), reference_time=late, allow_expired=True)
+    assert state.is_expired(late) and state.expires == T0 + dt.timedelta(days=1, hours=6)
+
+
+def test_renewed_timestamp_keeps_version_and_orders_by_time(
+    key: ec.EllipticCurvePrivateKey,
+) -> None:
+    """TUF gives the timestamp its own version; here (version, issued_at) orders timestamps,
+    and the authority only renews with a later issue time."""
+    built = publish(key, 1, timestamp_expires=T0 + dt.timedelta(days=1, hours=6))
+    later = T0 + dt.timedelta(days=1, hours=5)
+    renewed, data = renew_timestamp(
+        built.timestamp,
+        built.snapshot,
+        issued_at=later,
+        expires=later + dt.timedelta(hours=6),
+        key=key,
+    )
+    assert (renewed.version, renewed.snapshot) == (1, built.timestamp.snapshot)
+    new_files = dict(built.files) | {"timestamp.json": data}
+    when = T0 + dt.timedelta(days=1, hours=7)  # the first timestamp has expired, not this one
+    state = load_trusted(fetcher(new_files), keys_of(key), reference_time=when)
+    assert state.timestamp.issued_at == later and not state.is_expired(when)
+    # Once the renewed one is trusted, the first one (same version, earlier) is a rollback.
+    with pytest.raises(RollbackError, match="before the one already seen"):
+        load_trusted(
+            fetcher(dict(built.files)),
+            keys_of(key),
+            reference_time=T0 + dt.timedelta(days=1),
+            seen=Seen.of(state),
+        )
+    with pytest.raises(RollbackError, match="must be issued after"):
+        renew_timestamp(renewed, built.snapshot, issued_at=later, expires=when, key=key)
+    with pytest.raises(ExpiredError, match="publish in full"):
+        renew_timestamp(
+            renewed, built.snapshot, issued_at=T0 + dt.timedelta(days=9), expires=when, key=key
+        )
+    capped, _ = renew_timestamp(
+        renewed,
+        built.snapshot,
+        issued_at=T0 + dt.timedelta(days=7, hours=20),
+        expires=T0 + dt.timedelta(days=8, hours=2),
+        key=key,
+    )
+    assert capped.expires == built.snapshot.expires
+
+
+def test_previous_snapshot_is_kept_while_the_timestamp_pins_it(
+    key: ec.EllipticCurvePrivateKey,
+) -> None:
+    """A verifier polling a renewed timestamp does not download the same snapshot again."""
+    built = publish(key, 1)
+    first = load_trusted(fetcher(dict(built.files)), keys_of(key), reference_time=T0)
+    later = T0 + dt.timedelta(days=1, hours=1)
+    _, data = renew_timestamp(
+        built.timestamp,
+        built.snapshot,
+        issued_at=later,
+        expires=later + dt.timedelta(hours=6),
+        key=key,
+    )
+    asked: list[str] = []
+
+    def only_timestamp(path: str, limit: int) -> bytes:
+        asked.append(path)
+        return data
+
+    state = load_trusted(only_timestamp, keys_of(key), reference_time=later, previous=first)
+    assert asked == ["timestamp.json"] and state.snapshot is first.snapshot
+    assert state.timestamp.issued_at == later
+
+
+def test_integers_beyond_what_a_browser_holds_are_refused(
+    key: ec.EllipticCurvePrivateKey,
+) -> None:
+    built = publish(key, 1)
+    doc = json.loads(built.files["timestamp.json"])
+    doc["signed"]["extra"] = 2**53 + 1
+    files = dict(built.files) | {"timestamp.json": json.dumps(doc).encode()}
+    with pytest.raises(DeserializationError, match="beyond"):
+        load_trusted(fetcher(files), keys_of(key), reference_time=T0)
