@@ -42,13 +42,17 @@ from certseal.errors import (
     RegistryError,
 )
 from certseal.fetch import published_fetcher
+from certseal.pki import key_id
 from certseal.statuslist import (
     REASON_CODES,
     BuiltList,
     Issuer,
     Snapshot,
+    Timestamp,
     build_publication,
     build_shards,
+    open_envelope,
+    renew_timestamp,
     sha256_hex,
     snapshot_path,
     update_publication,
@@ -61,6 +65,10 @@ Produce = Callable[[Iterable[tuple[DocumentContent, bool]]], Iterable[bytes | Ce
 CONFIG_VERSION = 1
 WORKING_DAYS_DUE = 5  # NKUST: e-mailed within 5 working days of collecting the paper diploma
 DEFAULT_STATUS_DAYS = 7
+# The timestamp is short-lived (TUF's timestamp role): a verifier meeting the list for the first
+# time can be fed an older publication only until its timestamp expires. A routine
+# ``publish --timestamp-only`` renews it well within this.
+DEFAULT_TIMESTAMP_HOURS = 6
 GROUP_COMMIT = 50
 
 
@@ -87,6 +95,7 @@ class Settings:
     limits: dict[str, int | None]
     print_locked: dict[str, bool]
     status_validity_days: int = DEFAULT_STATUS_DAYS
+    timestamp_validity_hours: int = DEFAULT_TIMESTAMP_HOURS
 
     @classmethod
     def for_school(cls, school: School) -> Settings:
@@ -117,7 +126,13 @@ class Settings:
             raise ConfigurationError(
                 "status_validity_days must be 1 to 366", "status_validity_days 須為 1 到 366"
             )
-        return cls(base.school, limits, {k: bool(v) for k, v in locked.items()}, days)
+        hours = d.get("timestamp_validity_hours", min(DEFAULT_TIMESTAMP_HOURS, days * 24))
+        if not isinstance(hours, int) or not 1 <= hours <= days * 24:
+            raise ConfigurationError(
+                "timestamp_validity_hours must be 1 to status_validity_days × 24",
+                "timestamp_validity_hours 須為 1 到 status_validity_days × 24",
+            )
+        return cls(base.school, limits, {k: bool(v) for k, v in locked.items()}, days, hours)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +141,7 @@ class Settings:
             "limits": self.limits,
             "print_locked": self.print_locked,
             "status_validity_days": self.status_validity_days,
+            "timestamp_validity_hours": self.timestamp_validity_hours,
         }
 
 
@@ -164,6 +180,7 @@ class PublishReport:
     counts: dict[str, int]
     files_written: int
     out_dir: Path
+    timestamp_expires: dt.datetime  # the short-lived timestamp's; ``expires`` is the snapshot's
 
 
 def add_working_days(day: dt.date, n: int) -> dt.date:
@@ -559,6 +576,7 @@ class Authority:
         last = self.registry.last_publication()
         version = 1 if last is None else int(last["version"]) + 1
         expires = now + dt.timedelta(days=self.settings.status_validity_days)
+        ts_expires = now + dt.timedelta(hours=self.settings.timestamp_validity_hours)
         # The events go into the transparency log first; the signed snapshot names its checkpoint.
         log = TransparencyLog(self.home / "log")
         log_ref = log.update(
@@ -577,6 +595,7 @@ class Authority:
                 expires=expires,
                 key=key,
                 extra=log_ref.to_extra(),
+                timestamp_expires=ts_expires,
             )
         else:
             built = build_publication(
@@ -587,6 +606,7 @@ class Authority:
                 expires=expires,
                 key=key,
                 extra=log_ref.to_extra(),
+                timestamp_expires=ts_expires,
             )
         written = log.publish(out_dir) + write_publication(out_dir, built)
         certs = out_dir / "certs"
@@ -610,8 +630,81 @@ class Authority:
         # The timestamp goes last: until it is replaced, clients keep seeing the old version.
         _write_atomic(out_dir / "status" / "timestamp.json", built.files["timestamp.json"])
         return PublishReport(
-            version, now, expires, dict(built.snapshot.counts), written + 1, out_dir
+            version,
+            now,
+            expires,
+            dict(built.snapshot.counts),
+            written + 1,
+            out_dir,
+            built.timestamp.expires,
         )
+
+    def renew_timestamp(self, out_dir: Path, passphrase: str, *, now: dt.datetime) -> PublishReport:
+        """Re-sign only ``timestamp.json`` of the last publication, with a later issue time and
+        a new short expiry: the routine run that keeps the list fresh without a new version.
+
+        Refused when anything changed since that publication: a fresh timestamp over the old
+        snapshot would say that no revocation is missing from it.
+        """
+        last = self.registry.last_publication()
+        if last is None:
+            raise InputError(
+                "nothing is published yet: run a full publish first", "尚未發布：請先完整發布"
+            )
+        pending = self.registry.last_event() - int(last["last_event"])
+        if pending:
+            raise InputError(
+                f"{pending} change(s) since version {last['version']} are not published yet: "
+                "run a full publish, not --timestamp-only",
+                f"第 {last['version']} 版之後有 {pending} 筆異動尚未發布：請完整發布",
+            )
+        key = load_identity(self.keys_dir, "statuslist", passphrase).key
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ConfigurationError(
+                "the status-list key must be ECDSA P-256", "狀態清單金鑰須為 ECDSA P-256"
+            )
+        snapshot = _previous_snapshot(out_dir, last)
+        current = _published_timestamp(out_dir, key.public_key())
+        if (
+            snapshot is None
+            or current is None
+            or current.version != snapshot.version
+            or current.snapshot.sha256 != last["snapshot_sha256"]
+        ):
+            raise ConfigurationError(
+                f"{out_dir} does not hold version {last['version']} as published: run a full "
+                "publish into it",
+                f"{out_dir} 並非第 {last['version']} 版的發布內容：請完整發布",
+            )
+        renewed, data = renew_timestamp(
+            current,
+            snapshot,
+            issued_at=now,
+            expires=now + dt.timedelta(hours=self.settings.timestamp_validity_hours),
+            key=key,
+        )
+        _write_atomic(out_dir / "status" / "timestamp.json", data)
+        return PublishReport(
+            snapshot.version,
+            now,
+            snapshot.expires,
+            dict(snapshot.counts),
+            1,
+            out_dir,
+            renewed.expires,
+        )
+
+
+def _published_timestamp(out_dir: Path, public: ec.EllipticCurvePublicKey) -> Timestamp | None:
+    """The timestamp in ``out_dir``, if this authority's key signed it."""
+    kid = key_id(public)
+    try:
+        data = (out_dir / "status" / "timestamp.json").read_bytes()
+        return Timestamp.from_signed(
+            open_envelope(data, "timestamp", lambda k: public if k == kid else None)
+        )
+    except (OSError, CertsealError):
+        return None
 
 
 def _previous_snapshot(out_dir: Path, last: dict[str, Any] | None) -> Snapshot | None:

@@ -427,23 +427,35 @@ def show(c: _Ctx, doc_id: str) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="The folder a static web host serves.",
 )
+@click.option(
+    "--timestamp-only",
+    is_flag=True,
+    help="Only re-sign timestamp.json of the last publication (a routine run, e.g. hourly), "
+    "so verifiers keep finding the list fresh; refused if anything changed since.",
+)
 @pass_ctx
-def publish(c: _Ctx, out_dir: Path) -> None:
+def publish(c: _Ctx, out_dir: Path, timestamp_only: bool) -> None:
     """Sign and publish the status list and public certificates into a folder."""
     passphrase = get_passphrase()
     with c.open() as auth:
-        rep = auth.publish(out_dir, passphrase, now=c.now, actor=c.actor)
+        if timestamp_only:
+            rep = auth.renew_timestamp(out_dir, passphrase, now=c.now)
+        else:
+            rep = auth.publish(out_dir, passphrase, now=c.now, actor=c.actor)
+    what = "Renewed the timestamp of" if timestamp_only else "Published"
     c.emit(
         {
             "version": rep.version,
             "issued_at": format_time(rep.issued_at),
             "expires": format_time(rep.expires),
+            "timestamp_expires": format_time(rep.timestamp_expires),
             "counts": rep.counts,
             "out": str(out_dir),
         },
-        f"Published status list version {rep.version} to {out_dir} "
+        f"{what} status list version {rep.version} in {out_dir} "
         f"({', '.join(f'{k} {v}' for k, v in rep.counts.items())}); "
-        f"expires {format_time(rep.expires)}.",
+        f"timestamp expires {format_time(rep.timestamp_expires)}, "
+        f"snapshot {format_time(rep.expires)}.",
     )
 
 

@@ -67,7 +67,7 @@ def create_app(config: VerifierConfig | dict[str, Any] | None = None) -> Flask:
     app.config["CERTSEAL"] = cfg
     counter = Counter(cfg.counts_db)
     issuers = [
-        IssuerTrust.from_files(i.name, list(i.roots), list(i.status_certs), i.source)
+        IssuerTrust.from_files(i.name, list(i.roots), list(i.status_certs), i.source, i.pin)
         for i in cfg.issuers
     ]
     app.extensions["certseal.verifier"] = build_verifier(

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from certseal.errors import ConfigurationError
+from certseal.errors import ConfigurationError, DeserializationError
+from certseal.statuslist import Pin
 from verifier.engine import DEFAULT_MAX_BYTES
 
 
@@ -23,6 +24,9 @@ class IssuerConfig:
     roots: tuple[Path, ...]
     status_certs: tuple[Path, ...]
     source: str  # a published folder, or the URL of the published site
+    # The operator's floor for this issuer's list, which holds even on first use: the
+    # ``min_version`` and ``not_before`` settings (docs/status-list.md, trust on first use).
+    pin: Pin = field(default_factory=Pin)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> IssuerConfig:
@@ -37,6 +41,7 @@ class IssuerConfig:
                 tuple(Path(p) for p in roots),
                 tuple(Path(p) for p in status),
                 str(d["source"]),
+                _pin(d),
             )
         except (KeyError, TypeError) as e:
             raise ConfigurationError(f"issuer settings lack {e}", f"發證單位設定缺少 {e}") from None
@@ -49,6 +54,19 @@ class IssuerConfig:
             if not p.is_file():
                 raise ConfigurationError(f"issuer {cfg.name}: no file {p}", f"找不到檔案 {p}")
         return cfg
+
+
+def _pin(d: Mapping[str, Any]) -> Pin:
+    try:
+        return Pin.from_dict(d)
+    except DeserializationError as e:
+        name = d.get("name") or "issuer"
+        raise ConfigurationError(
+            f"issuer {name}: {e.en} (min_version: a version number; not_before: a time like "
+            "2026-06-20T00:00:00Z)",
+            f"發證單位 {name}：min_version 須為版本號，"
+            "not_before 須為如 2026-06-20T00:00:00Z 的時間",
+        ) from None
 
 
 def _default_state_dir() -> Path:

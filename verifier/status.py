@@ -1,12 +1,17 @@
 """The status lists the verifier relies on: fetched from a folder or over HTTP, verified,
-refreshed periodically; a bad or older list is refused and the last good one kept."""
+refreshed periodically; a bad or older list is refused and the last good one kept.
+
+The trust rules themselves are ``certseal.statuslist.TrustedSet``'s; this module feeds it what
+the verifier already trusts: the newest version any worker has seen (the shared store), the
+operator's pin, and the state in memory.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
@@ -17,29 +22,37 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from certseal.errors import CertsealError, FetchError
 from certseal.fetch import published_fetcher
 from certseal.pki import keys_by_id, load_certificates
-from certseal.statuslist import Entry, Fetch, TrustedState, load_trusted, lookup
+from certseal.statuslist import Entry, Fetch, Pin, Seen, TrustedState, load_trusted, lookup
 from certseal.timeutil import format_time
-from verifier.counter import Counter
+from verifier.store import Store
 
 
 @dataclass(frozen=True)
 class IssuerTrust:
-    """One issuer the verifier trusts: its document roots and its pinned status-list keys."""
+    """One issuer the verifier trusts: its document roots, its pinned status-list keys, and
+    the operator's floor for its list (minimum version or issue time)."""
 
     name: str
     roots: tuple[x509.Certificate, ...]
     status_certs: tuple[x509.Certificate, ...]
     source: str
+    pin: Pin = field(default_factory=Pin)
 
     @classmethod
     def from_files(
-        cls, name: str, roots: list[Path], status_certs: list[Path], source: str
+        cls,
+        name: str,
+        roots: list[Path],
+        status_certs: list[Path],
+        source: str,
+        pin: Pin | None = None,
     ) -> IssuerTrust:
         return cls(
             name,
             tuple(c for p in roots for c in load_certificates(p.read_bytes())),
             tuple(c for p in status_certs for c in load_certificates(p.read_bytes())),
             source,
+            pin or Pin(),
         )
 
     def asn1_roots(self) -> list[asn1_x509.Certificate]:
@@ -81,13 +94,19 @@ class SourceStatus:
     last_error: str | None
 
 
+# A worker that finds another one saw a newer list re-reads at most this often (a lagging host
+# must not turn every request into a fetch).
+BEHIND_RETRY_SECONDS = 1.0
+
+
 class StatusSource:
-    """One issuer's status list as the verifier sees it. Thread-safe; refreshes lazily."""
+    """One issuer's status list as the verifier sees it. Thread-safe; refreshes lazily, and at
+    once when the shared store says another worker already trusts a newer version."""
 
     def __init__(
         self,
         trust: IssuerTrust,
-        counter: Counter,
+        counter: Store,
         *,
         refresh_seconds: float = 60.0,
         fetch: Fetch | None = None,
@@ -107,19 +126,24 @@ class StatusSource:
     def refresh(self, now: dt.datetime) -> None:
         """Load the current list; keep the last good one if the new one is bad or older."""
         with self._lock:
-            self._refresh(now)
+            self._refresh(now, self._shared_seen())
 
-    def _refresh(self, now: dt.datetime) -> None:
-        seen = max(
-            self.counter.seen_version(self.trust.name), self.state.version if self.state else 0
-        )
+    def _shared_seen(self) -> Seen:
+        """The newest version any worker or instance trusted (the shared store)."""
+        return Seen(self.counter.seen_version(self.trust.name))
+
+    def _refresh(self, now: dt.datetime, shared: Seen) -> None:
         try:
+            # The previous state is an input too: nothing older than it is accepted, and its
+            # snapshot is kept without a download while the timestamp still pins it.
             state = load_trusted(
                 self.fetch,
                 self.trust.status_key,
                 reference_time=now,
-                last_seen_version=seen,
+                seen=shared,
+                pin=self.trust.pin,
                 allow_expired=True,
+                previous=self.state,
             )
         except CertsealError as e:
             self.last_error = e
@@ -127,24 +151,32 @@ class StatusSource:
             self.last_error = FetchError(f"unexpected error: {type(e).__name__}: {e}")
         else:
             self.last_error = None
-            if self.state is None or state.version >= self.state.version:
-                self.state = state
-                self.counter.record_seen(self.trust.name, state.version)
+            self.state = state
+            self.counter.record_seen(self.trust.name, state.version)
         # Set last: concurrent requests wait for the first load instead of seeing none.
         self.last_checked = now
 
-    def _due(self, now: dt.datetime) -> bool:
-        return (
-            self.last_checked is None
-            or (now - self.last_checked).total_seconds() >= self.refresh_seconds
-        )
+    def _due(self, now: dt.datetime, shared: Seen) -> bool:
+        if self.last_checked is None:
+            return True
+        age = (now - self.last_checked).total_seconds()
+        if age >= self.refresh_seconds:
+            return True
+        return age >= BEHIND_RETRY_SECONDS and self._behind(shared)
+
+    def _behind(self, shared: Seen) -> bool:
+        return self.state is not None and self.state.version < shared.version
 
     def current(self, now: dt.datetime) -> TrustedState | None:
-        if self._due(now):
+        """The list to answer with; None when none is trusted, or when another worker trusts a
+        newer version that this one cannot load (answering from the older list could call a
+        revoked document valid)."""
+        shared = self._shared_seen()  # one cheap read per answer
+        if self._due(now, shared):
             with self._lock:
-                if self._due(now):
-                    self._refresh(now)
-        return self.state
+                if self._due(now, shared):
+                    self._refresh(now, shared)
+        return None if self._behind(shared) else self.state
 
     def lookup(self, state: TrustedState, sha256: str) -> Entry | None:
         return lookup(
@@ -165,8 +197,8 @@ class StatusSource:
             loaded=st is not None,
             version=st.version if st else None,
             issued_at=format_time(st.timestamp.issued_at) if st else None,
-            expires=format_time(st.timestamp.expires) if st else None,
-            stale=bool(st and st.timestamp.is_expired(now)),
+            expires=format_time(st.expires) if st else None,
+            stale=bool(st and st.is_expired(now)),
             last_checked=format_time(self.last_checked) if self.last_checked else None,
             last_error=self.last_error.message("en") if self.last_error else None,
         )

@@ -15,8 +15,10 @@ from werkzeug import Request, Response
 
 from authority.production import Producer
 from authority.service import Authority, IssueRequest
-from certseal.errors import RollbackError
+from certseal.errors import BelowPinError, ConfigurationError, InputError, RollbackError
+from certseal.statuslist import Pin
 from tests.conftest import ACTOR, COLLECTED, NOW, PASSPHRASE
+from verifier.config import VerifierConfig
 from verifier.counter import Counter
 from verifier.engine import Limits, build_verifier
 from verifier.status import IssuerTrust, StatusSource
@@ -139,3 +141,102 @@ def test_unreachable_host_reports_error(
     src = _source(keys, "http://127.0.0.1:9/site/", tmp_path)
     assert src.current(NOW) is None
     assert "cannot fetch" in (src.describe(NOW).last_error or "")
+
+
+def test_operator_pin_refuses_an_older_list_on_first_use(
+    httpserver: HTTPServer, two_versions: tuple[Path, Path, Path, str], tmp_path: Path
+) -> None:
+    """A verifier with no memory would take v1; the pin (from its config) says v2 exists."""
+    v1, _, keys, _ = two_versions
+    host = StaticHost(httpserver)
+    host.serve(v1)
+    cfg = VerifierConfig.from_dict(
+        {
+            "issuers": [
+                {"name": "demo", "trust_dir": str(keys), "source": host.url, "min_version": 2}
+            ],
+            "counts_db": str(tmp_path / "c.sqlite"),
+        }
+    )
+    pin = cfg.issuers[0].pin
+    assert pin == Pin(min_version=2)
+    trust = IssuerTrust.from_files(
+        "demo", [keys / "root.pem"], [keys / "statuslist.pem"], host.url, pin
+    )
+    src = StatusSource(trust, Counter(tmp_path / "counts.sqlite"), refresh_seconds=0)
+    assert src.current(NOW + dt.timedelta(hours=3)) is None
+    assert isinstance(src.last_error, BelowPinError)
+    assert "minimum version 2" in (src.describe(NOW).last_error or "")
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [({"min_version": "7"}, "min_version"), ({"not_before": "2026-06-20"}, "not_before")],
+)
+def test_a_bad_pin_setting_is_a_clear_configuration_error(
+    two_versions: tuple[Path, Path, Path, str], setting: dict[str, object], message: str
+) -> None:
+    _, v2, keys, _ = two_versions
+    issuer = {"name": "demo", "trust_dir": str(keys), "source": str(v2), **setting}
+    with pytest.raises(ConfigurationError, match=f"issuer demo: .*{message}"):
+        VerifierConfig.from_dict({"issuers": [issuer]})
+
+
+def test_a_worker_behind_the_shared_version_does_not_answer_from_its_old_list(
+    httpserver: HTTPServer, two_versions: tuple[Path, Path, Path, str], tmp_path: Path
+) -> None:
+    """Another worker trusts v2; this one holds v1 and its host still serves v1: no answer
+    from v1 (where the revoked document is still active)."""
+    v1, _, keys, _ = two_versions
+    host = StaticHost(httpserver)
+    host.serve(v1)
+    src = _source(keys, host.url, tmp_path)
+    assert (state := src.current(NOW)) is not None and state.version == 1
+    Counter(tmp_path / "counts.sqlite").record_seen("demo", 2)  # another worker's view
+    assert src.current(NOW + dt.timedelta(seconds=2)) is None
+    assert isinstance(src.last_error, RollbackError)
+
+
+def test_renewed_timestamp_ends_stale_without_a_new_version(
+    httpserver: HTTPServer, two_versions: tuple[Path, Path, Path, str], home: Path, tmp_path: Path
+) -> None:
+    """The timestamp lives 6 hours: past that the list is stale, until the authority's routine
+    ``publish --timestamp-only`` renews it; the verifier then reads only the timestamp."""
+    _, v2, keys, _ = two_versions  # v2 published at NOW + 2 h
+    host = StaticHost(httpserver)
+    host.serve(v2)
+    src = _source(keys, host.url, tmp_path)
+    late = NOW + dt.timedelta(hours=9)
+    state = src.current(late)
+    assert state is not None and state.is_expired(late) and src.describe(late).stale
+    assert state.expires == NOW + dt.timedelta(hours=8)
+    with Authority(home) as auth:
+        report = auth.renew_timestamp(v2, PASSPHRASE, now=late)
+        with pytest.raises(RollbackError, match="must be issued after"):
+            auth.renew_timestamp(v2, PASSPHRASE, now=late)
+    assert (report.version, report.timestamp_expires) == (2, late + dt.timedelta(hours=6))
+    host.serve(v2)
+    requests: list[str] = []
+    httpserver.log.clear()
+    src.refresh(late + dt.timedelta(minutes=1))
+    requests = [r.path for r, _ in httpserver.log]
+    assert requests == ["/site/status/timestamp.json"]
+    status = src.describe(late + dt.timedelta(minutes=1))
+    assert (status.version, status.stale, status.last_error) == (2, False, None)
+
+
+def test_timestamp_only_is_refused_when_changes_are_unpublished(
+    two_versions: tuple[Path, Path, Path, str], home: Path
+) -> None:
+    """A fresh timestamp over the old snapshot would say no change is missing from it."""
+    _, v2, _, _ = two_versions
+    with Authority(home) as auth:
+        sid = auth.registry.student_ids()[0]
+        auth.issue(
+            [IssueRequest("diploma_zh", sid, "again")],
+            now=NOW + dt.timedelta(hours=3),
+            actor=ACTOR,
+            produce=Producer(auth.keys_dir, PASSPHRASE),
+        )
+        with pytest.raises(InputError, match=r"1 change\(s\) since version 2 are not published"):
+            auth.renew_timestamp(v2, PASSPHRASE, now=NOW + dt.timedelta(hours=4))
