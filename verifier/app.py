@@ -1,40 +1,61 @@
 """The verifier's web layer: ``create_app(config)``, the JSON API and the no-JavaScript form.
 
-Uploads are read into memory only (never spooled to disk) and never logged.
+Uploads are read into memory only (never spooled to disk) and never logged. In production it runs
+under gunicorn behind nginx (``verifier.front``, docs/deployment.md), which hands it complete
+requests only.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import os
+import sys
+import traceback
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
-from flask import Blueprint, Flask, Request, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+)
 from flask import Response as FlaskResponse
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound, RequestEntityTooLarge
+from werkzeug.security import safe_join
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from certseal.errors import CertsealError
 from certseal.timeutil import format_time, utcnow
+from verifier import refusals
 from verifier.config import VerifierConfig
 from verifier.counter import Counter
 from verifier.engine import Limits, Verifier, build_verifier
+from verifier.front import ENVELOPE_BYTES, SECURITY_HEADERS
 from verifier.messages import LANGS, Lang, ui
-from verifier.result import Check, Reason, Verification
+from verifier.result import Verification
 from verifier.status import IssuerTrust
 
 log = logging.getLogger("certseal.verifier")
 API = Blueprint("api", __name__, url_prefix="/api/v1")
 PAGES = Blueprint("pages", __name__)
 OPENAPI = Path(__file__).with_name("openapi.yaml")
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
-    "object-src 'none'"
-)
+# A file sent as the whole body, without a multipart envelope (cheaper for both sides).
+RAW_TYPES = ("application/pdf", "application/octet-stream")
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+# Libraries whose warnings repeat what the verification's own line says, with data from the
+# upload (a certificate subject) and a traceback: only their errors are logged.
+QUIET_LOGGERS = ("pyhanko", "pyhanko_certvalidator", "fontTools", "asyncio")
+T = TypeVar("T")
 
 
 class InMemoryRequest(Request):
@@ -50,21 +71,28 @@ class InMemoryRequest(Request):
         return io.BytesIO()
 
 
-def create_app(config: VerifierConfig | dict[str, Any] | None = None) -> Flask:
-    """Build the verifier. ``config`` is a VerifierConfig, a dict (tests) or None (environment)."""
+def create_app(
+    config: VerifierConfig | dict[str, Any] | None = None,
+    *,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> Flask:
+    """Build the verifier. ``config`` is a VerifierConfig, a dict (tests) or None (environment);
+    ``clock`` gives each request's time (tests move it)."""
     if config is None:
         cfg = VerifierConfig.from_env()
     elif isinstance(config, dict):
         cfg = VerifierConfig.from_dict(config)
     else:
         cfg = config
+    configure_logging()
     app = Flask(__name__, static_folder=None)
     app.request_class = InMemoryRequest
     # Room for the multipart envelope around a file of the maximum size; the file's own size
     # is checked by the pipeline, which answers too_large with the full JSON body.
-    app.config["MAX_CONTENT_LENGTH"] = cfg.max_upload_bytes + 64 * 1024
-    app.config["MAX_FORM_MEMORY_SIZE"] = cfg.max_upload_bytes + 64 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_upload_bytes + ENVELOPE_BYTES
+    app.config["MAX_FORM_MEMORY_SIZE"] = cfg.max_upload_bytes + ENVELOPE_BYTES
     app.config["CERTSEAL"] = cfg
+    app.config["CERTSEAL_CLOCK"] = clock
     counter = Counter(cfg.counts_db)
     issuers = [
         IssuerTrust.from_files(i.name, list(i.roots), list(i.status_certs), i.source, i.pin)
@@ -89,6 +117,11 @@ def create_app(config: VerifierConfig | dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def _now() -> dt.datetime:
+    clock: Callable[[], dt.datetime] = current_app.config["CERTSEAL_CLOCK"]
+    return clock()
+
+
 def _verifier() -> Verifier:
     v: Verifier = current_app.extensions["certseal.verifier"]
     return v
@@ -97,8 +130,8 @@ def _verifier() -> Verifier:
 def choose_lang(*, read_form: bool = True) -> Lang:
     """The ``lang`` field (form or query), else the browser's Accept-Language."""
     asked = request.args.get("lang")
-    if asked is None and read_form and request.method == "POST":
-        asked = request.form.get("lang")
+    if asked is None and read_form and request.method == "POST" and request.mimetype in FORM_TYPES:
+        asked = _read(lambda: request.form.get("lang"))
     if asked in LANGS:
         return asked  # type: ignore[return-value]
     best = request.accept_languages.best_match(["zh-TW", "zh", "en"], default="en")
@@ -106,18 +139,34 @@ def choose_lang(*, read_form: bool = True) -> Lang:
 
 
 def _upload() -> bytes | None:
-    files = request.files.getlist("file")
-    if len(files) != 1:
-        return None
-    data: bytes = files[0].stream.read()
-    return data
+    """The file: the whole body (``application/pdf``), or the one multipart field ``file``."""
+    if request.mimetype in RAW_TYPES:
+        return _read(lambda: request.get_data(cache=False))
+
+    def one_file() -> bytes | None:
+        files = request.files.getlist("file")
+        return files[0].stream.read() if len(files) == 1 else None
+
+    return _read(one_file)
 
 
-def _bad_request(lang: Lang, status: int = 400) -> tuple[FlaskResponse, int]:
-    result = Verification(
-        (Check("upload", "failed", "bad_upload"),), (Reason("bad_request"),), http_status=status
-    )
-    return jsonify(result.to_dict(lang)), status
+def _read(read: Callable[[], T]) -> T:
+    """Read the request body; a failure to read it is the client's bad request.
+
+    The body is the client's side of the exchange: shorter than its Content-Length, a broken
+    chunked encoding, a dropped connection. Whatever the server underneath raises for these
+    (gunicorn has its own exception types), the answer is 400 ``bad_request``, never the 503
+    of an internal error."""
+    try:
+        return read()
+    except HTTPException:
+        raise
+    except Exception as e:
+        raise BadRequest() from e
+
+
+def _bad_request(lang: Lang) -> tuple[FlaskResponse, int]:
+    return jsonify(refusals.bad_request().to_dict(lang)), 400
 
 
 @API.post("/verify")
@@ -126,21 +175,39 @@ def api_verify() -> tuple[FlaskResponse, int]:
     data = _upload()
     if data is None:
         return _bad_request(lang)
-    result = _verifier().verify(data, utcnow())
+    result = _verifier().verify(data, _now())
     return jsonify(result.to_dict(lang)), result.http_status
 
 
 @API.get("/status")
 def api_status() -> FlaskResponse:
-    now = utcnow()
-    lists = _verifier().status(now)
+    now = _now()
+    lists = [_public_status(s) for s in _verifier().status(now)]
     return jsonify(
         {
             "time": format_time(now),
-            "ok": all(s["loaded"] and not s["last_error"] for s in lists),
+            # A stale list still answers (with status_stale), but the service is not as it
+            # should be: the issuer's publication or our fetching of it needs a person.
+            "ok": all(s["loaded"] and not s["last_error"] and not s["stale"] for s in lists),
             "status_lists": lists,
         }
     )
+
+
+def _public_status(status: dict[str, object]) -> dict[str, object]:
+    """A status list's state without the server's own paths: a URL source is public, a folder
+    on the server's disk is not."""
+    out = dict(status)
+    source = str(status["source"])
+    if "://" in source:
+        return out
+    out["source"] = None
+    error = status.get("last_error")
+    if isinstance(error, str):
+        for path in sorted({str(Path(source).resolve()), source}, key=len, reverse=True):
+            error = error.replace(path, "<source>")
+        out["last_error"] = error
+    return out
 
 
 @API.get("/openapi.yaml")
@@ -173,7 +240,7 @@ def verify_page() -> tuple[str, int]:
     data = _upload()
     if data is None:
         return render_template("verify/form.html", lang=lang, t=ui(lang), missing=True), 400
-    result = _verifier().verify(data, utcnow())
+    result = _verifier().verify(data, _now())
     return _render_result(result, lang), result.http_status
 
 
@@ -202,58 +269,42 @@ def _http_error(e: HTTPException) -> Any:
     lang = choose_lang(read_form=False)
     if isinstance(e, RequestEntityTooLarge):
         cfg: VerifierConfig = current_app.config["CERTSEAL"]
-        limit_mb = cfg.max_upload_bytes // (1024 * 1024)
-        result = Verification(
-            (Check("size", "failed", "size_too_large", {"limit_mb": limit_mb}),),
-            (Reason("too_large", {"limit_mb": limit_mb}),),
-            http_status=413,
-        )
+        result = refusals.too_large(cfg.max_upload_bytes)
         if _wants_json():
             return jsonify(result.to_dict(lang)), 413
         return _render_result(result, lang), 413
     if _wants_json() or request.method == "POST":
-        body = {
-            "result": "failure",
-            "reasons": [{"code": "bad_request", "message": e.description or e.name}],
-            "checks": [],
-            "document": None,
-            "verifications": None,
-            "status_list": None,
-        }
-        return jsonify(body), e.code or 400
+        return jsonify(refusals.bad_request().to_dict(lang)), e.code or 400
     return e
 
 
 def _unexpected_error(e: Exception) -> Any:
-    # Never a stack trace to the user; the log keeps the type, not the upload.
+    # Never a stack trace to the user; the log keeps the type and where, not the upload.
     log.error("unexpected error: %s", type(e).__name__, exc_info=not isinstance(e, CertsealError))
     lang = choose_lang(read_form=False)
-    result = Verification(
-        (Check("verifier", "failed", "internal_error"),),
-        (Reason("status_unavailable"),),
-        http_status=503,
-    )
+    result = refusals.unavailable()
     if _wants_json() or (request.method == "POST" and request.path != "/verify"):
         return jsonify(result.to_dict(lang)), 503
     return _render_result(result, lang), 503
 
 
 def _security_headers(resp: FlaskResponse) -> FlaskResponse:
-    resp.headers.setdefault("Content-Security-Policy", CSP)
-    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    resp.headers.setdefault("Referrer-Policy", "no-referrer")
+    for name, value in SECURITY_HEADERS.items():
+        resp.headers.setdefault(name, value)
     if request.path.startswith("/api/v1/verify") or request.path == "/verify":
         resp.headers["Cache-Control"] = "no-store"
     return resp
 
 
 def _serve_site(app: Flask, site_dir: Path) -> None:
-    from flask import redirect, send_from_directory
-
     root = site_dir.resolve()
 
     def site(path: str = "index.html") -> WerkzeugResponse:
-        if not path.endswith("/") and (root / path).is_dir():
+        target = safe_join(str(root), path)
+        if target is None:
+            # Outside the site: the same 404 whether or not such a folder exists on the server.
+            raise NotFound()
+        if not path.endswith("/") and Path(target).is_dir():
             # Pages link relatively: /en must become /en/ before its links resolve.
             return redirect(f"/{path}/", code=301)
         if path.endswith("/"):
@@ -270,3 +321,50 @@ def _serve_site(app: Flask, site_dir: Path) -> None:
 
     app.add_url_rule("/", "site_index", site)
     app.add_url_rule("/<path:path>", "site", site)
+
+
+class OneLineFormatter(logging.Formatter):
+    """One line per record, whatever it carries.
+
+    Messages can hold text from an upload (pyhanko logs a certificate's subject): a newline
+    there would forge a log line of its own. Every control character is escaped, and an
+    exception is its type and where it was raised, not a 20-line traceback."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        exc, record.exc_info, record.exc_text = record.exc_info, None, None
+        try:
+            line = super().format(record)
+        finally:
+            record.exc_info = exc
+        if exc and exc[1] is not None:
+            where = traceback.extract_tb(exc[2])[-1:] if exc[2] else []
+            at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
+            line += f" [{type(exc[1]).__name__}{at}]"
+        return escape_control(line)
+
+
+def escape_control(text: str) -> str:
+    """Control characters (newline, carriage return, escape…) as visible escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def configure_logging() -> None:
+    """Our records one line each on stderr, third parties' only when they are errors.
+
+    Left alone when the operator's logging configuration (or a test harness) already set
+    handlers on the root logger."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter())
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("certseal").setLevel(logging.INFO)

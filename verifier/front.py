@@ -1,0 +1,393 @@
+"""The verifier's deployment: nginx in front of gunicorn (docs/deployment.md).
+
+gunicorn's synchronous workers are few and block on a client's socket: a client that sends one
+byte a second holds a worker for as long as it likes. nginx reads each request in full, in memory,
+before passing it on over a unix socket, so a worker only ever sees a complete request. This
+module writes nginx's configuration from ``verifier/deploy/`` and, for the demo and the tests,
+runs both servers as children of one process (:class:`Served`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import pwd
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from certseal.errors import ConfigurationError
+from verifier import refusals
+from verifier.engine import DEFAULT_MAX_BYTES
+from verifier.messages import LANGS, ui
+from verifier.result import Verification
+
+# Sent with every page the verifier or the front serves.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+# Room for the multipart envelope around a file of the maximum size (the app allows the same).
+ENVELOPE_BYTES = 64 * 1024
+# nginx's own refusals, by the status that stands for each group (see verifier.conf.template).
+REFUSALS = ("400", "413", "503")
+# Characters that would end or escape an nginx directive's argument.
+_UNSAFE = re.compile(r"[\s;{}\"'$#\\]")
+_LISTEN = re.compile(r"^(\[[0-9a-fA-F:]+\]:|[0-9A-Za-z.-]+:)?[0-9]{1,5}$")
+_PLACEHOLDER = re.compile(r"@([A-Z_]+)@")
+# A unix socket's path must fit sockaddr_un.sun_path (108 bytes with its terminator).
+_MAX_SOCKET_PATH = 100
+
+
+@dataclass(frozen=True)
+class FrontConfig:
+    """Where nginx listens, where gunicorn is, and how long a client may keep either waiting."""
+
+    run_dir: Path  # nginx.conf, verifier.conf, error pages, pid, temp paths, logs, sockets
+    listen: str = "127.0.0.1:8080"
+    upstream_socket: Path | None = None  # default: run_dir/gunicorn.sock
+    max_upload_bytes: int = DEFAULT_MAX_BYTES
+    site_dir: Path | None = None  # served by nginx directly
+    server_name: str = "_"
+    header_timeout: int = 10
+    body_timeout: int = 10
+    send_timeout: int = 10
+    conns_per_address: int = 16
+    worker_connections: int = 1024
+    upstream_timeout: int = 35  # gunicorn's worker timeout (30 s) and some
+    access_log: Path | None = None  # default: run_dir/access.log
+
+    def __post_init__(self) -> None:
+        for name in ("run_dir", "upstream_socket", "site_dir", "access_log"):
+            p = getattr(self, name)
+            if p is not None and (not p.is_absolute() or _UNSAFE.search(str(p))):
+                raise ConfigurationError(
+                    f"{name} must be an absolute path without spaces, quotes or ;{{}}$#: {p}",
+                    f"{name} 須為絕對路徑，且不含空白、引號或 ;{{}}$#：{p}",
+                )
+        if not _LISTEN.match(self.listen):
+            raise ConfigurationError(
+                f"listen must be PORT or HOST:PORT, not {self.listen!r}",
+                f"listen 須為 PORT 或 HOST:PORT，而非 {self.listen!r}",
+            )
+        if not re.fullmatch(r"[0-9A-Za-z._*-]+", self.server_name):
+            raise ConfigurationError(
+                f"not a server name: {self.server_name!r}",
+                f"無效的伺服器名稱：{self.server_name!r}",
+            )
+        if len(str(self.socket).encode()) > _MAX_SOCKET_PATH:
+            raise ConfigurationError(
+                f"the socket path is too long for a unix socket: {self.socket}",
+                f"unix socket 路徑過長：{self.socket}",
+            )
+        numbers = (
+            self.max_upload_bytes,
+            self.header_timeout,
+            self.body_timeout,
+            self.send_timeout,
+            self.conns_per_address,
+            self.worker_connections,
+            self.upstream_timeout,
+        )
+        if any(type(n) is not int or n < 1 for n in numbers):
+            raise ConfigurationError(
+                "sizes, timeouts and connection limits must be whole numbers ≥ 1",
+                "大小、逾時與連線上限須為 ≥ 1 的整數",
+            )
+
+    @property
+    def socket(self) -> Path:
+        return self.upstream_socket or self.run_dir / "gunicorn.sock"
+
+    @property
+    def errors_dir(self) -> Path:
+        return self.run_dir / "errors"
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[-1])
+
+    @property
+    def host(self) -> str:
+        host = self.listen.rsplit(":", 1)[0] if ":" in self.listen else "0.0.0.0"  # noqa: S104
+        return host.strip("[]")
+
+    def verifier_conf(self) -> str:
+        """The ``http``-level configuration: for the system's nginx, or included by ours."""
+        headers = "\n".join(
+            f'        add_header {k} "{v}" always;' for k, v in SECURITY_HEADERS.items()
+        )
+        proxy = _template("proxy.conf.template").rstrip("\n")
+        access = self.access_log or self.run_dir / "access.log"
+        return _fill(
+            _template("verifier.conf.template"),
+            {
+                "LISTEN": self.listen,
+                "SERVER_NAME": self.server_name,
+                "UPSTREAM_SOCKET": str(self.socket),
+                "HEADER_TIMEOUT": str(self.header_timeout),
+                "BODY_TIMEOUT": str(self.body_timeout),
+                "SEND_TIMEOUT": str(self.send_timeout),
+                "MAX_BODY": str(self.max_upload_bytes + ENVELOPE_BYTES),
+                "CONNS_PER_ADDRESS": str(self.conns_per_address),
+                "ZONE_SIZE": "1m",
+                "ACCESS_LOG": f"{access} certseal",
+                "ERRORS_DIR": str(self.errors_dir),
+                "SECURITY_HEADERS": headers,
+                "PROXY": _fill(proxy, {"UPSTREAM_TIMEOUT": str(self.upstream_timeout)}),
+                "SITE": self._site(headers),
+            },
+        )
+
+    def main_conf(self, *, user: str | None = None) -> str:
+        """nginx's own main file, for running it as a child process with every path in run_dir.
+
+        ``user``: only when started as root, the account the workers run as."""
+        return _fill(
+            _template("nginx.conf.template"),
+            {
+                "RUN_DIR": str(self.run_dir),
+                "ERROR_LOG": str(self.run_dir / "nginx-error.log"),
+                "USER": f"user {user};" if user else "",
+                "WORKER_CONNECTIONS": str(self.worker_connections),
+            },
+        )
+
+    def _site(self, headers: str) -> str:
+        if self.site_dir is None:
+            return "    location / {\n        proxy_pass http://certseal_verifier;\n    }"
+        return _fill(
+            _template("site.conf.template").rstrip("\n"),
+            {"SITE_DIR": str(self.site_dir), "SECURITY_HEADERS": headers},
+        )
+
+
+def error_pages(max_upload_bytes: int) -> dict[str, bytes]:
+    """nginx's refusals in the verifier's words: ``{lang}/{status}.json`` and ``.html``."""
+    out: dict[str, bytes] = {}
+    results = {
+        "400": refusals.bad_request(),
+        "413": refusals.too_large(max_upload_bytes),
+        "503": refusals.unavailable(),
+    }
+    for lang in LANGS:
+        for status, result in results.items():
+            body = result.to_dict(lang)
+            out[f"{lang}/{status}.json"] = json.dumps(body, ensure_ascii=False).encode()
+            out[f"{lang}/{status}.html"] = _error_html(result, lang)
+    return out
+
+
+def _error_html(result: Verification, lang: str) -> bytes:
+    t = ui(lang)  # type: ignore[arg-type]
+    message = html.escape(result.to_dict(lang)["reasons"][0]["message"])  # type: ignore[arg-type]
+    return (
+        f'<!doctype html>\n<html lang="{lang}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(t['verdict_failure'])}</title>"
+        '<link rel="stylesheet" href="/verifier.css"></head>\n'
+        f"<body><main><h1>{html.escape(t['verdict_failure'])}</h1><p>{message}</p>"
+        f'<p><a href="/verify?lang={lang}">{html.escape(t["verify_another"])}</a></p>'
+        "</main></body></html>\n"
+    ).encode()
+
+
+def write_front(cfg: FrontConfig, *, main: bool = True) -> Path:
+    """Write verifier.conf, the error pages and (``main``) nginx.conf into ``cfg.run_dir``.
+
+    Returns the file to give nginx: nginx.conf, or verifier.conf for the system's nginx."""
+    cfg.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for rel, data in error_pages(cfg.max_upload_bytes).items():
+        p = cfg.errors_dir / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    (cfg.run_dir / "verifier.conf").write_text(cfg.verifier_conf(), "utf-8")
+    if not main:
+        return cfg.run_dir / "verifier.conf"
+    for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (cfg.run_dir / "tmp" / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+    # nginx started by root would hand its workers to "nobody", who cannot read the run folder.
+    user = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None
+    (cfg.run_dir / "nginx.conf").write_text(cfg.main_conf(user=user), "utf-8")
+    return cfg.run_dir / "nginx.conf"
+
+
+def gunicorn_argv(
+    gunicorn: str,
+    bind: str,
+    *,
+    control_socket: Path,
+    workers: int = 2,
+    timeout: int = 30,
+    access_log: bool = True,
+) -> list[str]:
+    """gunicorn's command line; each instance keeps its own control socket (gunicorn ≥ 25.1
+    otherwise shares ``~/.gunicorn/gunicorn.ctl`` between every instance of a user)."""
+    args = [
+        gunicorn,
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--timeout",
+        str(timeout),
+        "--control-socket",
+        str(control_socket),
+    ]
+    if access_log:
+        # No client address: it is personal data, and behind the front always 127.0.0.1.
+        args += ["--access-logfile", "-", "--access-logformat", '"%(r)s" %(s)s %(b)s %(M)sms']
+    return [*args, "verifier.app:create_app()"]
+
+
+def find_program(name: str, near: Path | None = None) -> str | None:
+    """A program beside ``near`` (the virtualenv's bin), else on PATH, else in /usr/sbin."""
+    for folder in ([str(near)] if near else []) + [os.environ.get("PATH", ""), "/usr/sbin:/sbin"]:
+        for d in folder.split(os.pathsep):
+            p = Path(d) / name
+            if d and p.is_file() and os.access(p, os.X_OK):
+                return str(p)
+    return None
+
+
+class Served:
+    """nginx and gunicorn running as children of this process, until :meth:`stop`."""
+
+    def __init__(
+        self,
+        cfg: FrontConfig,
+        *,
+        nginx: str,
+        gunicorn: str,
+        env: Mapping[str, str],
+        workers: int = 2,
+        worker_timeout: int = 30,
+        output: int | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.control_socket = cfg.run_dir / "gunicorn.ctl"
+        conf = write_front(cfg)
+        for stale in (cfg.socket, self.control_socket):
+            stale.unlink(missing_ok=True)
+        self.gunicorn = subprocess.Popen(
+            gunicorn_argv(
+                gunicorn,
+                f"unix:{cfg.socket}",
+                control_socket=self.control_socket,
+                workers=workers,
+                timeout=worker_timeout,
+                access_log=False,  # nginx writes the access log
+            ),
+            env=dict(env),
+            stdout=output,
+            stderr=output,
+            start_new_session=True,  # Ctrl-C goes to us; we stop the children in order
+        )
+        self.nginx: subprocess.Popen[bytes] | None = None
+        try:
+            _wait_for(
+                lambda: self.control_socket.exists() and _connects(socket.AF_UNIX, str(cfg.socket)),
+                self.gunicorn,
+                "gunicorn",
+            )
+            self.nginx = subprocess.Popen(
+                [
+                    nginx,
+                    "-p",
+                    str(cfg.run_dir),
+                    "-e",
+                    str(cfg.run_dir / "nginx-error.log"),
+                    "-c",
+                    str(conf),
+                ],
+                stdout=output,
+                stderr=output,
+                start_new_session=True,
+            )
+            host = "127.0.0.1" if cfg.host in ("0.0.0.0", "") else cfg.host  # noqa: S104
+            _wait_for(lambda: _connects(socket.AF_INET, (host, cfg.port)), self.nginx, "nginx")
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.cfg.host}:{self.cfg.port}"
+
+    def wait(self) -> int:
+        """Until either server exits; then stop the other. Returns the first exit code."""
+        while True:
+            for p in (self.gunicorn, self.nginx):
+                if p is not None and p.poll() is not None:
+                    code = p.returncode
+                    self.stop()
+                    return code
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """nginx first (no new requests), then gunicorn (finishes the ones it has)."""
+        for p, sig in ((self.nginx, signal.SIGQUIT), (self.gunicorn, signal.SIGTERM)):
+            if p is None or p.poll() is not None:
+                continue
+            p.send_signal(sig)
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def __enter__(self) -> Served:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _connects(family: int, address: str | tuple[str, int]) -> bool:
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        try:
+            s.connect(address)
+        except OSError:
+            return False
+        return True
+
+
+def _wait_for(ready: Callable[[], bool], proc: subprocess.Popen[bytes], name: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ConfigurationError(
+                f"{name} stopped at start (exit {proc.returncode}); see its messages above",
+                f"{name} 啟動時即停止（結束碼 {proc.returncode}），請見上方訊息",
+            )
+        if ready():
+            return
+        time.sleep(0.05)
+    raise ConfigurationError(f"{name} did not start within 30 s", f"{name} 未在 30 秒內啟動")
+
+
+def _template(name: str) -> str:
+    return resources.files("verifier").joinpath("deploy", name).read_text("utf-8")
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    def one(m: re.Match[str]) -> str:
+        return values[m.group(1)]
+
+    return _PLACEHOLDER.sub(one, template)
