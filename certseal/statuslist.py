@@ -997,7 +997,8 @@ def lookup(
     content hash, so they stay valid across publications)."""
     sha256 = _check_hex64(sha256, "document hash")
     snap = state.snapshot
-    bref = snap.buckets.get(sha256[: snap.bucket_prefix_len])
+    bp, sp = sha256[: snap.bucket_prefix_len], sha256[: snap.shard_prefix_len]
+    bref = snap.buckets.get(bp)
     if bref is None:
         return None
     bucket = None if bucket_cache is None else bucket_cache.get(bref.sha256)
@@ -1005,7 +1006,8 @@ def lookup(
         bucket = Bucket.from_bytes(fetch_pinned(fetch, bucket_path(bref), bref, "bucket"))
         if bucket_cache is not None:
             bucket_cache[bref.sha256] = bucket
-    sref = bucket.shards.get(sha256[: snap.shard_prefix_len])
+    _check_holds(bucket.prefix, bp, "bucket")
+    sref = bucket.shards.get(sp)
     if sref is None:
         return None
     shard = None if shard_cache is None else shard_cache.get(sref.sha256)
@@ -1013,4 +1015,12 @@ def lookup(
         shard = Shard.from_bytes(fetch_pinned(fetch, shard_path(sref), sref, "shard"))
         if shard_cache is not None:
             shard_cache[sref.sha256] = shard
+    _check_holds(shard.prefix, sp, "shard")
     return shard.find(sha256)
+
+
+def _check_holds(prefix: str, expected: str, what: str) -> None:
+    # Pinned by hash, so only the signer could misplace one; a reader still says so plainly
+    # rather than answering "never issued".
+    if prefix != expected:
+        raise DeserializationError(f"the {what} pinned for {expected} is the one for {prefix}")
