@@ -151,3 +151,9 @@ class FetchError(CertsealError):
     """Published data could not be fetched from its folder or URL."""
 
     code = "fetch"
+
+
+class StoreUnavailableError(CertsealError):
+    """The verifier's shared store (counts, trusted status-list state) cannot be reached."""
+
+    code = "store_unavailable"

@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 # fonts-noto-cjk, fonts-hanazono: Traditional Chinese fonts, incl. CJK Extension B
 # chromium: the real browser for the site's tests
 # python3-venv: virtualenv support on Debian's own Python
-PACKAGES=(poppler-utils qpdf libnss3-tools fonts-noto-cjk fonts-hanazono chromium)
+# postgresql: the verifier's shared store across instances, and the tests' real server
+# libpq5: PostgreSQL's client library, which psycopg loads (a verifier host may use a remote server)
+PACKAGES=(poppler-utils qpdf libnss3-tools fonts-noto-cjk fonts-hanazono chromium postgresql libpq5)
 python3 -c "import venv, ensurepip" 2>/dev/null || PACKAGES+=(python3-venv)
 
 missing=()

@@ -38,12 +38,12 @@ from certseal.errors import CertsealError
 from certseal.timeutil import format_time, utcnow
 from verifier import refusals
 from verifier.config import VerifierConfig
-from verifier.counter import Counter
 from verifier.engine import Limits, Verifier, build_verifier
 from verifier.front import ENVELOPE_BYTES, SECURITY_HEADERS
 from verifier.messages import LANGS, Lang, ui
 from verifier.result import Verification
 from verifier.status import IssuerTrust
+from verifier.store import open_store
 
 log = logging.getLogger("certseal.verifier")
 API = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -93,7 +93,7 @@ def create_app(
     app.config["MAX_FORM_MEMORY_SIZE"] = cfg.max_upload_bytes + ENVELOPE_BYTES
     app.config["CERTSEAL"] = cfg
     app.config["CERTSEAL_CLOCK"] = clock
-    counter = Counter(cfg.counts_db)
+    counter = open_store(cfg.store_location)
     issuers = [
         IssuerTrust.from_files(i.name, list(i.roots), list(i.status_certs), i.source, i.pin)
         for i in cfg.issuers
@@ -141,7 +141,11 @@ def choose_lang(*, read_form: bool = True) -> Lang:
 def _upload() -> bytes | None:
     """The file: the whole body (``application/pdf``), or the one multipart field ``file``."""
     if request.mimetype in RAW_TYPES:
-        return _read(lambda: request.get_data(cache=False))
+        data = _read(lambda: request.get_data(cache=False))
+        if request.content_length is not None and len(data) != request.content_length:
+            # gunicorn hands over what came before the client stopped: not the whole file.
+            raise BadRequest()
+        return data
 
     def one_file() -> bytes | None:
         files = request.files.getlist("file")

@@ -16,6 +16,7 @@ from typing import Any
 from certseal.errors import ConfigurationError, DeserializationError
 from certseal.statuslist import Pin
 from verifier.engine import DEFAULT_MAX_BYTES
+from verifier.store import POSTGRES_SCHEMES
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,13 @@ class VerifierConfig:
     refresh_seconds: float = 60.0
     time_limit_seconds: float = 10.0
     site_dir: Path | None = None  # serve the published static site too (the demo does)
+    # A postgresql:// URL: counts and trusted state shared by every instance (else counts_db).
+    database: str | None = None
+
+    @property
+    def store_location(self) -> Path | str:
+        """Where the shared store lives: the PostgreSQL URL if set, else the SQLite file."""
+        return self.database or self.counts_db
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> VerifierConfig:
@@ -96,6 +104,14 @@ class VerifierConfig:
             raise ConfigurationError(
                 "max_upload_bytes must be ≥ 1024", "max_upload_bytes 須 ≥ 1024"
             )
+        database = d.get("database") or None
+        if database is not None and (
+            not isinstance(database, str) or not database.startswith(POSTGRES_SCHEMES)
+        ):
+            raise ConfigurationError(
+                "database must be a postgresql:// URL (leave it out for the SQLite counts_db)",
+                "database 須為 postgresql:// 網址（不設定則使用 SQLite 的 counts_db）",
+            )
         return cls(
             issuers=tuple(IssuerConfig.from_dict(i) for i in issuers),
             counts_db=Path(d["counts_db"])
@@ -105,6 +121,7 @@ class VerifierConfig:
             refresh_seconds=float(d.get("refresh_seconds", 60.0)),
             time_limit_seconds=float(d.get("time_limit_seconds", 10.0)),
             site_dir=Path(d["site_dir"]) if d.get("site_dir") else None,
+            database=database,
         )
 
     @classmethod
@@ -132,7 +149,11 @@ class VerifierConfig:
                 }
             ],
         }
-        for key, var in (("counts_db", "CERTSEAL_COUNTS_DB"), ("site_dir", "CERTSEAL_SITE_DIR")):
+        for key, var in (
+            ("counts_db", "CERTSEAL_COUNTS_DB"),
+            ("site_dir", "CERTSEAL_SITE_DIR"),
+            ("database", "CERTSEAL_DATABASE_URL"),
+        ):
             if env.get(var):
                 d[key] = env[var]
         if env.get("CERTSEAL_MAX_UPLOAD_BYTES"):

@@ -17,10 +17,10 @@ from certseal.fetch import published_fetcher
 from certseal.pki import ec_public_key
 from certseal.statuslist import REASON_CODES, Entry, Issuer, TrustedState
 from certseal.timeutil import format_time
-from verifier.counter import Counter
 from verifier.pdfcheck import SIGNATURE_CHECKS, check_signature, proven_by_status_list, sniff
 from verifier.result import Check, DocumentInfo, Reason, StatusListInfo, Verification
 from verifier.status import IssuerTrust, StatusSource
+from verifier.store import Store
 
 log = logging.getLogger("certseal.verifier")
 
@@ -37,7 +37,7 @@ class Limits:
 class Verifier:
     """Answers one question for a file: genuine and current, and what was checked."""
 
-    def __init__(self, sources: list[StatusSource], counter: Counter, limits: Limits) -> None:
+    def __init__(self, sources: list[StatusSource], counter: Store, limits: Limits) -> None:
         self.sources = sources
         self.counter = counter
         self.limits = limits
@@ -284,7 +284,7 @@ def _checkpoint_info(ref: LogRef) -> dict[str, object]:
 
 
 def build_verifier(
-    issuers: list[IssuerTrust], counter: Counter, limits: Limits, refresh_seconds: float = 60.0
+    issuers: list[IssuerTrust], counter: Store, limits: Limits, refresh_seconds: float = 60.0
 ) -> Verifier:
     return Verifier(
         [StatusSource(t, counter, refresh_seconds=refresh_seconds) for t in issuers],

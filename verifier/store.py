@@ -1,0 +1,214 @@
+"""What every verifier worker and instance shares: verification counts and the trusted
+status-list state (per issuer, the highest version seen and its issue time).
+
+One small interface, two implementations: SQLite (the embedded default, WAL; shared by the
+worker processes of one machine) and PostgreSQL (:mod:`verifier.store_pg`; shared by every
+instance behind one address). Each change is one atomic statement, so concurrent workers can
+never count past a limit or move the trusted version back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from certseal.errors import StoreUnavailableError
+from certseal.timeutil import format_time, parse_time
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The trusted state of one issuer: the highest status-list version any worker accepted.
+
+    ``issued_at`` is None only for a version recorded without its time (older databases).
+    """
+
+    version: int
+    issued_at: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.version < 0:
+            raise ValueError("a status-list version is never negative")
+        if self.issued_at is not None and self.issued_at.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC time")
+
+
+NOTHING_SEEN = Seen(0)
+
+
+class Store(ABC):
+    """Counts and trusted state, shared by every worker that opens the same database."""
+
+    @abstractmethod
+    def try_use(self, sha256: str, limit: int) -> tuple[bool, int]:
+        """Count one verification if the limit allows; returns (counted, used so far)."""
+
+    @abstractmethod
+    def used(self, sha256: str) -> int:
+        """How many verifications of this document were counted."""
+
+    @abstractmethod
+    def seen(self, issuer: str) -> Seen:
+        """The issuer's trusted state; one indexed read, cheap enough for every answer."""
+
+    @abstractmethod
+    def record_seen(self, issuer: str, version: int, issued_at: dt.datetime | None = None) -> Seen:
+        """Raise the issuer's trusted state to ``version`` (never lower it) and return the state
+        after the call, which is newer than ``version`` when another worker got there first.
+
+        A version already recorded keeps its first time; the time of a version recorded
+        without one is filled in.
+        """
+
+    def seen_version(self, issuer: str) -> int:
+        return self.seen(issuer).version
+
+    def close(self) -> None:  # noqa: B027 - nothing to release by default
+        """Release this process's connections."""
+
+
+def check_use(sha256: str, limit: int) -> None:
+    if not sha256:
+        raise ValueError("a document hash is required")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError(f"a verification limit is a whole number ≥ 0, not {limit!r}")
+
+
+def check_seen(issuer: str, version: int, issued_at: dt.datetime | None) -> None:
+    if not issuer:
+        raise ValueError("an issuer name is required")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"a status-list version is a whole number ≥ 1, not {version!r}")
+    if issued_at is not None and issued_at.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware UTC time")
+
+
+_SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS counts (sha256 TEXT PRIMARY KEY, used INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS seen_versions (
+    issuer TEXT PRIMARY KEY, version INTEGER NOT NULL, issued_at TEXT
+);
+"""
+# Shared with store_pg in spirit: the version only rises; a version's first time is kept.
+_SQLITE_RECORD_SEEN = (
+    "INSERT INTO seen_versions (issuer, version, issued_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (issuer) DO UPDATE SET version = excluded.version, "
+    "issued_at = CASE WHEN excluded.version > seen_versions.version "
+    "OR seen_versions.issued_at IS NULL THEN excluded.issued_at "
+    "ELSE seen_versions.issued_at END "
+    "WHERE excluded.version > seen_versions.version "
+    "OR (excluded.version = seen_versions.version AND seen_versions.issued_at IS NULL)"
+)
+
+
+class SqliteStore(Store):
+    """One SQLite file (WAL), atomic across threads and worker processes of one machine.
+
+    Fifty simultaneous uploads of a document whose limit is 3 give exactly 3 successes: the
+    increment and the limit test are one SQL statement inside an immediate transaction.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []  # every thread's, closed by close()
+        self._opened_lock = threading.Lock()
+        conn = self._conn()
+        conn.executescript(_SQLITE_SCHEMA)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cols = {r[1] for r in conn.execute("PRAGMA table_info(seen_versions)")}
+            if "issued_at" not in cols:  # a database from before the time was kept
+                conn.execute("ALTER TABLE seen_versions ADD COLUMN issued_at TEXT")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                # Each thread uses its own; another thread may only close it (close()).
+                conn = sqlite3.connect(
+                    str(self.path), timeout=30, isolation_level=None, check_same_thread=False
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA busy_timeout=30000")
+            except sqlite3.Error as e:
+                raise StoreUnavailableError(
+                    f"cannot open the verifier's database {self.path}: {e}",
+                    f"無法開啟驗證服務的資料庫 {self.path}：{e}",
+                ) from e
+            self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
+        return conn
+
+    def try_use(self, sha256: str, limit: int) -> tuple[bool, int]:
+        check_use(sha256, limit)
+        if limit == 0:
+            return False, self.used(sha256)
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "INSERT INTO counts (sha256, used) VALUES (?, 1) "
+                "ON CONFLICT (sha256) DO UPDATE SET used = used + 1 WHERE used < ? "
+                "RETURNING used",
+                (sha256, limit),
+            ).fetchone()
+            if row is None:
+                used = conn.execute("SELECT used FROM counts WHERE sha256=?", (sha256,)).fetchone()
+                conn.execute("COMMIT")
+                return False, int(used[0])
+            conn.execute("COMMIT")
+            return True, int(row[0])
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def used(self, sha256: str) -> int:
+        row = self._conn().execute("SELECT used FROM counts WHERE sha256=?", (sha256,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def seen(self, issuer: str) -> Seen:
+        row = (
+            self._conn()
+            .execute("SELECT version, issued_at FROM seen_versions WHERE issuer=?", (issuer,))
+            .fetchone()
+        )
+        if row is None:
+            return NOTHING_SEEN
+        return Seen(int(row[0]), parse_time(row[1], "issued_at") if row[1] else None)
+
+    def record_seen(self, issuer: str, version: int, issued_at: dt.datetime | None = None) -> Seen:
+        check_seen(issuer, version, issued_at)
+        at = format_time(issued_at) if issued_at is not None else None
+        self._conn().execute(_SQLITE_RECORD_SEEN, (issuer, version, at))
+        return self.seen(issuer)
+
+    def close(self) -> None:
+        """Close the connections every thread opened."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
+
+
+def open_store(database: Path | str) -> Store:
+    """A ``postgresql://`` URL opens PostgreSQL; anything else is a SQLite file's path."""
+    if isinstance(database, str) and database.startswith(POSTGRES_SCHEMES):
+        from verifier.store_pg import PostgresStore  # psycopg (and libpq) only when configured
+
+        return PostgresStore(database)
+    return SqliteStore(Path(database))

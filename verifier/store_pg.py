@@ -1,0 +1,188 @@
+"""The verifier's store on PostgreSQL: one database shared by every instance behind one address.
+
+Each thread of each worker keeps its own connection (autocommit), opened after the fork.
+Counting is one ``INSERT … ON CONFLICT DO UPDATE … WHERE used < limit RETURNING used``: the
+conflicting row is locked and the limit re-tested on its newest version, so concurrent
+instances can never count past the limit. The trusted state rises the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+
+from certseal.errors import ConfigurationError, StoreUnavailableError
+from verifier.store import NOTHING_SEEN, Seen, Store, check_seen, check_use
+
+T = TypeVar("T")
+
+# Any constant: it serialises the schema set-up of workers that start at the same moment
+# (concurrent CREATE TABLE IF NOT EXISTS can fail on PostgreSQL's catalog).
+_SCHEMA_LOCK = 0x63657274  # "cert"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS counts ("
+    " sha256 text PRIMARY KEY, used integer NOT NULL CHECK (used >= 0))",
+    "CREATE TABLE IF NOT EXISTS seen_versions ("
+    " issuer text PRIMARY KEY, version bigint NOT NULL CHECK (version >= 1),"
+    " issued_at timestamptz)",
+)
+_TRY_USE = (
+    "INSERT INTO counts AS c (sha256, used) VALUES (%s, 1) "
+    "ON CONFLICT (sha256) DO UPDATE SET used = c.used + 1 WHERE c.used < %s "
+    "RETURNING used"
+)
+_RECORD_SEEN = (
+    "INSERT INTO seen_versions AS s (issuer, version, issued_at) VALUES (%s, %s, %s) "
+    "ON CONFLICT (issuer) DO UPDATE SET version = excluded.version, "
+    "issued_at = CASE WHEN excluded.version > s.version OR s.issued_at IS NULL "
+    "THEN excluded.issued_at ELSE s.issued_at END "
+    "WHERE excluded.version > s.version "
+    "OR (excluded.version = s.version AND s.issued_at IS NULL)"
+)
+
+
+def describe(url: str) -> str:
+    """Host, port and database of a connection URL, never its password (for messages)."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql (unreadable URL)"
+    host, port = info.get("host", "localhost"), info.get("port", 5432)
+    return f"postgresql {host}:{port}/{info.get('dbname', '')}"
+
+
+class PostgresStore(Store):
+    def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
+        try:
+            psycopg.conninfo.conninfo_to_dict(url)
+        except psycopg.ProgrammingError:
+            raise ConfigurationError(
+                "the database setting is not a valid postgresql:// URL",
+                "資料庫設定不是有效的 postgresql:// 網址",
+            ) from None
+        self.url = url
+        self.where = describe(url)
+        self.connect_timeout = connect_timeout
+        self._local = threading.local()
+        self._pid = os.getpid()
+        self._opened: list[psycopg.Connection[Any]] = []  # every thread's, closed by close()
+        self._opened_lock = threading.Lock()
+
+        def schema(conn: psycopg.Connection[Any]) -> None:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                for sql in _SCHEMA:
+                    conn.execute(sql)
+
+        self._run(schema, retry=True)
+
+    def _conn(self) -> psycopg.Connection[Any]:
+        if self._pid != os.getpid():
+            # Connections opened before gunicorn forked belong to the parent: forget them
+            # (closing them here would end the parent's sessions).
+            self._pid, self._opened, self._local = os.getpid(), [], threading.local()
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=self.connect_timeout,
+                application_name="certseal-verifier",
+            )
+            self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
+        return conn
+
+    def _drop(self) -> None:
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+            with self._opened_lock:
+                self._opened.remove(conn)
+
+    def _run(self, work: Callable[[psycopg.Connection[Any]], T], *, retry: bool) -> T:
+        """Run ``work`` on this thread's connection; every failure wrapped once.
+
+        ``retry``: the work may run twice (a read, or a change that is the same when repeated),
+        so a connection the server closed (a restart, a failover) is reopened once.
+        """
+        for attempt in (1, 2):
+            try:
+                return work(self._conn())
+            except psycopg.OperationalError as e:
+                self._drop()
+                if retry and attempt == 1:
+                    continue
+                raise StoreUnavailableError(
+                    f"the verifier's database ({self.where}) cannot be reached: {type(e).__name__}",
+                    f"無法連線驗證服務的資料庫（{self.where}）",
+                ) from e
+            except psycopg.Error as e:
+                raise StoreUnavailableError(
+                    f"the verifier's database ({self.where}) refused a request: {type(e).__name__}",
+                    f"驗證服務的資料庫（{self.where}）拒絕了要求",
+                ) from e
+        raise AssertionError("unreachable")
+
+    def try_use(self, sha256: str, limit: int) -> tuple[bool, int]:
+        check_use(sha256, limit)
+        if limit == 0:
+            return False, self.used(sha256)
+        # A count is not repeatable: first make sure the connection is alive (a repeatable
+        # ping), so a server restart since the last request does not cost a failed answer.
+        self._run(lambda c: c.execute("SELECT 1"), retry=True)
+
+        def count(conn: psycopg.Connection[Any]) -> tuple[bool, int]:
+            row = conn.execute(_TRY_USE, (sha256, limit)).fetchone()
+            if row is not None:
+                return True, int(row[0])
+            return False, self._used(conn, sha256)
+
+        return self._run(count, retry=False)
+
+    @staticmethod
+    def _used(conn: psycopg.Connection[Any], sha256: str) -> int:
+        row = conn.execute("SELECT used FROM counts WHERE sha256 = %s", (sha256,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def used(self, sha256: str) -> int:
+        return self._run(lambda c: self._used(c, sha256), retry=True)
+
+    @staticmethod
+    def _seen(conn: psycopg.Connection[Any], issuer: str) -> Seen:
+        row = conn.execute(
+            "SELECT version, issued_at FROM seen_versions WHERE issuer = %s", (issuer,)
+        ).fetchone()
+        if row is None:
+            return NOTHING_SEEN
+        at: dt.datetime | None = row[1]
+        return Seen(int(row[0]), at.astimezone(dt.UTC) if at is not None else None)
+
+    def seen(self, issuer: str) -> Seen:
+        return self._run(lambda c: self._seen(c, issuer), retry=True)
+
+    def record_seen(self, issuer: str, version: int, issued_at: dt.datetime | None = None) -> Seen:
+        check_seen(issuer, version, issued_at)
+        at = issued_at.astimezone(dt.UTC).replace(microsecond=0) if issued_at else None
+
+        def record(conn: psycopg.Connection[Any]) -> Seen:
+            conn.execute(_RECORD_SEEN, (issuer, version, at))
+            return self._seen(conn, issuer)
+
+        # Repeating it changes nothing: the version only rises and a version's time is kept.
+        return self._run(record, retry=True)
+
+    def close(self) -> None:
+        """Close the connections every thread of this process opened."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
