@@ -58,6 +58,7 @@ from certseal.statuslist import (
     update_publication,
 )
 from certseal.timeutil import format_time
+from certseal.workdays import WEEKENDS_ONLY, Calendar
 
 Produce = Callable[[Iterable[tuple[DocumentContent, bool]]], Iterable[bytes | CertsealError]]
 """Renders and signs documents, in order; a document that cannot be made yields its error."""
@@ -183,12 +184,9 @@ class PublishReport:
     timestamp_expires: dt.datetime  # the short-lived timestamp's; ``expires`` is the snapshot's
 
 
-def add_working_days(day: dt.date, n: int) -> dt.date:
-    while n > 0:
-        day += dt.timedelta(days=1)
-        if day.weekday() < 5:
-            n -= 1
-    return day
+def add_working_days(day: dt.date, n: int, calendar: Calendar = WEEKENDS_ONLY) -> dt.date:
+    """Working days skip weekends and the calendar's holidays (certseal/workdays.py)."""
+    return calendar.add_working_days(day, n)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -339,14 +337,21 @@ class Authority:
             student_id, doc_type, collected_on, at=now, actor=actor
         )
 
-    def due(self, today: dt.date) -> list[DueItem]:
-        """Digital diplomas owed: paper collected, digital one not issued yet."""
+    def due(
+        self,
+        today: dt.date,
+        *,
+        calendar: Calendar = WEEKENDS_ONLY,
+        working_days: int = WORKING_DAYS_DUE,
+    ) -> list[DueItem]:
+        """Digital diplomas owed: paper collected, digital one not issued yet; due
+        ``working_days`` after collection, public holidays skipped with a ``calendar``."""
         out = []
         for student_id, doc_type, collected_on in self.registry.collections():
             key = IssueRequest(doc_type, student_id).request_key
             if self.registry.by_request(key) is not None:
                 continue
-            due_by = add_working_days(collected_on, WORKING_DAYS_DUE)
+            due_by = add_working_days(collected_on, working_days, calendar)
             out.append(DueItem(student_id, doc_type, collected_on, due_by, today > due_by))
         return out
 
