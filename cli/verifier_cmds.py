@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 import click
 
 from certseal.errors import ConfigurationError
 from verifier.config import VerifierConfig
+from verifier.engine import DEFAULT_MAX_BYTES
+from verifier.front import FrontConfig, Served, find_program, gunicorn_argv, write_front
 
 
 @click.group()
@@ -44,6 +47,20 @@ def verifier() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
+@click.option(
+    "--front",
+    type=click.Choice(["nginx", "none"]),
+    default="nginx",
+    show_default=True,
+    help="nginx: nginx listens and buffers every request, gunicorn on a unix socket behind it. "
+    "none: gunicorn listens itself — only behind your own buffering proxy.",
+)
+@click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="This instance's sockets, nginx configuration and logs "
+    "[default: $XDG_RUNTIME_DIR/certseal-verifier-PORT or ~/.local/state/certseal/run-PORT].",
+)
 def serve(
     config_file: Path | None,
     trust_dir: Path | None,
@@ -53,8 +70,10 @@ def serve(
     host: str,
     port: int,
     workers: int,
+    front: str,
+    run_dir: Path | None,
 ) -> None:
-    """Run the verifier under gunicorn (the production server)."""
+    """Run the verifier: nginx in front of gunicorn (docs/deployment.md); Ctrl-C stops both."""
     env = dict(os.environ)
     if config_file:
         env["CERTSEAL_VERIFIER_CONFIG"] = str(config_file.resolve())
@@ -71,26 +90,101 @@ def serve(
     if counts_db:
         env["CERTSEAL_COUNTS_DB"] = str(counts_db.resolve())
     # Fail here, with a plain message, rather than in every worker.
-    VerifierConfig.from_env(env)
-    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or shutil.which(
-        "gunicorn"
-    )
+    cfg = VerifierConfig.from_env(env)
+    gunicorn = find_program("gunicorn", Path(sys.executable).parent)
     if gunicorn is None:
         raise ConfigurationError("gunicorn is not installed", "未安裝 gunicorn")
-    args = [
-        gunicorn,
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "sync",
-        "--timeout",
-        "30",
-        "--access-logfile",
-        "-",
-        "--access-logformat",
-        '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
-        "verifier.app:create_app()",
-    ]
-    os.execve(gunicorn, args, env)  # noqa: S606 - replace this process with the server
+    run = (run_dir or _default_run_dir(port)).resolve()
+    if front == "none":
+        run.mkdir(parents=True, exist_ok=True, mode=0o700)
+        args = gunicorn_argv(
+            gunicorn, f"{host}:{port}", control_socket=run / "gunicorn.ctl", workers=workers
+        )
+        os.execve(gunicorn, args, env)  # noqa: S606 - replace this process with the server
+    nginx = find_program("nginx")
+    if nginx is None:
+        raise ConfigurationError(
+            "nginx is not installed (scripts/setup.sh installs it), or use --front none behind "
+            "your own buffering proxy",
+            "未安裝 nginx（scripts/setup.sh 會安裝），或在您自己的緩衝代理之後使用 --front none",
+        )
+    front_cfg = FrontConfig(
+        run_dir=run,
+        listen=f"{host}:{port}",
+        max_upload_bytes=cfg.max_upload_bytes,
+        site_dir=cfg.site_dir.resolve() if cfg.site_dir else None,
+    )
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    served = Served(front_cfg, nginx=nginx, gunicorn=gunicorn, env=env, workers=workers)
+    click.echo(f"Serving on {served.url}/ (nginx, gunicorn behind it; files in {run})")
+    try:
+        code = served.wait()
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        served.stop()
+    sys.exit(code)
+
+
+@verifier.command("front-config")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for verifier.conf and its error pages (e.g. /etc/certseal/nginx).",
+)
+@click.option("--listen", default="80", show_default=True, help="nginx's listen: PORT or HOST:PORT")
+@click.option("--server-name", default="_", show_default=True)
+@click.option(
+    "--socket",
+    "upstream",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="gunicorn's unix socket (its --bind unix:PATH).",
+)
+@click.option(
+    "--site-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The published static site, served by nginx at /.",
+)
+@click.option("--max-upload-bytes", default=DEFAULT_MAX_BYTES, show_default=True, type=int)
+@click.option("--conns-per-address", default=16, show_default=True, type=int)
+@click.option(
+    "--access-log",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("/var/log/nginx/certseal-verifier.access.log"),
+    show_default=True,
+)
+def front_config(
+    out: Path,
+    listen: str,
+    server_name: str,
+    upstream: Path,
+    site_dir: Path | None,
+    max_upload_bytes: int,
+    conns_per_address: int,
+    access_log: Path,
+) -> None:
+    """Write the nginx configuration for a production server (include it in nginx's http block)."""
+    cfg = FrontConfig(
+        run_dir=out.resolve(),
+        listen=listen,
+        server_name=server_name,
+        upstream_socket=upstream.resolve(),
+        site_dir=site_dir.resolve() if site_dir else None,
+        max_upload_bytes=max_upload_bytes,
+        conns_per_address=conns_per_address,
+        access_log=access_log.resolve(),
+    )
+    click.echo(write_front(cfg, main=False))
+
+
+def _default_run_dir(port: int) -> Path:
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and Path(runtime).is_dir():
+        return Path(runtime) / f"certseal-verifier-{port}"
+    return Path.home() / ".local" / "state" / "certseal" / f"run-{port}"
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # the same orderly stop as Ctrl-C

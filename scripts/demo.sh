@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's main command: set up, run a demo authority end to end, then serve the verifier
-# and the public site on 127.0.0.1. Ctrl-C stops the server.
+# and the public site on 127.0.0.1 as production does: nginx buffers every request in front of
+# gunicorn (docs/deployment.md). Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -96,13 +97,16 @@ certseal authority export-trust --out "$OUT/trust" >/dev/null
 cat <<EOT
 
 == The verifier and the public site: http://127.0.0.1:$PORT/
-Try it:
+nginx listens there, reads each upload in full and serves the site; gunicorn (2 workers) verifies
+behind it on a unix socket (docs/deployment.md). Try it:
   curl -s -F file=@demo-out/samples/genuine-diploma.pdf http://127.0.0.1:$PORT/api/v1/verify
   curl -s -F file=@demo-out/samples/superseded-diploma.pdf -F lang=en http://127.0.0.1:$PORT/api/v1/verify
   curl -s -F file=@demo-out/samples/tampered-diploma.pdf http://127.0.0.1:$PORT/api/v1/verify
+  curl -s -H 'Content-Type: application/pdf' --data-binary @demo-out/samples/revoked-diploma.pdf \
+    http://127.0.0.1:$PORT/api/v1/verify
   curl -s http://127.0.0.1:$PORT/api/v1/status
 or open http://127.0.0.1:$PORT/ in a browser and drop a file from demo-out/samples/.
-Ctrl-C stops the server.
+Ctrl-C stops both servers.
 EOT
 exec certseal verifier serve --trust-dir "$OUT/trust" --source "$OUT/site" --site-dir "$OUT/site" \
   --counts-db "$(dirname "$CERTSEAL_HOME")/verifier/counts.sqlite" --port "$PORT"

@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 # python3-venv: virtualenv support on Debian's own Python
 # postgresql: the verifier's shared store across instances, and the tests' real server
 # libpq5: PostgreSQL's client library, which psycopg loads (a verifier host may use a remote server)
-PACKAGES=(poppler-utils qpdf libnss3-tools fonts-noto-cjk fonts-hanazono chromium postgresql libpq5)
+# nginx: the verifier's buffering front (slow uploads hold nginx, never a gunicorn worker)
+# wrk: the C load generator of bench/verification.py --wrk (the client does not take the cores)
+PACKAGES=(poppler-utils qpdf libnss3-tools fonts-noto-cjk fonts-hanazono chromium nginx wrk postgresql libpq5)
 python3 -c "import venv, ensurepip" 2>/dev/null || PACKAGES+=(python3-venv)
 
 missing=()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -120,11 +121,12 @@ def test_missing_or_empty_file(live: LiveServer, data: bytes | None) -> None:
 
 
 def test_not_multipart_is_a_json_4xx(live: LiveServer) -> None:
+    # Neither multipart nor a PDF body (application/pdf is accepted as the file itself).
     req = urllib.request.Request(
         live.url + "/api/v1/verify",
         data=b"%PDF-1.7 junk",
         method="POST",
-        headers={"Content-Type": "application/pdf"},
+        headers={"Content-Type": "text/plain"},
     )
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, timeout=10)
@@ -254,3 +256,72 @@ def test_site_folder_redirects_to_its_slash(issued: Issued, tmp_path: Path) -> N
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: object, **kwargs: object) -> None:
         return None
+
+
+def post_raw(url: str, data: bytes, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    req = urllib.request.Request(
+        url,
+        data=data,
+        method="POST",
+        headers={"Content-Type": "application/pdf", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_raw_pdf_body_is_the_file(live: LiveServer, issued: Issued) -> None:
+    status, body = post_raw(live.url + "/api/v1/verify?lang=zh-TW", issued.pdf("superseded"))
+    jsonschema.validate(body, SCHEMA)
+    assert (status, body["result"], body["lang"]) == (200, "warning", "zh-TW")
+    assert [r["code"] for r in body["reasons"]] == ["superseded"]
+    status, body = post_raw(live.url + "/api/v1/verify", b"")
+    assert (status, body["reasons"][0]["code"]) == (200, "empty_file")
+    status, body = post_raw(live.url + "/api/v1/verify", hostile.huge())
+    assert (status, body["reasons"][0]["code"]) == (413, "too_large")
+
+
+def test_status_shows_no_server_path_and_is_not_ok_when_stale(
+    issued: Issued, tmp_path: Path
+) -> None:
+    from tests.conftest import NOW
+
+    for hours, stale in ((3, False), (30, True)):
+        app = create_app(
+            verifier_config(issued, tmp_path), clock=lambda h=hours: NOW + dt.timedelta(hours=h)
+        )
+        with app.test_client() as client:
+            body = client.get("/api/v1/status").get_json()
+        assert (body["ok"], body["status_lists"][0]["stale"]) == (not stale, stale)
+        assert body["status_lists"][0]["source"] is None
+        assert str(tmp_path) not in json.dumps(body) and str(issued.published) not in json.dumps(
+            body
+        )
+    validate(SPEC)
+    schema = SPEC["paths"]["/api/v1/status"]["get"]["responses"]["200"]["content"]
+    jsonschema.validate(body, schema["application/json"]["schema"])
+
+
+def test_directory_probes_outside_the_site_look_alike(issued: Issued, tmp_path: Path) -> None:
+    """A folder that exists on the server and one that does not: the same 404."""
+    site = tmp_path / "site"
+    (site / "en").mkdir(parents=True)
+    (site / "en" / "index.html").write_text("<html></html>")
+    server = LiveServer(create_app(verifier_config(issued, tmp_path, site_dir=str(site))))
+    port = int(server.url.rsplit(":", 1)[1])
+
+    def get(path: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        return data.split(b"\r\n", 1)[0]
+
+    try:
+        assert get("/../../etc") == get("/../../no-such-folder") == b"HTTP/1.1 404 NOT FOUND"
+        assert get("/en").startswith(b"HTTP/1.1 301")
+    finally:
+        server.stop()
