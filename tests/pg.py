@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import re
 import secrets
 import shutil
 import socket
@@ -99,12 +98,13 @@ class PostgresServer:
             raise RuntimeError(f"{tool} failed: {done.stderr}{done.stdout}\n{tail}")
 
     def start(self) -> None:
+        # Unix socket in our folder: Debian's /var/run/postgresql may not exist or be writable.
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base}"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "log"), "-o", options,
-                  "-w", "-t", "60", "start")  # fmt: skip
+        log = str(self.base / "log")
+        self._run("pg_ctl", "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
 
     def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{dbname}"
@@ -121,10 +121,6 @@ class PostgresServer:
             self.stop()
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
-
-
-def redact(text: str) -> str:
-    return re.sub(r"://([^:]+):[^@]+@", r"://\1:***@", text)
 
 
 @pytest.fixture(scope="module")
