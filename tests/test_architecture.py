@@ -16,7 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 FOUNDATION = "certseal"
-ACTORS = ("authority", "verifier", "auditor")
+ACTORS = ("authority", "verifier", "auditor", "federation")
 CLI = "cli"
 WEB = {"flask", "werkzeug", "jinja2.ext", "gunicorn"}
 # The verifier's web layer: the only verifier modules that may import a web framework.
@@ -28,6 +28,7 @@ ALLOWED = {
     "authority": {FOUNDATION, "authority", "certseal_site"},
     "verifier": {FOUNDATION, "verifier"},
     "auditor": {FOUNDATION, "auditor"},
+    "federation": {FOUNDATION, "federation"},
     CLI: {FOUNDATION, *ACTORS, CLI},
 }
 OURS = {FOUNDATION, *ACTORS, CLI, "certseal_site"}

@@ -1,0 +1,639 @@
+"""The federation operator's home and operations: admit, suspend, merge, close, rotate, publish.
+
+Home layout::
+
+    config.json     origin of the log, the root keys' names and threshold, expiry periods
+    keys/           root-1..n (offline: root and targets) and online (snapshot, timestamp, log)
+    repo/           the published tree, exactly as copied out: metadata/, targets/, log/
+    log/            the log's leaves (one canonical JSON line each)
+    state.json      the commit point: current version of every role and the log's size
+    lock            held while an operation runs
+
+Every operation writes its new files first (versioned names, never an old version's), checks
+the result with the same client a verifier runs (:class:`certseal.trustlist.TrustListClient`),
+and only then moves ``timestamp.json`` and ``state.json``: an interrupted operation leaves the
+last published trust list in force. Time is passed in.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from tuf.api import exceptions as tuf_errors
+from tuf.api.metadata import (
+    DelegatedRole,
+    Delegations,
+    Metadata,
+    MetaFile,
+    Root,
+    Snapshot,
+    Targets,
+    Timestamp,
+)
+
+from certseal import pki, trustlist
+from certseal.errors import (
+    AuthorityBusyError,
+    CertsealError,
+    ConfigurationError,
+    InputError,
+    SignatureVerificationError,
+    StateError,
+)
+from certseal.eventlog import LOG_DIR, checkpoint_path
+from certseal.fetch import published_fetcher
+from certseal.timeutil import format_time, parse_time
+from certseal.trustlist import (
+    LOG_FIELD,
+    KeyRecord,
+    OnboardingRequest,
+    SchoolEntry,
+    SchoolProfile,
+    StateChange,
+    TrustEvent,
+    TrustList,
+    TrustListClient,
+    check_key_history,
+    events_for,
+    key_path,
+    metadata_path,
+    parse_metadata,
+    profile_target,
+    role_keys,
+    school_path,
+    tuf_key,
+)
+from federation import keys as opkeys
+from federation.log import TrustLog
+from federation.storage import write_file, write_once
+
+DAYS = {"root": 365, "targets": 90, "snapshot": 7, "timestamp": 1}
+_MUTABLE = (
+    metadata_path("timestamp"),
+    f"{LOG_DIR}/{checkpoint_path()}",
+    f"{LOG_DIR}/checkpoints.json",
+)
+
+
+@dataclass(frozen=True)
+class OperatorState:
+    """The committed versions: what ``timestamp.json`` points to, and the log's size."""
+
+    root: int
+    targets: int
+    snapshot: int
+    timestamp: int
+    roles: dict[str, int]
+    log_size: int
+    time: str = ""  # when it was committed: the operator reads its own list as of then
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OperatorState:
+        return cls(
+            d["root"],
+            d["targets"],
+            d["snapshot"],
+            d["timestamp"],
+            dict(d["roles"]),
+            d["log_size"],
+            d["time"],
+        )
+
+
+def init_operator(
+    home: Path,
+    origin: str,
+    passphrase: str,
+    now: dt.datetime,
+    *,
+    root_keys: int = 3,
+    threshold: int = 2,
+) -> list[str]:
+    """Create the operator's home: keys, root v1 (signed by every root key), an empty list.
+
+    Args:
+        origin: the log's origin line, e.g. ``trust.example.edu.tw/trust/log``.
+
+    Returns:
+        the names of the root keys.
+    """
+    if not 1 <= threshold <= root_keys:
+        raise InputError(
+            f"a threshold of {threshold} of {root_keys} root keys is not possible",
+            f"{root_keys} 把根金鑰無法設定門檻 {threshold}",
+        )
+    if (home / "config.json").exists():
+        raise ConfigurationError(
+            f"a federation operator is already set up in {home}", f"{home} 已設定過聯盟營運者"
+        )
+    if not origin or any(c.isspace() for c in origin) or "+" in origin:
+        raise InputError(
+            f"the log origin {origin!r} must be one word without spaces or '+'",
+            f"紀錄來源名稱 {origin!r} 不可含空白或 '+'",
+        )
+    opkeys.check_passphrase(passphrase)
+    names = opkeys.root_key_names(root_keys)
+    (home / "keys").mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    private = {n: opkeys.write_new_key(home / "keys", n, passphrase) for n in names}
+    online = opkeys.write_new_key(home / "keys", opkeys.ONLINE, passphrase)
+    root = Root(expires=now + dt.timedelta(days=DAYS["root"]), consistent_snapshot=True)
+    for role in ("root", "targets", "snapshot", "timestamp"):
+        root.roles[role].keyids.clear()
+    for key in private.values():
+        for role in ("root", "targets"):
+            root.add_key(tuf_key(key.public_key()), role)
+    for role in ("snapshot", "timestamp"):
+        root.add_key(tuf_key(online.public_key()), role)
+    root.roles["root"].threshold = threshold
+    root.roles["targets"].threshold = threshold
+    root_md = Metadata(root)
+    for key in private.values():
+        trustlist.sign(root_md, key)
+    repo = home / "repo"
+    write_once(repo / metadata_path("root", 1), trustlist.to_bytes(root_md))
+    targets = Metadata(Targets(expires=now + dt.timedelta(days=DAYS["targets"])))
+    for key in list(private.values())[:threshold]:
+        trustlist.sign(targets, key)
+    write_once(repo / metadata_path("targets", 1), trustlist.to_bytes(targets))
+    state = OperatorState(1, 1, 0, 0, {}, 0)
+    config = {"origin": origin, "root_keys": names, "threshold": threshold}
+    write_file(home / "config.json", json.dumps(config, indent=2).encode())
+    with Operator(home) as op:
+        op._publish_snapshot(state, online, now, log=None)
+    return names
+
+
+class Operator:
+    """The operator's operations. Use as a context manager: it holds the home's lock."""
+
+    def __init__(self, home: Path) -> None:
+        if not (home / "config.json").exists():
+            raise ConfigurationError(
+                f"no federation operator is set up in {home}: run 'certseal federation init'",
+                f"{home} 尚未設定聯盟營運者：請執行 certseal federation init",
+            )
+        self.home = home
+        self.repo = home / "repo"
+        self._lock: IO[bytes] | None = open(home / "lock", "ab")  # noqa: SIM115
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            self._lock = None
+            raise AuthorityBusyError(
+                "another certseal command is using this operator's home; try again after it",
+                "另一個 certseal 指令正在使用此營運者目錄，請稍後再試",
+            ) from None
+        config = json.loads((home / "config.json").read_text("utf-8"))
+        self.origin: str = config["origin"]
+        self.root_key_names: list[str] = config["root_keys"]
+        self.threshold: int = config["threshold"]
+        self.log = TrustLog(home / "log", self.repo / LOG_DIR)
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> Operator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading the committed state --------------------------------------------------------
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    def state(self) -> OperatorState:
+        path = self.home / "state.json"
+        try:
+            return OperatorState.from_dict(json.loads(path.read_text("utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ConfigurationError(
+                f"the operator's state {path} is missing or damaged: {e}",
+                f"營運者狀態檔 {path} 遺失或損壞",
+            ) from None
+
+    def _metadata(self, role: str, version: int) -> Metadata[Any]:
+        data = (self.repo / metadata_path(role, version)).read_bytes()
+        return parse_metadata(data, role)
+
+    def trust_list(self, now: dt.datetime) -> TrustList:
+        """The committed trust list, read back and checked as a relying party would, as of
+        its commit: the operator is about to re-sign what may have expired since."""
+        state = self.state()
+        if now < parse_time(state.time, "the last commit's time"):
+            raise InputError(
+                f"the time given ({format_time(now)}) is before the last change ({state.time}): "
+                "check the clock",
+                f"指定時間 {format_time(now)} 早於上次變更（{state.time}），請檢查時鐘",
+            )
+        return self._client(self.repo).refresh(parse_time(state.time))
+
+    def _client(self, repo: Path, timestamp: bytes | None = None) -> TrustListClient:
+        base = published_fetcher(str(repo), ".")
+
+        def fetch(path: str, limit: int) -> bytes:
+            if timestamp is not None and path == metadata_path("timestamp"):
+                return timestamp
+            return base(path, limit)
+
+        return TrustListClient(fetch, (repo / metadata_path("root", 1)).read_bytes())
+
+    def events(self) -> list[TrustEvent]:
+        return self.log.events(self.state().log_size)
+
+    def signers(
+        self, names: Sequence[str], passphrase: dict[str, str]
+    ) -> list[ec.EllipticCurvePrivateKey]:
+        """Unlock the named root keys (each with its own passphrase)."""
+        return [opkeys.load_key(self.keys_dir, n, passphrase[n]) for n in names]
+
+    def online_key(self, passphrase: str) -> ec.EllipticCurvePrivateKey:
+        return opkeys.load_key(self.keys_dir, opkeys.ONLINE, passphrase)
+
+    # --- operations -------------------------------------------------------------------------
+
+    def accept_request(
+        self,
+        request: bytes,
+        *,
+        now: dt.datetime,
+        signers: Sequence[ec.EllipticCurvePrivateKey],
+        online: ec.EllipticCurvePrivateKey,
+    ) -> SchoolEntry:
+        """Admit a school from its signed onboarding request, or, for a school already listed,
+        take its new status-list key (the key its role is delegated to) and key history.
+
+        Raises:
+            SignatureVerificationError: the request's signatures or certificates do not verify.
+            DeserializationError: the request is malformed.
+            InputError: the request breaks a rule (history rewritten, bad profile, ...).
+        """
+        verified = OnboardingRequest.from_bytes(request).verify()
+        sid = verified.school_id
+        state = self.state()
+        targets = self._metadata("targets", state.targets)
+        current = self.trust_list(now)
+        old = current.school(sid)
+        if old is None:
+            fields = {k: verified.school.get(k) for k in ("id", "name_zh", "name_en", "domains")}
+            fields.update(
+                status_list_url=verified.school.get("status_list_url"),
+                log_url=verified.school.get("log_url"),
+                lifecycle=[StateChange("active", now).to_dict()],
+                predecessors=[],
+            )
+            profile = _profile(fields)
+        else:
+            if old.profile.current.state in ("merged", "closed"):
+                raise StateError(
+                    f"school {sid} is {old.profile.current.state}: it takes no new keys",
+                    f"學校 {sid} 已{_STATE_ZH[old.profile.current.state]}，不再接受新金鑰",
+                )
+            _check_history(old.keys, verified.keys)
+            if verified.role.signed.version <= old.role_version:
+                raise InputError(
+                    f"school {sid}'s key history must be a version after {old.role_version}",
+                    f"學校 {sid} 的金鑰紀錄版本須大於 {old.role_version}",
+                )
+            profile = old.profile
+        _check_expiry(verified.role.signed.expires, now, sid)
+        signed = targets.signed
+        if signed.delegations is None:
+            signed.delegations = Delegations(keys={}, roles={})
+        roles = signed.delegations.roles
+        assert roles is not None
+        for keyid in roles[sid].keyids if sid in roles else []:
+            signed.revoke_key(keyid, sid)
+        roles[sid] = DelegatedRole(sid, [], 1, True, [f"schools/{sid}/keys/*"])
+        signed.add_key(tuf_key(verified.status_key), sid)
+        signed.targets[school_path(sid)] = profile_target(profile)
+        files = {key_path(sid, hashlib.sha256(der).hexdigest()): der for der in _ders(request)}
+        entry = SchoolEntry(
+            profile, verified.keys, verified.role.signed.version, (pki.key_id(verified.status_key),)
+        )
+        self._commit(
+            now,
+            online,
+            targets=(targets, signers),
+            roles={sid: trustlist.to_bytes(verified.role)},
+            files=files,
+            events=events_for(old, entry, now),
+        )
+        return entry
+
+    def update_role(
+        self, school_id: str, role: bytes, *, now: dt.datetime, online: ec.EllipticCurvePrivateKey
+    ) -> SchoolEntry:
+        """Publish a school's new key history, signed by the school alone (no offline key).
+
+        Raises:
+            SignatureVerificationError: not signed by the key the school's role is delegated to.
+            InputError: the history is rewritten, or the version does not move forward.
+        """
+        state = self.state()
+        current = self.trust_list(now)
+        old = current.school(school_id)
+        if old is None:
+            raise InputError(
+                f"school {school_id} is not in the trust list", f"信任清單中沒有 {school_id}"
+            )
+        md = trustlist.cast_targets(parse_metadata(role, f"{school_id}'s key history"))
+        targets = self._metadata("targets", state.targets).signed
+        try:
+            targets.verify_delegate(school_id, md.signed_bytes, md.signatures)
+        except (tuf_errors.UnsignedMetadataError, ValueError) as e:
+            raise SignatureVerificationError(
+                f"school {school_id}'s key history is not signed by its delegated key: {e}",
+                f"學校 {school_id} 的金鑰紀錄並非以受委派的金鑰簽署",
+            ) from e
+        if md.signed.version != old.role_version + 1:
+            raise InputError(
+                f"school {school_id}'s key history must be version {old.role_version + 1}",
+                f"學校 {school_id} 的金鑰紀錄版本須為 {old.role_version + 1}",
+            )
+        _check_expiry(md.signed.expires, now, school_id)
+        keys = role_keys(md, school_id)
+        _check_history(old.keys, keys)
+        entry = dataclasses.replace(old, keys=keys, role_version=md.signed.version)
+        self._commit(now, online, roles={school_id: role}, events=events_for(old, entry, now))
+        return entry
+
+    def set_state(
+        self,
+        school_id: str,
+        state: str,
+        *,
+        at: dt.datetime,
+        now: dt.datetime,
+        signers: Sequence[ec.EllipticCurvePrivateKey],
+        online: ec.EllipticCurvePrivateKey,
+        successor: str | None = None,
+    ) -> SchoolProfile:
+        """Suspend, reinstate (``active``), merge into ``successor``, or close a school.
+
+        A merge also names the school among the successor's predecessors. Documents issued
+        while the school was active stay valid; the list keeps the school and its keys.
+        """
+        if at > now:
+            raise InputError(
+                "a state change cannot be dated in the future", "狀態變更日期不可晚於現在"
+            )
+        committed = self.state()
+        targets = self._metadata("targets", committed.targets)
+        current = self.trust_list(now)
+        old = current.school(school_id)
+        if old is None:
+            raise InputError(
+                f"school {school_id} is not in the trust list", f"信任清單中沒有 {school_id}"
+            )
+        changed = {
+            school_id: _with(old.profile, lambda p: p.with_state(StateChange(state, at, successor)))
+        }
+        if successor is not None:
+            heir = current.school(successor)
+            if heir is None or heir.profile.current.state != "active":
+                raise InputError(
+                    f"the successor {successor} must be an active school of the trust list",
+                    f"承接學校 {successor} 須為信任清單中仍在運作的學校",
+                )
+            if state == "merged":
+                changed[successor] = _with(heir.profile, lambda p: p.with_predecessor(school_id))
+        events = []
+        for sid, profile in changed.items():
+            targets.signed.targets[school_path(sid)] = profile_target(profile)
+            entry = current.schools[sid]
+            events += events_for(entry, dataclasses.replace(entry, profile=profile), now)
+        self._commit(now, online, targets=(targets, signers), events=events)
+        return changed[school_id]
+
+    def refresh(
+        self,
+        *,
+        now: dt.datetime,
+        online: ec.EllipticCurvePrivateKey,
+        signers: Sequence[ec.EllipticCurvePrivateKey] = (),
+    ) -> OperatorState:
+        """Re-sign snapshot and timestamp (and targets, given the offline keys) before they
+        expire: a client refuses an expired trust list, so this runs on a schedule."""
+        targets = None
+        if signers:
+            targets = (self._metadata("targets", self.state().targets), signers)
+        return self._commit(now, online, targets=targets)
+
+    def publish(self, out_dir: Path) -> int:
+        """Copy the trust list into ``out_dir/trust``: files it lacks, then the mutable ones,
+        ``timestamp.json`` last. Returns how many files were written."""
+        target = out_dir / trustlist.TRUST_DIR
+        written = 0
+        for folder, _dirs, names in os.walk(self.repo):
+            for name in names:
+                rel = os.path.relpath(os.path.join(folder, name), self.repo)
+                if rel in _MUTABLE or (target / rel).exists():
+                    continue
+                (target / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.repo / rel, target / rel)
+                written += 1
+        for rel in _MUTABLE[1:] + _MUTABLE[:1]:
+            if (self.repo / rel).exists():
+                write_file(target / rel, (self.repo / rel).read_bytes())
+                written += 1
+        return written
+
+    # --- the one commit path ----------------------------------------------------------------
+
+    def _commit(
+        self,
+        now: dt.datetime,
+        online: ec.EllipticCurvePrivateKey,
+        *,
+        targets: tuple[Metadata[Targets], Sequence[ec.EllipticCurvePrivateKey]] | None = None,
+        roles: dict[str, bytes] | None = None,
+        files: dict[str, bytes] | None = None,
+        events: Sequence[TrustEvent] = (),
+    ) -> OperatorState:
+        state = self.state()
+        self.trust_list(now)  # the committed list still verifies, and time moves forward
+        root = self._metadata("root", state.root).signed
+        if not any(
+            k.keyid == tuf_key(online.public_key()).keyid for k in _role_keys(root, "timestamp")
+        ):
+            raise InputError("the online key is not this federation's", "線上金鑰不屬於此聯盟")
+        new_roles = dict(state.roles)
+        for rel, data in (files or {}).items():
+            write_once(self.repo / trustlist.TARGETS_DIR / rel, data)
+        for sid, data in (roles or {}).items():
+            version = trustlist.cast_targets(parse_metadata(data, sid)).signed.version
+            write_file(self.repo / metadata_path(sid, version), data)
+            new_roles[sid] = version
+        targets_version = state.targets
+        if targets is not None:
+            md, signers = targets
+            _check_signers(root, signers, self.threshold, self.root_key_names)
+            md.signed.version = targets_version = state.targets + 1
+            md.signed.expires = now + dt.timedelta(days=DAYS["targets"])
+            md.signatures.clear()
+            for key in signers:
+                trustlist.sign(md, key)
+            write_file(
+                self.repo / metadata_path("targets", targets_version), trustlist.to_bytes(md)
+            )
+        log = None
+        log_size = state.log_size
+        if events:
+            numbered = [dataclasses.replace(ev, index=log_size + i) for i, ev in enumerate(events)]
+            cp = self.log.append(log_size, numbered, origin=self.origin, now=now, key=online)
+            log, log_size = cp, cp.size
+        new = dataclasses.replace(
+            state, targets=targets_version, roles=new_roles, log_size=log_size
+        )
+        return self._publish_snapshot(new, online, now, log=log)
+
+    def _publish_snapshot(
+        self,
+        state: OperatorState,
+        online: ec.EllipticCurvePrivateKey,
+        now: dt.datetime,
+        *,
+        log: Any,
+    ) -> OperatorState:
+        """Sign snapshot and timestamp over ``state``, check the result, then commit it."""
+        previous = self._snapshot_log_field(state)
+        meta = {"targets.json": MetaFile(state.targets)}
+        meta.update({f"{sid}.json": MetaFile(v) for sid, v in sorted(state.roles.items())})
+        snapshot = Snapshot(
+            version=state.snapshot + 1,
+            expires=now + dt.timedelta(days=DAYS["snapshot"]),
+            meta=meta,
+        )
+        field = (
+            previous
+            if log is None
+            else {
+                "origin": log.origin,
+                "size": log.size,
+                "root": base64.b64encode(log.root_hash).decode(),
+                "checkpoint": f"{LOG_DIR}/{checkpoint_path(log.size)}",
+                "time": format_time(now),
+            }
+        )
+        if field is not None:
+            snapshot.unrecognized_fields[LOG_FIELD] = field
+        snapshot_md = Metadata(snapshot)
+        trustlist.sign(snapshot_md, online)
+        snapshot_bytes = trustlist.to_bytes(snapshot_md)
+        write_file(self.repo / metadata_path("snapshot", snapshot.version), snapshot_bytes)
+        timestamp = Timestamp(
+            version=state.timestamp + 1,
+            expires=now + dt.timedelta(days=DAYS["timestamp"]),
+            snapshot_meta=MetaFile(
+                snapshot.version,
+                len(snapshot_bytes),
+                {"sha256": hashlib.sha256(snapshot_bytes).hexdigest()},
+            ),
+        )
+        timestamp_md = Metadata(timestamp)
+        trustlist.sign(timestamp_md, online)
+        timestamp_bytes = trustlist.to_bytes(timestamp_md)
+        write_file(self.repo / metadata_path("timestamp", timestamp.version), timestamp_bytes)
+        new = dataclasses.replace(
+            state, snapshot=snapshot.version, timestamp=timestamp.version, time=format_time(now)
+        )
+        try:
+            self._client(self.repo, timestamp_bytes).refresh(now)
+        except CertsealError as e:
+            raise ConfigurationError(
+                f"the new trust list does not verify, nothing was published: {e.en}",
+                f"新的信任清單驗證失敗，未公布：{e.zh}",
+            ) from e
+        write_file(self.repo / metadata_path("timestamp"), timestamp_bytes)
+        write_file(self.home / "state.json", json.dumps(new.to_dict(), indent=2).encode())
+        return new
+
+    def _snapshot_log_field(self, state: OperatorState) -> Any:
+        if state.snapshot == 0:
+            return None
+        return self._metadata("snapshot", state.snapshot).signed.unrecognized_fields.get(LOG_FIELD)
+
+
+_STATE_ZH = {"active": "恢復運作", "suspended": "停權", "merged": "合併", "closed": "關閉"}
+
+
+def _profile(fields: dict[str, Any]) -> SchoolProfile:
+    try:
+        return SchoolProfile.from_dict(fields)
+    except CertsealError as e:
+        raise InputError(e.en, e.zh) from e
+
+
+def _with(profile: SchoolProfile, change: Any) -> SchoolProfile:
+    try:
+        result: SchoolProfile = change(profile)
+    except ValueError as e:
+        raise InputError(
+            f"school {profile.school_id}: {e}", f"學校 {profile.school_id}：{e}"
+        ) from e
+    return result
+
+
+def _check_history(old: Sequence[KeyRecord], new: Sequence[KeyRecord]) -> None:
+    try:
+        check_key_history(old, new)
+    except ValueError as e:
+        raise InputError(
+            f"the new key history rewrites the published one: {e}",
+            f"新的金鑰紀錄改寫了已公布的紀錄：{e}",
+        ) from e
+
+
+def _check_expiry(expires: dt.datetime, now: dt.datetime, sid: str) -> None:
+    if expires <= now:
+        raise InputError(
+            f"school {sid}'s key history has already expired", f"學校 {sid} 的金鑰紀錄已過期"
+        )
+
+
+def _role_keys(root: Root, role: str) -> list[Any]:
+    return [root.keys[k] for k in root.roles[role].keyids]
+
+
+def _check_signers(
+    root: Root, signers: Sequence[ec.EllipticCurvePrivateKey], threshold: int, names: list[str]
+) -> None:
+    allowed = set(root.roles["targets"].keyids)
+    distinct = {tuf_key(k.public_key()).keyid for k in signers}
+    if not distinct <= allowed:
+        raise InputError(
+            "a signing key is not one of the federation's root keys", "簽署金鑰不是聯盟的根金鑰"
+        )
+    if len(distinct) < threshold:
+        raise InputError(
+            f"changing the trust list needs {threshold} of the offline keys "
+            f"({', '.join(names)}); {len(distinct)} given",
+            f"變更信任清單需要 {threshold} 把離線金鑰（{', '.join(names)}），"
+            f"目前僅 {len(distinct)} 把",
+        )
+
+
+def _ders(request: bytes) -> tuple[bytes, ...]:
+    return OnboardingRequest.from_bytes(request).certificates
