@@ -137,7 +137,8 @@
         steps.push(["passed", "cstep_snapshot", t("cdetail_snapshot", { total: total })]);
         const times = {
           issued_at: C.formatTime(ts.issued_at),
-          expires: C.formatTime(ts.expires),
+          // The earlier of the timestamp's expiry (hours) and the snapshot's (days).
+          expires: C.formatTime(loaded.expires),
         };
         steps.push(
           loaded.expired
