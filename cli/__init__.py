@@ -14,6 +14,7 @@ import click
 from certseal.errors import CertsealError
 from cli.audit_cmds import audit_command
 from cli.authority_cmds import authority
+from cli.federation_cmds import federation
 from cli.verifier_cmds import verifier
 
 
@@ -37,9 +38,11 @@ def main() -> None:
     certseal authority ...   the registrar's offline signing authority
     certseal verifier ...    the public verification service
     certseal audit ...       check a published status list and its history
+    certseal federation ...  the federation operator's trust list of schools
     """
 
 
 main.add_command(authority)
 main.add_command(verifier)
 main.add_command(audit_command)
+main.add_command(federation)

@@ -18,6 +18,7 @@ import click
 
 from authority.config import DEMO_SCHOOL, School
 from authority.keys import public_material
+from authority.onboarding import export_request
 from authority.production import ParallelProducer, Producer
 from authority.service import Authority, IssueRequest, init_authority
 from certseal.doctypes import DOCUMENT_TYPES
@@ -471,3 +472,34 @@ def export_trust(c: _Ctx, out_dir: Path) -> None:
     for name, data in material.items():
         (out_dir / name).write_bytes(data)
     c.emit(sorted(material), f"Wrote {', '.join(sorted(material))} to {out_dir}")
+
+
+@authority.command("export-request")
+@click.option("--out", "out_file", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--domain", "domains", multiple=True, required=True, help="The school's domain.")
+@click.option("--status-list-url", help="Where the status list is [default: <site>/status/].")
+@click.option("--log-url", help="Where the log is published [default: <site>/log/].")
+@click.option("--role-version", type=int, default=1, show_default=True)
+@pass_ctx
+def export_request_cmd(
+    c: _Ctx,
+    out_file: Path,
+    domains: tuple[str, ...],
+    status_list_url: str | None,
+    log_url: str | None,
+    role_version: int,
+) -> None:
+    """Write the signed request that asks a federation operator to admit this school."""
+    passphrase = get_passphrase()
+    with c.open() as auth:
+        school = auth.settings.school
+        base = school.verify_url.rstrip("/")
+        data = export_request(
+            auth.keys_dir, passphrase, school, domains=domains,
+            status_list_url=status_list_url or f"{base}/status/",
+            log_url=log_url or f"{base}/log/", now=c.now, role_version=role_version,
+        )  # fmt: skip
+    if out_file.exists():
+        raise InputError(f"{out_file} already exists", f"{out_file} 已存在")
+    out_file.write_bytes(data)
+    c.emit({"out": str(out_file), "school": school.code}, f"Request written to {out_file}.")
