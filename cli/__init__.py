@@ -14,6 +14,7 @@ import click
 from certseal.errors import CertsealError
 from cli.audit_cmds import audit_command
 from cli.authority_cmds import authority
+from cli.delivery_cmds import register as register_delivery
 from cli.federation_cmds import federation
 from cli.verifier_cmds import verifier
 
@@ -42,6 +43,7 @@ def main() -> None:
     """
 
 
+register_delivery(authority)
 main.add_command(authority)
 main.add_command(verifier)
 main.add_command(audit_command)

@@ -16,7 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 FOUNDATION = "certseal"
-ACTORS = ("authority", "verifier", "auditor", "federation")
+ACTORS = ("authority", "verifier", "auditor", "federation", "delivery")
 CLI = "cli"
 WEB = {"flask", "werkzeug", "jinja2.ext", "gunicorn"}
 # The verifier's web layer: the only verifier modules that may import a web framework.
@@ -29,6 +29,8 @@ ALLOWED = {
     "verifier": {FOUNDATION, "verifier"},
     "auditor": {FOUNDATION, "auditor"},
     "federation": {FOUNDATION, "federation"},
+    # Delivery reads what the authority issued; the authority never calls it.
+    "delivery": {FOUNDATION, "authority", "delivery"},
     CLI: {FOUNDATION, *ACTORS, CLI},
 }
 OURS = {FOUNDATION, *ACTORS, CLI, "certseal_site"}
@@ -86,7 +88,7 @@ def test_nothing_outside_the_cli_imports_it() -> None:
     assert not bad
 
 
-@pytest.mark.parametrize("package", [FOUNDATION, "authority", "auditor", "verifier"])
+@pytest.mark.parametrize("package", [FOUNDATION, "authority", "auditor", "verifier", "delivery"])
 def test_libraries_need_no_web_framework(package: str) -> None:
     """Only the verifier's web layer imports Flask: the engine runs offline too."""
     bad = []

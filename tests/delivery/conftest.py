@@ -1,0 +1,76 @@
+"""Delivery's fixtures: a copy of the session's authority (real signed PDFs), a real SMTP
+server, and a ``delivery.toml`` that points at it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Issued
+from tests.delivery.servers import SMTP_PASSWORD, SMTP_USER, SmtpServer, write_dkim_key
+
+PASSWORD_ENV = "CERTSEAL_TEST_SMTP_PASSWORD"
+DKIM_DOMAIN = "demo.example.edu.tw"
+DKIM_SELECTOR = "certseal2026"
+
+
+@pytest.fixture
+def dhome(issued: Issued, tmp_path: Path) -> Path:
+    """A private copy of the session's authority home: deliveries never touch the shared one."""
+    home = tmp_path / "home"
+    shutil.copytree(issued.home, home, ignore=shutil.ignore_patterns("lock"))
+    return home
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
+    folder = tmp_path / "smtp"
+    folder.mkdir()
+    server = SmtpServer(folder).start()
+    yield server
+    server.stop()
+
+
+def write_config(
+    home: Path,
+    server: SmtpServer,
+    *,
+    extra: str = "",
+    ca: bool = True,
+    password_file: bool = False,
+) -> str:
+    """``delivery.toml`` for the test server; returns the DKIM TXT record to verify with."""
+    txt = write_dkim_key(home / "dkim.key")
+    if ca:
+        shutil.copy(server.cert, home / "smtp-ca.pem")
+    if password_file:
+        (home / "smtp-password").write_text(SMTP_PASSWORD + "\n")
+    secret = (
+        'password_file = "smtp-password"' if password_file else f'password_env = "{PASSWORD_ENV}"'
+    )
+    (home / "delivery.toml").write_text(
+        f"""
+[mail]
+from = "registrar@{DKIM_DOMAIN}"
+
+[smtp]
+host = "127.0.0.1"
+port = {server.port}
+security = "starttls"
+username = "{SMTP_USER}"
+{secret}
+{'ca_file = "smtp-ca.pem"' if ca else ""}
+timeout = 10
+
+[dkim]
+domain = "{DKIM_DOMAIN}"
+selector = "{DKIM_SELECTOR}"
+key_file = "dkim.key"
+{extra}
+""",
+        "utf-8",
+    )
+    return txt
