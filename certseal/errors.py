@@ -77,6 +77,13 @@ class RenderError(CertsealError):
     code = "render"
 
 
+class CalendarError(RenderError):
+    """A date or academic term the documents cannot write: before 1912 or after 2910 (outside
+    the ROC years the wording spells), or not a date or term at all."""
+
+    code = "calendar"
+
+
 class SigningError(CertsealError):
     """The PDF could not be signed."""
 

@@ -1,0 +1,377 @@
+"""Every use of fpdf2's internals, in one place, for fpdf2 2.8.9 alone.
+
+Speed needs them: a document shares fonts parsed once per process (fpdf2 would parse each font
+again for every document), embeds subsets cut by :mod:`authority.fonts` (fpdf2's own subsetter
+takes hundreds of milliseconds), and reuses print-lock keys made once (deriving them takes
+about 5 ms). Each of these reaches into fpdf2's private attributes and methods, which change
+between releases without notice, so ``tests/authority/test_fpdf_internals.py`` fails as soon as
+another fpdf2 version is installed; then read this module against the new fpdf2 and move
+:data:`WRITTEN_FOR` on.
+
+The rest of :mod:`authority.render` uses fpdf2's public drawing API only (pages, lines,
+rectangles, images, colours, text) through :class:`FpdfDocument`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from fontTools import ttLib
+from fpdf import FPDF
+from fpdf.encryption import StandardSecurityHandler
+from fpdf.enums import AccessPermission, EncryptionMethod, PDFResourceType
+from fpdf.fonts import SubsetMap, TTFFont
+from fpdf.output import CIDSystemInfo, OutputProducer, PDFCatalog, PDFFont, PDFFontStream
+from fpdf.syntax import Name, PDFArray, PDFContentStream, PDFString
+
+from authority.fonts import CidCffSubsetter, FontFace, TrueTypeSubsetter
+
+__all__ = ["WRITTEN_FOR", "FpdfDocument", "LockKeys", "SharedFace", "Subsetter"]
+
+WRITTEN_FOR = "2.8.9"  # the fpdf2 release whose internals this module was read against
+
+Subsetter = CidCffSubsetter | TrueTypeSubsetter
+
+
+# --- fonts shared across documents -----------------------------------------------------------
+
+
+def _share(template: TTFFont, number: int, reopen: FontFace | None) -> TTFFont:
+    """A per-document copy of a parsed font: shares its tables, starts an empty subset.
+
+    ``reopen`` gives the copy its own fontTools object, for fonts that fpdf2 subsets itself:
+    its subsetter cuts the font in place, which must never happen to the shared one.
+    """
+    font = TTFFont.__new__(TTFFont)
+    for name in TTFFont.__slots__:
+        if hasattr(template, name):
+            setattr(font, name, getattr(template, name))
+    font.i = number
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font.desc = copy.copy(template.desc)
+    font.subset = SubsetMap(font)
+    if reopen is not None:
+        font.ttfont = ttLib.TTFont(
+            reopen.path, fontNumber=reopen.index, lazy=True, recalcTimestamp=False
+        )
+    return font
+
+
+@dataclass
+class SharedFace:
+    """A face parsed for fpdf2 once, with the fast subsetter for its kind of outlines."""
+
+    face: FontFace
+    family: str
+    style: str
+    template: TTFFont
+    subsetter: Subsetter | None
+
+    @property
+    def key(self) -> str:
+        return self.family + self.style
+
+    @property
+    def code_points(self) -> set[int]:
+        """The characters the face has a glyph for."""
+        return set(self.template.cmap.keys())
+
+    @classmethod
+    def load(cls, face: FontFace, family: str, style: str) -> SharedFace:
+        scratch = FPDF()
+        scratch.add_font(family, style, str(face.path), collection_font_number=face.index)
+        template = scratch.fonts[family + style]
+        assert isinstance(template, TTFFont)
+        # fpdf2 has read what layout needs; the file is read again only to embed the font.
+        template.ttfont.close()
+        subsetter: Subsetter | None = None
+        if template.is_cff and template.is_cid_keyed:
+            subsetter = CidCffSubsetter(face)
+        elif not template.is_cff:
+            subsetter = TrueTypeSubsetter(face)
+        # Otherwise (a CFF font keyed by glyph names) fpdf2 subsets it, a lot more slowly.
+        return cls(face, family, style, template, subsetter)
+
+
+# --- the document ----------------------------------------------------------------------------
+
+
+class FpdfDocument(FPDF):
+    """An fpdf2 document that sets text in shared fonts and writes itself with fast subsets."""
+
+    def __init__(self, *, orientation: str, unit: str, format: str) -> None:
+        super().__init__(orientation=orientation, unit=unit, format=format)
+        self.fast_fonts: dict[str, Subsetter] = {}
+        self.opened: list[ttLib.TTFont] = []  # font files opened for this document alone
+
+    def add_shared_font(self, face: SharedFace) -> None:
+        """Make ``face`` usable under its family and style, without parsing it again."""
+        reopen = face.face if face.subsetter is None else None
+        shared = _share(face.template, len(self.fonts) + 1, reopen)
+        self.fonts[face.key] = shared
+        if face.subsetter is None:
+            self.opened.append(shared.ttfont)
+        else:
+            self.fast_fonts[face.key] = face.subsetter
+        if shared.is_cff and shared.is_cid_keyed:
+            self._set_min_pdf_version("1.6")
+
+    def em_width(self, font_key: str, text: str) -> float:
+        """The advance width of ``text`` in a font, in thousandths of an em."""
+        font = self.fonts[font_key]
+        assert isinstance(font, TTFFont)
+        cw, missing = font.cw, font.desc.missing_width
+        return sum(cw.get(ord(c), missing) for c in text)
+
+    def needs_fallback(self, text: str) -> bool:
+        """Whether ``text`` has a character the current font lacks and a fallback font has.
+
+        Only fpdf2's ``cell`` looks characters up in the fallback fonts.
+        """
+        if not self._fallback_font_ids:
+            return False
+        font = self.current_font
+        assert isinstance(font, TTFFont)
+        return any(ord(char) not in font.cmap for char in text)
+
+    def missing_glyphs(self) -> list[int]:
+        """The characters fpdf2 met without a glyph, in the first font that lacked any."""
+        for font in self.fonts.values():
+            if isinstance(font, TTFFont) and font.missing_glyphs:
+                return list(font.missing_glyphs)
+        return []
+
+    def lock_printing(self, keys: LockKeys) -> None:
+        """Encrypt so the file opens without a password but cannot be printed, copied or changed.
+
+        What ``FPDF.set_encryption(owner_password=<random>, user_password="",
+        encryption_method=AES_256, permissions=none())`` sets up, with keys made once.
+        """
+        self._security_handler = _PrintLock(self, keys)
+
+    def to_pdf(self) -> bytes:
+        """The finished PDF, font subsets cut by :mod:`authority.fonts`."""
+        return bytes(self.output(output_producer_class=_OutputProducer))
+
+    def close_fonts(self) -> None:
+        """Close the font files opened for this document alone."""
+        for font in self.opened:
+            font.close()
+
+
+# --- writing the PDF -------------------------------------------------------------------------
+
+
+class _OutputProducer(OutputProducer):
+    """fpdf2's PDF writer, embedding font subsets cut by :mod:`authority.fonts`."""
+
+    def _add_fonts(
+        self,
+        image_objects_per_index: Any,
+        gfxstate_objs_per_name: Any,
+        pattern_objs_per_name: Any,
+    ) -> dict[int, Any]:
+        pdf = self.fpdf
+        assert isinstance(pdf, FpdfDocument)
+        catalog = pdf._resource_catalog
+        used: set[object] = {
+            font_id
+            for page in range(1, pdf.pages_count + 1)
+            for font_id in catalog.get_resources_per_page(page, PDFResourceType.FONT)
+        }
+        # fpdf2 embeds every font in its registry: show it only the used ones it must subset.
+        everything = catalog.font_registry
+        fast = {k: f for k, f in everything.items() if k in pdf.fast_fonts and f.i in used}
+        catalog.font_registry = {
+            k: f for k, f in everything.items() if k not in fast and f.i in used
+        }
+        try:
+            objects: dict[int, Any] = super()._add_fonts(
+                image_objects_per_index, gfxstate_objs_per_name, pattern_objs_per_name
+            )
+        finally:
+            catalog.font_registry = everything
+        for key, font in fast.items():
+            assert isinstance(font, TTFFont)
+            objects[font.i] = self._add_subset_font(font, pdf.fast_fonts[key])
+            font.subset.pick.cache_clear()
+            font.subset.get_glyph.cache_clear()
+        return objects
+
+    def _add_catalog(self) -> PDFCatalog:
+        catalog = super()._add_catalog()
+        if catalog.lang is not None:
+            # fpdf2 leaves the /Lang string unencrypted in an encrypted file, which readers
+            # then decrypt to garbage (and pyhanko cannot re-encrypt the catalog to sign it).
+            catalog.lang = PDFString(catalog.lang, encrypt=True)
+        return catalog
+
+    def _add_subset_font(self, font: TTFFont, subsetter: Subsetter) -> PDFFont:
+        """A Type0 font over a subset, with the objects fpdf2 itself would write for it."""
+        glyphs = [(glyph, code) for glyph, code in font.subset.items() if glyph is not None]
+        to_unicode = [
+            f"<{code:04X}> <{''.join(map(chr, glyph.unicode)).encode('utf-16-be').hex().upper()}>"
+            for glyph, code in glyphs
+            if isinstance(glyph.unicode, tuple) and glyph.unicode
+        ]
+        if isinstance(subsetter, CidCffSubsetter):
+            # Codes map to CIDs through an embedded CMap; the CFF charset maps CIDs to glyphs.
+            cids = {code: _cid(glyph.glyph_name) for glyph, code in glyphs}
+            program = subsetter.subset(cids.values())
+            widths = {cids[code]: glyph.glyph_width for glyph, code in glyphs}
+        else:
+            # Codes are CIDs (Identity-H); CIDToGIDMap maps them to the renumbered glyphs.
+            unicodes = {glyph.glyph_id: _codepoints(glyph.unicode) for glyph, _ in glyphs}
+            program, renumber = subsetter.subset(unicodes)
+            gids = {code: renumber[glyph.glyph_id] for glyph, code in glyphs}
+            widths = {code: glyph.glyph_width for glyph, code in glyphs}
+        # A subset's name starts with six capitals that differ between different subsets.
+        digest = hashlib.sha256(program).digest()
+        name = "".join(chr(ord("A") + b % 26) for b in digest[:6]) + "+" + font.name
+
+        type0 = PDFFont(subtype="Type0", base_font=name, encoding="Identity-H")
+        self._add_pdf_obj(type0, "fonts")
+        cid_font = PDFFont(
+            subtype="CIDFontType0" if isinstance(subsetter, CidCffSubsetter) else "CIDFontType2",
+            base_font=name,
+            d_w=font.desc.missing_width,
+            w=_widths_array(widths),
+        )
+        self._add_pdf_obj(cid_font, "fonts")
+        type0.descendant_fonts = PDFArray([cid_font])
+
+        unicode_map = PDFContentStream(_cmap("Adobe", "UCS", 0, "bfchar", to_unicode))
+        self._add_pdf_obj(unicode_map, "fonts")
+        type0.to_unicode = unicode_map
+
+        registry, ordering, supplement = ("Adobe", "Identity", 0)
+        if isinstance(subsetter, CidCffSubsetter) and font.cff_ros:
+            registry, ordering, supplement = font.cff_ros
+        # An indirect object, so that its strings are encrypted along with the document's.
+        system_info = CIDSystemInfo()
+        system_info.registry = PDFString(registry, encrypt=True)
+        system_info.ordering = PDFString(ordering, encrypt=True)
+        system_info.supplement = supplement
+        self._add_pdf_obj(system_info, "fonts")
+        cid_font.c_i_d_system_info = system_info
+
+        if isinstance(subsetter, CidCffSubsetter):
+            entries = [f"<{code:04X}> {cid}" for code, cid in sorted(cids.items())]
+            encoding = PDFContentStream(_cmap(registry, ordering, supplement, "cidchar", entries))
+            encoding.type = Name("CMap")  # type: ignore[attr-defined]
+            encoding.c_map_name = Name(f"{registry}-{ordering}-UCS")  # type: ignore[attr-defined]
+            encoding.c_i_d_system_info = system_info  # type: ignore[attr-defined]
+            self._add_pdf_obj(encoding, "fonts")
+            type0.encoding = encoding  # type: ignore[assignment]
+        else:
+            cid_to_gid = bytearray(2 * (max(gids, default=0) + 1))
+            for code, gid in gids.items():
+                cid_to_gid[2 * code : 2 * code + 2] = gid.to_bytes(2, "big")
+            gid_map = PDFContentStream(contents=bytes(cid_to_gid), compress=True)
+            self._add_pdf_obj(gid_map, "fonts")
+            cid_font.c_i_d_to_g_i_d_map = gid_map
+
+        descriptor = font.desc
+        descriptor.font_name = Name(name)
+        self._add_pdf_obj(descriptor, "fonts")
+        cid_font.font_descriptor = descriptor
+
+        stream = PDFFontStream(contents=program)
+        if isinstance(subsetter, CidCffSubsetter):
+            stream.subtype = Name("CIDFontType0C")  # type: ignore[attr-defined]
+            self._add_pdf_obj(stream, "fonts")
+            descriptor.font_file3 = stream  # type: ignore[attr-defined]
+        else:
+            self._add_pdf_obj(stream, "fonts")
+            descriptor.font_file2 = stream  # type: ignore[attr-defined]
+        return type0
+
+
+def _cid(glyph_name: str) -> int:
+    """The CID of a glyph of a CID-keyed CFF font as fontTools names it: cid01234 -> 1234."""
+    return int(glyph_name[3:]) if glyph_name.startswith("cid") else 0
+
+
+def _codepoints(unicode: int | tuple[int, ...]) -> tuple[int, ...]:
+    return unicode if isinstance(unicode, tuple) else (unicode,)
+
+
+def _widths_array(widths: dict[int, int]) -> str:
+    runs: list[str] = []
+    for cid, width in sorted(widths.items()):
+        runs.append(f"{cid} [{width}]")
+    return "[" + " ".join(runs) + "]"
+
+
+def _cmap(registry: str, ordering: str, supplement: int, kind: str, entries: list[str]) -> bytes:
+    blocks = []
+    for start in range(0, len(entries), 100):  # a CMap block holds at most 100 entries
+        chunk = entries[start : start + 100]
+        blocks.append(f"{len(chunk)} begin{kind}\n" + "\n".join(chunk) + f"\nend{kind}\n")
+    return (
+        "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+        f"/CIDSystemInfo\n<</Registry ({registry})\n/Ordering ({ordering})\n"
+        f"/Supplement {supplement}\n>> def\n"
+        f"/CMapName /{registry}-{ordering}-UCS def\n/CMapType 2 def\n"
+        "1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n"
+        + "".join(blocks)
+        + "endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend"
+    ).encode("latin-1")
+
+
+# --- the print lock --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LockKeys:
+    """AES-256 key material of print-locked documents, made once per renderer.
+
+    Deriving the owner and user entries (ISO 32000-2 algorithm 2.B) is deliberately slow, about
+    5 ms a document. With an empty user password the key protects nothing anyway: any reader
+    derives it to open the file. What matters is that the owner password, which lifts the print
+    lock, is random and never stored, and it is.
+    """
+
+    k: bytes
+    u: str
+    ue: str
+    o: str
+    oe: str
+    perms: str
+
+    @classmethod
+    def generate(cls) -> LockKeys:
+        handler = StandardSecurityHandler(
+            FPDF(),
+            owner_password=secrets.token_hex(16),
+            user_password="",
+            permission=AccessPermission.none(),
+            encryption_method=EncryptionMethod.AES_256,
+        )
+        handler.generate_passwords("<" + "0" * 32 + ">")
+        return cls(handler.k, handler.u, handler.ue, handler.o, handler.oe, handler.perms)
+
+
+class _PrintLock(StandardSecurityHandler):
+    """fpdf2's AES-256 security handler (no printing, copying or changes), with given keys."""
+
+    def __init__(self, pdf: FPDF, keys: LockKeys) -> None:
+        super().__init__(
+            pdf,
+            owner_password="-",  # noqa: S106 - unused: the keys come from a random one
+            user_password="",
+            permission=AccessPermission.none(),
+            encryption_method=EncryptionMethod.AES_256,
+        )
+        self._keys = keys
+
+    def generate_passwords(self, file_id: str) -> None:
+        self.file_id = file_id
+        self.info_id = file_id[1:33]
+        self.k, self.perms = self._keys.k, self._keys.perms
+        self.u, self.ue, self.o, self.oe = self._keys.u, self._keys.ue, self._keys.o, self._keys.oe
