@@ -30,10 +30,10 @@ from certseal.errors import ConfigurationError
 MAX_WORKING_DAYS = 3660  # ten years: a bound, so a calendar that is all holidays cannot loop
 
 
-class CalendarError(ConfigurationError):
+class HolidayCalendarError(ConfigurationError):
     """A holiday calendar file is not in the documented format."""
 
-    code = "calendar"
+    code = "holiday_calendar"
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,13 @@ class Calendar:
     def __post_init__(self) -> None:
         both = sorted(set(self.holidays) & set(self.workdays))
         if both:
-            raise CalendarError(
+            raise HolidayCalendarError(
                 f"calendar '{self.name}': {both[0]} is listed both as a holiday and a workday",
                 f"行事曆「{self.name}」：{both[0]} 同時列為放假日與補班日",
             )
         for day in self.workdays:
             if day.weekday() < 5:
-                raise CalendarError(
+                raise HolidayCalendarError(
                     f"calendar '{self.name}': make-up workday {day} is not on a weekend",
                     f"行事曆「{self.name}」：補班日 {day} 不在週末",
                 )
@@ -74,7 +74,7 @@ class Calendar:
             if self.is_working_day(day):
                 n -= 1
             elif steps > 7 * MAX_WORKING_DAYS:
-                raise CalendarError(
+                raise HolidayCalendarError(
                     f"calendar '{self.name}' has no working day after {day}",
                     f"行事曆「{self.name}」在 {day} 之後沒有工作日",
                 )
@@ -84,10 +84,10 @@ class Calendar:
     def from_dict(cls, data: Mapping[str, Any]) -> Calendar:
         name = data.get("name", "calendar")
         if not isinstance(name, str) or not name.strip():
-            raise CalendarError("a calendar needs a name", "行事曆需要名稱")
+            raise HolidayCalendarError("a calendar needs a name", "行事曆需要名稱")
         unknown = sorted(set(data) - {"name", "holiday", "workday"})
         if unknown:
-            raise CalendarError(
+            raise HolidayCalendarError(
                 f"calendar '{name}': unknown key '{unknown[0]}' (known: name, holiday, workday)",
                 f"行事曆「{name}」：無法識別的欄位「{unknown[0]}」",
             )
@@ -110,7 +110,7 @@ WEEKENDS_ONLY = Calendar()
 
 def _days(calendar: str, items: object, kind: str) -> dict[dt.date, str]:
     if not isinstance(items, list):
-        raise CalendarError(
+        raise HolidayCalendarError(
             f"calendar '{calendar}': '{kind}' must be a list of [[{kind}]] tables",
             f"行事曆「{calendar}」：{kind} 須為 [[{kind}]] 表格清單",
         )
@@ -123,12 +123,12 @@ def _days(calendar: str, items: object, kind: str) -> dict[dt.date, str]:
             except ValueError:
                 day = None
         if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
-            raise CalendarError(
+            raise HolidayCalendarError(
                 f"calendar '{calendar}': {kind} #{n} needs a date like 2026-01-01",
                 f"行事曆「{calendar}」：第 {n} 筆 {kind} 需要日期，例如 2026-01-01",
             )
         if day in out:
-            raise CalendarError(
+            raise HolidayCalendarError(
                 f"calendar '{calendar}': {day} is listed twice as a {kind}",
                 f"行事曆「{calendar}」：{day} 重複列出",
             )
@@ -141,7 +141,7 @@ def parse_calendar(text: str, source: str = "calendar") -> Calendar:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise CalendarError(
+        raise HolidayCalendarError(
             f"{source} is not valid TOML: {e}", f"{source} 不是有效的 TOML：{e}"
         ) from None
     data.setdefault("name", source)
@@ -153,7 +153,7 @@ def load_calendar(path: Path) -> Calendar:
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise CalendarError(
+        raise HolidayCalendarError(
             f"cannot read the holiday calendar {path}: {e}", f"無法讀取行事曆 {path}：{e}"
         ) from None
     return parse_calendar(text, path.name)

@@ -11,7 +11,7 @@ from authority.service import add_working_days
 from certseal.workdays import (
     WEEKENDS_ONLY,
     Calendar,
-    CalendarError,
+    HolidayCalendarError,
     load_calendar,
     parse_calendar,
 )
@@ -64,12 +64,12 @@ def test_taiwan_2026_lunar_new_year_and_peace_memorial_day() -> None:
     ],
 )
 def test_a_bad_calendar_is_refused_with_the_reason(text: str, match: str) -> None:
-    with pytest.raises(CalendarError, match=match):
+    with pytest.raises(HolidayCalendarError, match=match):
         parse_calendar(text, "bad.toml")
 
 
 def test_loading_a_missing_file_says_which(tmp_path: Path) -> None:
-    with pytest.raises(CalendarError, match="cannot read the holiday calendar"):
+    with pytest.raises(HolidayCalendarError, match="cannot read the holiday calendar"):
         load_calendar(tmp_path / "none.toml")
 
 
