@@ -129,8 +129,9 @@ class StatusSource:
             self._refresh(now, self._shared_seen())
 
     def _shared_seen(self) -> Seen:
-        """The newest version any worker or instance trusted (the shared store)."""
-        return Seen(self.counter.seen_version(self.trust.name))
+        """The newest version any worker or instance trusted, and its time (the shared store)."""
+        shared = self.counter.seen(self.trust.name)
+        return Seen(shared.version, shared.issued_at)
 
     def _refresh(self, now: dt.datetime, shared: Seen) -> None:
         try:
@@ -152,7 +153,7 @@ class StatusSource:
         else:
             self.last_error = None
             self.state = state
-            self.counter.record_seen(self.trust.name, state.version)
+            self.counter.record_seen(self.trust.name, state.version, state.timestamp.issued_at)
         # Set last: concurrent requests wait for the first load instead of seeing none.
         self.last_checked = now
 

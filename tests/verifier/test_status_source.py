@@ -240,3 +240,18 @@ def test_timestamp_only_is_refused_when_changes_are_unpublished(
         )
         with pytest.raises(InputError, match=r"1 change\(s\) since version 2 are not published"):
             auth.renew_timestamp(v2, PASSPHRASE, now=NOW + dt.timedelta(hours=4))
+
+
+def test_the_shared_store_gets_the_version_and_its_time(
+    two_versions: tuple[Path, Path, Path, str], tmp_path: Path
+) -> None:
+    """What one worker trusted is every worker's floor: version and timestamp time."""
+    _, v2, keys, _ = two_versions
+    src = _source(keys, str(v2), tmp_path)
+    state = src.current(NOW + dt.timedelta(hours=3))
+    assert state is not None
+    shared = Counter(tmp_path / "counts.sqlite").seen("demo")
+    assert (shared.version, shared.issued_at) == (
+        2,
+        NOW.replace(microsecond=0) + dt.timedelta(hours=2),
+    )
