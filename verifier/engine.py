@@ -6,7 +6,8 @@ import base64
 import datetime as dt
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
 
@@ -17,7 +18,8 @@ from certseal.fetch import published_fetcher
 from certseal.pki import ec_public_key
 from certseal.statuslist import REASON_CODES, Entry, Issuer, TrustedState
 from certseal.timeutil import format_time
-from verifier.pdfcheck import SIGNATURE_CHECKS, check_signature, proven_by_status_list, sniff
+from verifier.isolation import IsolatedParser, Isolation
+from verifier.pdfcheck import SIGNATURE_CHECKS, StructureLimits, proven_by_status_list, sniff
 from verifier.result import Check, DocumentInfo, Reason, StatusListInfo, Verification
 from verifier.status import IssuerTrust, StatusSource
 from verifier.store import Store
@@ -30,8 +32,24 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Limits:
+    """What one upload may cost (docs/verifier.md, "Limits")."""
+
     max_bytes: int = DEFAULT_MAX_BYTES
-    time_limit: float = 10.0
+    time_limit: float = 10.0  # wall-clock seconds of one parse; its process is killed past it
+    cpu_limit: float = 1.0  # CPU seconds of one parse
+    parse_slots: int = 0  # parses at once in the whole service; 0: one per two cores
+    slot_wait: float = 0.5  # seconds an unlisted file waits for a parse slot, then ``busy``
+    slots_dir: Path | None = None  # shared by the service's processes; None: per process group
+    structure: StructureLimits = field(default_factory=StructureLimits)
+
+    def isolation(self) -> Isolation:
+        return Isolation(
+            cpu_seconds=self.cpu_limit,
+            wall_seconds=self.time_limit,
+            slots=self.parse_slots,
+            slot_wait=self.slot_wait,
+            slots_dir=self.slots_dir,
+        )
 
 
 class Verifier:
@@ -49,6 +67,8 @@ class Verifier:
             s: LogClient(PublishedLog(published_fetcher(s.trust.source, LOG_DIR))) for s in sources
         }
         self._log_keys = {s: [ec_public_key(c) for c in s.trust.status_certs] for s in sources}
+        self._parser = IsolatedParser(limits.isolation(), limits.structure)
+        self._parser.warm()
 
     def verify(self, data: bytes, now: dt.datetime) -> Verification:
         result = self._verify(data, now)
@@ -80,13 +100,16 @@ class Verifier:
             listed_by = next(st for s, st in loaded if s is found[0]).snapshot.issuer
             sig = proven_by_status_list(_names(listed_by))
         else:
-            sig = check_signature(data, self._roots, now, self.limits.time_limit)
+            # Not listed: the full parse, bounded and in a separate process (isolation.py).
+            sig = self._parser.check(data, self._roots, now)
         checks = list(sniffed.checks + sig.checks)
         reasons = list(sig.reasons)
-        parsed = not any(r.code in ("malformed_pdf", "encrypted") for r in reasons)
+        parsed = not any(r.code in ("malformed_pdf", "encrypted", "busy") for r in reasons)
         if not parsed:
             checks += [Check(n, "skipped", "skipped_earlier") for n in STATUS_CHECKS]
-            return Verification(tuple(checks), tuple(reasons), DocumentInfo(sha))
+            return Verification(
+                tuple(checks), tuple(reasons), DocumentInfo(sha), http_status=sig.http_status
+            )
         # -- status list ---------------------------------------------------------------
         if not loaded or (found is None and lookup_error is not None):
             checks.append(Check("status_list", "failed", "status_unavailable"))

@@ -33,7 +33,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "malformed_pdf": (
         "The PDF file is damaged and cannot be read ({detail}). Download the original attachment "
         "again.",
-        "PDF 檔案已損毀，無法讀取（{detail}）。請重新下載原始附件。",
+        "PDF 檔案已損毀，無法讀取（{detail_zh}）。請重新下載原始附件。",
     ),
     "encrypted": (
         "The PDF is protected by a password we do not have. Documents issued by the school open "
@@ -89,6 +89,11 @@ REASONS: dict[str, tuple[str, str]] = {
         "not be refreshed: its state is as of {issued_at}.",
         "文件確為真本，但學校的狀態清單已於 {expires} 過期且無法更新：狀態以 {issued_at} 為準。",
     ),
+    "busy": (
+        "The verifier is busy checking other files and did not read this one. Try again in a "
+        "minute.",
+        "驗證服務正忙於檢查其他檔案，未能讀取此檔案。請稍候一分鐘再試。",
+    ),
     "bad_request": (
         "Upload one file in the form field named 'file'.",
         "請以名為 file 的欄位上傳一個檔案。",
@@ -106,8 +111,12 @@ CHECKS: dict[str, tuple[str, str]] = {
     "type_archive": ("a {kind} archive", "{kind} 壓縮檔"),
     "type_other": ("not a PDF file{kind}", "不是 PDF 檔{kind_zh}"),
     "parse_ok": ("the PDF structure reads correctly", "PDF 結構可正確讀取"),
-    "parse_failed": ("cannot be read: {detail}", "無法讀取：{detail}"),
+    "parse_failed": ("cannot be read: {detail}", "無法讀取：{detail_zh}"),
     "parse_encrypted": ("needs a password", "需要密碼"),
+    "parse_busy": (
+        "not read: the verifier is busy with other files",
+        "未讀取：驗證服務正忙於處理其他檔案",
+    ),
     "parse_locked_ok": (
         "print-locked by the issuer; opens without a password",
         "發證單位已鎖定列印；不需密碼即可開啟",

@@ -5,6 +5,13 @@ by a look-alike CA, or built to make the verifier say yes. pyhanko's ``bottom_li
 not enough (it accepts bytes appended after ``%%EOF`` and skipped difference analysis, and
 ``embedded_signatures`` silently drops signatures with an unknown ``/SubFilter``), so each
 property is required here explicitly, and any exception is a failure.
+
+The other threat is a file built to make the verifier spin. An issued document is small and
+plain (about 30 objects, two revisions, no object streams, a few levels of nesting), so the
+structure is bounded from that with a wide margin (:class:`StructureLimits`) twice: by a scan
+of the raw bytes before pyhanko sees them, and from the cross-reference sections pyhanko read
+before any object is loaded. The parse itself runs under a CPU-time limit; the web service runs
+it in a separate process (verifier/isolation.py).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -20,7 +28,14 @@ from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.decode_limits import DecodeLimits
+from pyhanko.pdf_utils.crypt import AuthStatus
+from pyhanko.pdf_utils.decode_limits import (
+    DEFAULT_PURPOSE_LIMITS,
+    DecodeLimits,
+    DecodePurpose,
+    DocumentDecodeBudget,
+    StreamDecodeLimits,
+)
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.fields import MDPPerm
@@ -28,6 +43,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from verifier._pyhanko import LinearReader, declared_sizes, xref_facts
 from verifier.result import Check, Reason
 
 PDF_SUBFILTER = "/ETSI.CAdES.detached"
@@ -54,28 +70,221 @@ _OTHER: tuple[tuple[bytes, str, str], ...] = (
 )
 
 
-class _Timeout(Exception):
-    pass
+MIB = 1024 * 1024
+
+
+class _Timeout(BaseException):
+    """CPU time ran out. A BaseException, so that no library's ``except Exception`` hides it."""
 
 
 @contextlib.contextmanager
 def deadline(seconds: float) -> Iterator[None]:
-    """Bound the time one file may take. Works in the main thread (gunicorn's sync workers);
-    elsewhere the server's own worker timeout is the bound."""
+    """Bound the CPU time (not the wall time) the block may use.
+
+    A signal (SIGPROF) interrupts the Python code, so this works in a process's main thread
+    only: gunicorn's sync workers, and the parse processes of verifier/isolation.py, where the
+    web service runs every parse; in any other thread the block is not bounded here. The timer
+    fires again every 50 ms in case a library swallowed the first one."""
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def _alarm(signum: int, frame: Any) -> None:
+    def _expired(signum: int, frame: Any) -> None:
         raise _Timeout
 
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, _expired)
+    signal.setitimer(signal.ITIMER_PROF, seconds, 0.05)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        while True:  # a signal may arrive while disarming: disarm again until it holds
+            try:
+                signal.setitimer(signal.ITIMER_PROF, 0)
+                signal.signal(signal.SIGPROF, previous)
+                break
+            except _Timeout:
+                continue
+
+
+@dataclass(frozen=True)
+class StructureLimits:
+    """The most an upload may contain, from what an issued document holds, with a wide margin.
+
+    An issued diploma or transcript has about 30 objects, 2 revisions (the content and the
+    signature), no object stream, nesting 6 levels deep and no plain object over 20 KB. A
+    re-saved copy (object streams of up to 100 objects) stays well within these too, so it
+    still gets its own answer (``not_issued``)."""
+
+    max_objects: int = 5_000  # objects declared, over all revisions
+    max_revisions: int = 16  # cross-reference sections (incremental updates + 1)
+    max_object_streams: int = 100
+    max_objects_per_stream: int = 1_000
+    max_depth: int = 32  # arrays and dictionaries nested in one another
+    max_delimiters: int = 200_000  # arrays and dictionaries opened, in the raw bytes
+    max_object_bytes: int = 256 * 1024  # one object, outside stream data
+    max_plain_bytes: int = MIB  # every object outside stream data
+    max_stream_bytes: int = 32 * MIB  # one stream, decoded
+    max_decoded_bytes: int = 64 * MIB  # every stream of the document, decoded
+
+    def __post_init__(self) -> None:
+        if min(self.max_objects, self.max_revisions, self.max_depth, self.max_object_bytes) < 1:
+            raise ValueError("structure limits must be positive")
+
+    def decode_limits(self) -> DecodeLimits:
+        """pyhanko's limits on decompression, tightened to these numbers."""
+        per_stream = StreamDecodeLimits(max_output_size=self.max_stream_bytes)
+        objstm = DEFAULT_PURPOSE_LIMITS[DecodePurpose.OBJECT_STREAM]
+        return DecodeLimits(
+            per_stream=per_stream,
+            per_purpose={
+                **DEFAULT_PURPOSE_LIMITS,
+                DecodePurpose.OBJECT_STREAM: StreamDecodeLimits(
+                    max_ratio=objstm.max_ratio,
+                    ratio_floor=objstm.ratio_floor,
+                    max_output_size=min(self.max_stream_bytes, self.max_plain_bytes),
+                ),
+            },
+            document_budget=DocumentDecodeBudget(
+                base_allowance=self.max_decoded_bytes, max_ratio=1
+            ),
+        )
+
+
+# The pre-scan looks for plain spellings with literal-led patterns (fast searches: about 15 ms a
+# pass over 20 MB). A name written with #xx escapes gets past it, but not past the
+# cross-reference checks or the CPU-time limit behind it.
+_WS = rb"[\x00\t\n\f\r ]"
+_SIZE = re.compile(rb"/Size" + _WS + rb"*([0-9]{1,12})")
+_N = re.compile(rb"/N" + _WS + rb"*([0-9]{1,12})(?!" + _WS + rb"*[0-9]+" + _WS + rb"+R)")
+_NAME = rb"(?:/[^\x00\t\n\f\r /\[\]<>(){}%]*" + _WS + rb"*)?"
+_LEVEL = rb"(?:\[|<<)" + _WS + rb"*" + _NAME
+
+
+def _deep(depth: int) -> tuple[re.Pattern[bytes], ...]:
+    """Arrays and dictionaries opened ``depth + 1`` times in a row (keys between allowed)."""
+    rest = _WS + rb"*" + _NAME + rb"(?:" + _LEVEL + rb"){%d}" % depth
+    return re.compile(rb"\[" + rest), re.compile(rb"<<" + rest)
+
+
+Problem = tuple[str, str]  # what is wrong, in English and in Chinese
+
+
+def _over(what: str, what_zh: str, n: int, limit: int) -> Problem:
+    return (
+        f"{what.format(n=n)} where the limit is {limit:,}",
+        f"{what_zh.format(n=n)}，超過上限 {limit:,}",
+    )
+
+
+def structure_problem(data: bytes, limits: StructureLimits) -> Problem | None:
+    """A scan of the raw bytes, before any parsing: a few linear passes, in C."""
+    # Every "obj" that is not part of "endobj" is an object's header.
+    objects = data.count(b"obj") - data.count(b"endobj")
+    if objects > limits.max_objects:
+        return _over("{n:,} objects", "共 {n:,} 個物件", objects, limits.max_objects)
+    declared = max((int(m) for m in _SIZE.findall(data)), default=0)
+    if declared > limits.max_objects + 1:
+        return _over(
+            "cross-reference entries for {n:,} objects",
+            "交互參照表列出 {n:,} 個物件",
+            declared,
+            limits.max_objects,
+        )
+    revisions = max(data.count(b"startxref"), data.count(b"/Prev") + 1)
+    if revisions > limits.max_revisions:
+        return _over(
+            "{n:,} revisions (incremental updates)",
+            "共 {n:,} 個版本（增量更新）",
+            revisions,
+            limits.max_revisions,
+        )
+    streams = [m.start() for m in re.finditer(rb"/ObjStm", data)]
+    if len(streams) > limits.max_object_streams:
+        return _over(
+            "{n:,} object streams", "共 {n:,} 個物件串流", len(streams), limits.max_object_streams
+        )
+    for at in streams:
+        # /N sits in the same small dictionary as /Type /ObjStm, before or after it.
+        n = max((int(v) for v in _N.findall(data, max(0, at - 256), at + 256)), default=0)
+        if n > limits.max_objects_per_stream:
+            return _over(
+                "{n:,} objects in one object stream",
+                "單一物件串流中有 {n:,} 個物件",
+                n,
+                limits.max_objects_per_stream,
+            )
+    opened = data.count(b"[") + data.count(b"<<")
+    if opened > limits.max_delimiters:
+        return _over(
+            "{n:,} arrays and dictionaries",
+            "共 {n:,} 個陣列與字典",
+            opened,
+            limits.max_delimiters,
+        )
+    if any(p.search(data) for p in _deep(limits.max_depth)):
+        return (
+            f"arrays or dictionaries nested more than {limits.max_depth} levels deep",
+            f"陣列或字典巢狀超過 {limits.max_depth} 層",
+        )
+    return _plain_bytes_problem(data, limits)
+
+
+def _plain_bytes_problem(data: bytes, limits: StructureLimits) -> Problem | None:
+    """The bytes of objects outside stream data: what the parser reads token by token."""
+    starts = [
+        m.start() for m in re.finditer(rb"obj", data) if data[m.start() - 3 : m.start()] != b"end"
+    ]
+    total = 0
+    for begin, end in zip(starts, [*starts[1:], len(data)], strict=False):
+        stops = [i for i in (data.find(b"stream", begin, end), data.find(b"endobj", begin, end))]
+        size = min((i for i in stops if i >= 0), default=end) - begin
+        if size > limits.max_object_bytes:
+            return _over(
+                "one object of {n:,} bytes",
+                "單一物件達 {n:,} 位元組",
+                size,
+                limits.max_object_bytes,
+            )
+        total += size
+    if total > limits.max_plain_bytes:
+        return _over(
+            "{n:,} bytes of objects outside streams",
+            "串流以外的物件共 {n:,} 位元組",
+            total,
+            limits.max_plain_bytes,
+        )
+    return None
+
+
+def _xref_problem(reader: PdfFileReader, limits: StructureLimits) -> Problem | None:
+    """The same bounds from the cross-reference sections pyhanko read, before any object is
+    loaded: these hold however the names and numbers were spelled."""
+    revisions, entries, per_stream = xref_facts(reader)
+    if revisions > limits.max_revisions:
+        return _over(
+            "{n:,} revisions (incremental updates)",
+            "共 {n:,} 個版本（增量更新）",
+            revisions,
+            limits.max_revisions,
+        )
+    if entries > limits.max_objects:
+        return _over("{n:,} objects", "共 {n:,} 個物件", entries, limits.max_objects)
+    if len(per_stream) > limits.max_object_streams:
+        return _over(
+            "{n:,} object streams",
+            "共 {n:,} 個物件串流",
+            len(per_stream),
+            limits.max_object_streams,
+        )
+    for n in declared_sizes(reader, per_stream).values():
+        if n > limits.max_objects_per_stream:
+            return _over(
+                "{n:,} objects in one object stream",
+                "單一物件串流中有 {n:,} 個物件",
+                n,
+                limits.max_objects_per_stream,
+            )
+    return None
 
 
 @dataclass(frozen=True)
@@ -129,6 +338,7 @@ class SignatureFacts:
     trust_anchor: asn1_x509.Certificate | None = None  # set when the signature is trusted
     signer: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    http_status: int = 200  # 503 or 429 when the file was not read because the service is busy
 
 
 def _skipped(*names: str) -> tuple[Check, ...]:
@@ -182,37 +392,68 @@ def proven_by_status_list(issuer: dict[str, str]) -> SignatureFacts:
     )
 
 
+def unreadable(detail: str, detail_zh: str | None = None) -> SignatureFacts:
+    """The answer for a file that could not be read, or not within the limits."""
+    params = {"detail": detail, "detail_zh": detail if detail_zh is None else detail_zh}
+    return SignatureFacts(
+        (Check("pdf_structure", "failed", "parse_failed", params), *_skipped(*SIGNATURE_CHECKS)),
+        (Reason("malformed_pdf", params),),
+    )
+
+
+def out_of_time(cpu_seconds: float) -> SignatureFacts:
+    return unreadable(
+        f"reading it took more than {cpu_seconds:g} s of processing time",
+        f"讀取超過 {cpu_seconds:g} 秒的處理時間",
+    )
+
+
 def check_signature(
-    data: bytes, roots: list[asn1_x509.Certificate], now: dt.datetime, time_limit: float
+    data: bytes,
+    roots: list[asn1_x509.Certificate],
+    now: dt.datetime,
+    time_limit: float,
+    limits: StructureLimits | None = None,
 ) -> SignatureFacts:
-    """Parse and validate; returns every check with its status, and the reasons for failure."""
+    """Scan, parse and validate in this process; every check with its status, and the reasons
+    for failure. ``time_limit`` is in seconds of CPU time (see :func:`deadline`)."""
+    limits = StructureLimits() if limits is None else limits
+    problem = structure_problem(data, limits)
+    if problem is not None:
+        return unreadable(*problem)
+    return read_and_validate(data, roots, now, time_limit, limits)
+
+
+def read_and_validate(
+    data: bytes,
+    roots: list[asn1_x509.Certificate],
+    now: dt.datetime,
+    cpu_seconds: float,
+    limits: StructureLimits,
+) -> SignatureFacts:
+    """The parse and the validation of a file that passed :func:`structure_problem`, under a
+    CPU-time limit: what the parse processes of verifier/isolation.py run."""
     try:
-        with deadline(time_limit):
-            return _check_signature(data, roots, now)
+        with deadline(cpu_seconds):
+            return _check_signature(data, roots, now, limits)
     except _Timeout:
-        detail = f"took longer than {time_limit:g} s"
-        return SignatureFacts(
-            (
-                Check("pdf_structure", "failed", "parse_failed", {"detail": detail}),
-                *_skipped(*SIGNATURE_CHECKS),
-            ),
-            (Reason("malformed_pdf", {"detail": detail}),),
-        )
+        return out_of_time(cpu_seconds)
 
 
 def _check_signature(
-    data: bytes, roots: list[asn1_x509.Certificate], now: dt.datetime
+    data: bytes, roots: list[asn1_x509.Certificate], now: dt.datetime, limits: StructureLimits
 ) -> SignatureFacts:
     checks: list[Check] = []
     # -- structure ----------------------------------------------------------------------
     try:
-        reader = PdfFileReader(
-            io.BytesIO(data), strict=True, decode_limits=DecodeLimits.for_untrusted_input()
-        )
+        reader = LinearReader(io.BytesIO(data), strict=True, decode_limits=limits.decode_limits())
+        problem = _xref_problem(reader, limits)
+        if problem is not None:
+            return unreadable(*problem)
         locked = False
         if reader.encrypted:
             result = reader.decrypt("")
-            if getattr(result, "status", None) is None or "FAILED" in str(result.status):
+            if getattr(result, "status", None) not in (AuthStatus.USER, AuthStatus.OWNER):
                 return SignatureFacts(
                     (
                         Check("pdf_structure", "failed", "parse_encrypted"),
@@ -223,17 +464,8 @@ def _check_signature(
             locked = True
         sigs = list(reader.embedded_signatures)
         counted = _count_signature_fields(reader)
-    except _Timeout:
-        raise
     except Exception as e:  # any parse failure of a hostile file is "damaged"
-        detail = _short(e)
-        return SignatureFacts(
-            (
-                Check("pdf_structure", "failed", "parse_failed", {"detail": detail}),
-                *_skipped(*SIGNATURE_CHECKS),
-            ),
-            (Reason("malformed_pdf", {"detail": detail}),),
-        )
+        return unreadable(_short(e))
     checks.append(Check("pdf_structure", "passed", "parse_locked_ok" if locked else "parse_ok"))
     # -- exactly one certification signature --------------------------------------------
     count = max(counted, len(sigs))
@@ -276,8 +508,6 @@ def _check_signature(
     vc = ValidationContext(trust_roots=roots, allow_fetching=False, moment=now)
     try:
         status = validate_pdf_signature(sig, vc, skip_diff=False)
-    except _Timeout:
-        raise
     except Exception as e:
         detail = _short(e)
         return SignatureFacts(

@@ -28,6 +28,7 @@ FAILURE_CODES = (
     "not_issued",
     "revoked",
     "status_unavailable",
+    "busy",
     "bad_request",
 )
 WARNING_CODES = ("superseded", "verification_limit_reached", "status_stale")
