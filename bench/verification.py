@@ -7,6 +7,13 @@ answers a fixed JSON (the ceiling), and pyhanko's ``validate_pdf_signature`` in 
 over the same files (what an implementer would write).
 
     .venv/bin/python -m bench.verification [--documents 1000] [--clients 4]
+
+``--wrk``: instead, the C load generator wrk (Debian) posts one listed diploma as a raw
+``application/pdf`` body over 4 connections, alternately to the verify endpoint and to the
+read-only one (A B A B, ``--rounds`` each), through the nginx front and to gunicorn alone:
+throughput ratio and p99, without a Python client taking the cores.
+
+    .venv/bin/python -m bench.verification --wrk [--seconds 10] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -146,12 +153,162 @@ def pyhanko_loop(home: Path, files: list[Path]) -> float:
     return time.perf_counter() - start
 
 
+WRK_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/pdf"
+local f = io.open(os.getenv("CERTSEAL_WRK_BODY"), "rb")
+wrk.body = f:read("*a")
+f:close()
+done = function(summary, latency, requests)
+  io.write(string.format("CERTSEAL %d %d %.3f %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(99) / 1000, summary.errors.status, summary.errors.connect
+      + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def _wrk(url: str, body: Path, seconds: float, lua: Path) -> tuple[float, float, int]:
+    """(requests/s, p99 ms, errors) of one wrk run: 2 threads, 4 connections."""
+    out = subprocess.run(
+        ["wrk", "-t2", "-c4", f"-d{seconds:.0f}s", "-s", str(lua), url],
+        env={**os.environ, "CERTSEAL_WRK_BODY": str(body)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("CERTSEAL "))
+    n, micros, p99, status_err, sock_err = line.split()[1:]
+    return int(n) / (int(micros) / 1e6), float(p99), int(status_err) + int(sock_err)
+
+
+def wrk_main(args: argparse.Namespace) -> None:
+    """Verify vs read-only with wrk, interleaved, behind nginx and against gunicorn alone."""
+    from verifier.front import FrontConfig, Served, find_program, gunicorn_argv
+
+    nginx = find_program("nginx")
+    if nginx is None or shutil.which("wrk") is None:
+        sys.exit("nginx and wrk are installed by bash scripts/setup.sh")
+    work = Path(tempfile.mkdtemp(prefix="certseal-bench-wrk-"))
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    try:
+        home, files = setup(work, 20)
+        body = files[0]
+        lua = work / "post.lua"
+        lua.write_text(WRK_LUA)
+        cfg = work / "verifier.json"
+        cfg.write_text(
+            json.dumps(
+                {
+                    "issuers": [
+                        {"name": "b", "trust_dir": str(home / "keys"), "source": str(work / "site")}
+                    ],
+                    "counts_db": str(work / "counts.sqlite"),
+                }
+            )
+        )
+        env = {**os.environ, "CERTSEAL_VERIFIER_CONFIG": str(cfg), "CERTSEAL_BENCH_ENDPOINTS": "1"}
+        rows = []
+        figures: dict[str, dict[str, float]] = {}
+        for name in ("nginx + gunicorn", "gunicorn alone"):
+            port = _free_port()
+            served = direct = None
+            if name == "nginx + gunicorn":
+                served = Served(
+                    FrontConfig(run_dir=work / "run", listen=f"127.0.0.1:{port}"),
+                    nginx=nginx,
+                    gunicorn=gunicorn,
+                    env=env,
+                    output=subprocess.DEVNULL,
+                )
+                # The benchmark's endpoint is not public: reach it through the same front.
+                conf = served.cfg.run_dir / "verifier.conf"
+                conf.write_text(
+                    conf.read_text().replace(
+                        "location ~ ^/(verify|healthz|verifier\\.css)$",
+                        "location ~ ^/(verify|healthz|verifier\\.css|bench/read-only)$",
+                    )
+                )
+                subprocess.run(
+                    [
+                        nginx,
+                        "-p",
+                        str(served.cfg.run_dir),
+                        "-c",
+                        str(served.cfg.run_dir / "nginx.conf"),
+                        "-s",
+                        "reload",
+                    ],
+                    check=True,
+                )
+                time.sleep(1)
+            else:
+                direct = subprocess.Popen(
+                    gunicorn_argv(
+                        gunicorn,
+                        f"127.0.0.1:{port}",
+                        control_socket=work / "d.ctl",
+                        access_log=False,
+                    ),
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for _ in range(200):
+                    try:
+                        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                        break
+                    except OSError:
+                        time.sleep(0.05)
+            try:
+                base = f"http://127.0.0.1:{port}"
+                _wrk(base + "/api/v1/verify", body, 2, lua)  # warm up
+                got: dict[str, list[tuple[float, float, int]]] = {"verify": [], "read": []}
+                for _ in range(args.rounds):
+                    got["verify"].append(_wrk(base + "/api/v1/verify", body, args.seconds, lua))
+                    got["read"].append(_wrk(base + "/bench/read-only", body, args.seconds, lua))
+            finally:
+                if served is not None:
+                    served.stop()
+                if direct is not None:
+                    direct.terminate()
+                    direct.wait(timeout=30)
+            v_tp = sum(x[0] for x in got["verify"]) / args.rounds
+            r_tp = sum(x[0] for x in got["read"]) / args.rounds
+            v_p99 = max(x[1] for x in got["verify"])
+            r_p99 = max(x[1] for x in got["read"])
+            errors = sum(x[2] for x in got["verify"] + got["read"])
+            rows.append((f"{name}: verify (listed diploma)", v_tp, v_p99, ""))
+            rows.append((f"{name}: read-only endpoint", r_tp, r_p99, v_tp / r_tp))
+            figures[name] = {
+                "verify_rps": v_tp,
+                "verify_p99_ms": v_p99,
+                "read_only_rps": r_tp,
+                "read_only_p99_ms": r_p99,
+                "ratio": v_tp / r_tp,
+                "errors": errors,
+            }
+        table(
+            f"wrk, 4 connections, raw PDF body, {args.rounds} × {args.seconds:.0f} s each, A B A B",
+            ("", "requests/s", "p99 ms (worst round)", "ratio verify / read-only"),
+            rows,
+        )
+        emit("verification_wrk", {"rounds": args.rounds, "seconds": args.seconds, **figures})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--documents", type=int, default=1000)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--bad-share", type=float, default=0.1)
+    ap.add_argument("--wrk", action="store_true", help="wrk against verify and read-only")
+    ap.add_argument("--seconds", type=float, default=10, help="--wrk: length of each run")
+    ap.add_argument("--rounds", type=int, default=3, help="--wrk: runs of each endpoint")
     args = ap.parse_args()
+    if args.wrk:
+        wrk_main(args)
+        return
     work = Path(tempfile.mkdtemp(prefix="certseal-bench-verify-"))
     server = None
     try:
