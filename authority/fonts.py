@@ -154,8 +154,12 @@ _OP_SUBRS = (19,)
 _DROPPED_FROM_FONT_DICT = _SID_OPERATORS | {_OP_PRIVATE}
 
 
-def _dict_entries(data: bytes) -> list[tuple[tuple[int, ...], bytes]]:
-    """Split a CFF DICT into (operator, encoded operands) pairs, keeping operands verbatim."""
+def _dict_entries(data: bytes, face: FontFace) -> list[tuple[tuple[int, ...], bytes]]:
+    """Split a CFF DICT into (operator, encoded operands) pairs, keeping operands verbatim.
+
+    Raises:
+        ConfigurationError: the DICT holds a byte the CFF specification reserves.
+    """
     entries: list[tuple[tuple[int, ...], bytes]] = []
     start = i = 0
     while i < len(data):
@@ -181,7 +185,10 @@ def _dict_entries(data: bytes) -> list[tuple[tuple[int, ...], bytes]]:
         elif 247 <= b0 <= 254:
             i += 2
         else:
-            raise ValueError(f"reserved byte {b0} in CFF DICT")
+            raise ConfigurationError(
+                f"cannot read font {face.label}: reserved byte {b0} in a CFF DICT",
+                f"無法讀取字型 {face.label}：CFF DICT 含保留位元組 {b0}",
+            )
     return entries
 
 
@@ -278,10 +285,10 @@ class CidCffSubsetter:
         self._privates: list[bytes] = []
         for fd, fd_data in zip(top.FDArray, _read_index(raw, top.rawDict["FDArray"]), strict=True):
             size, offset = fd.rawDict["Private"]
-            private = _dict_entries(raw[offset : offset + size])
+            private = _dict_entries(raw[offset : offset + size], face)
             self._privates.append(_join_entries(e for e in private if e[0] != _OP_SUBRS))
             self._fd_dicts.append(
-                [e for e in _dict_entries(fd_data) if e[0] not in _DROPPED_FROM_FONT_DICT]
+                [e for e in _dict_entries(fd_data, face) if e[0] not in _DROPPED_FROM_FONT_DICT]
             )
         self._glyphs: dict[int, tuple[int, bytes]] = {}
         self._lock = threading.Lock()
