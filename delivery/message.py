@@ -7,13 +7,14 @@ the same message, which a receiving system can recognise by its Message-ID.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from email import message_from_bytes, policy
-from email.headerregistry import Address
+from email.header import Header
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
 
 import dkim
 from cryptography.hazmat.primitives import serialization
@@ -31,7 +32,6 @@ SIGNED_HEADERS = (
     b"mime-version",
     b"content-type",
 )
-_POLICY = policy.SMTP  # CRLF line ends, as sent
 
 
 @dataclass(frozen=True)
@@ -98,30 +98,56 @@ class DkimKey:
         return bytes(header) + message
 
 
-def _address(name: str, addr: str) -> Address:
-    user, _, domain = addr.rpartition("@")
-    return Address(display_name=name, username=user, domain=domain)
+def _headers(letter: Letter, boundary: str) -> bytes:
+    """The header block. ``email.header`` writes the RFC 2047 words: the modern policy's
+    folding took longer than signing and sending the message together."""
+    subject = Header(letter.subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
+    items = [
+        ("From", formataddr((letter.sender_name, letter.sender), charset="utf-8")),
+        ("To", formataddr((letter.to_name, letter.to), charset="utf-8")),
+        *([("Reply-To", letter.reply_to)] if letter.reply_to else []),
+        ("Subject", subject),
+        ("Date", format_datetime(letter.queued_at.astimezone(dt.UTC))),
+        ("Message-ID", letter.message_id),
+        ("Auto-Submitted", "auto-generated"),
+        ("X-Certseal-Delivery", letter.delivery_id),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/mixed;\r\n boundary="{boundary}"'),
+    ]
+    return "".join(f"{name}: {value}\r\n" for name, value in items).encode("ascii")
+
+
+def _base64(data: bytes) -> bytes:
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
 
 
 def compose(letter: Letter) -> bytes:
-    """The message as it goes on the wire (CRLF), before DKIM."""
-    msg = EmailMessage(policy=_POLICY)
-    msg["From"] = _address(letter.sender_name, letter.sender)
-    msg["To"] = _address(letter.to_name, letter.to)
-    if letter.reply_to:
-        msg["Reply-To"] = letter.reply_to
-    msg["Subject"] = letter.subject
-    msg["Date"] = format_datetime(letter.queued_at.astimezone(dt.UTC))
-    msg["Message-ID"] = letter.message_id
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Certseal-Delivery"] = letter.delivery_id
+    """The message as it goes on the wire (CRLF), before DKIM. Written directly: the standard
+    library's generator re-folds a large base64 attachment line by line, slowly."""
+    boundary = "=_certseal_" + hashlib.sha256(letter.delivery_id.encode()).hexdigest()[:32]
+    b = boundary.encode()
     # Base64 keeps the Chinese text 7-bit: not every server speaks 8BITMIME or SMTPUTF8.
-    msg.set_content(letter.body, charset="utf-8", cte="base64")
-    msg.add_attachment(
-        letter.attachment, maintype="application", subtype="pdf", filename=letter.filename
+    return b"".join(
+        (
+            _headers(letter, boundary),
+            b"\r\n--" + b + b"\r\n",
+            b'Content-Type: text/plain; charset="utf-8"\r\n',
+            b"Content-Transfer-Encoding: base64\r\n\r\n",
+            _base64(letter.body.encode("utf-8")),
+            b"--" + b + b"\r\n",
+            b"Content-Type: application/pdf\r\n",
+            b'Content-Disposition: attachment; filename="' + _filename(letter.filename) + b'"\r\n',
+            b"Content-Transfer-Encoding: base64\r\n\r\n",
+            _base64(letter.attachment),
+            b"--" + b + b"--\r\n",
+        )
     )
-    msg.set_boundary("=_certseal_" + hashlib.sha256(letter.delivery_id.encode()).hexdigest()[:32])
-    return msg.as_bytes(policy=_POLICY)
+
+
+def _filename(name: str) -> bytes:
+    if not name.isascii() or any(c in name for c in '"\\\r\n'):
+        raise ValueError(f"attachment name {name!r} must be plain ASCII")
+    return name.encode()
 
 
 def attachments(message: bytes) -> list[tuple[str, bytes]]:
