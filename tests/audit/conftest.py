@@ -23,7 +23,7 @@ from authority.registry import DocumentRow
 from authority.service import Authority, _write_atomic, write_publication
 from authority.transparency import TransparencyLog
 from certseal import tlog
-from certseal.eventlog import LOG_DIR, LogRef, PublishedLog, tile_width
+from certseal.eventlog import LOG_DIR, LogEvent, LogRef, PublishedLog, tile_width
 from certseal.fetch import published_fetcher
 from certseal.statuslist import Entry, Issuer, build_publication, build_shards
 from certseal.timeutil import format_time
@@ -122,10 +122,17 @@ class School:
             return list(auth.registry.status_entries(with_log=True))
 
     def forge_log(
-        self, leaves: Sequence[bytes], sizes: Sequence[int], when: dt.datetime, *, wipe: bool
+        self,
+        leaves: Sequence[bytes],
+        sizes: Sequence[int],
+        when: dt.datetime,
+        *,
+        wipe: bool,
+        key: ec.EllipticCurvePrivateKey | None = None,
     ) -> LogRef:
         """Publish another history: ``leaves`` under checkpoints of ``sizes``, signed with the
-        school's key. ``wipe`` removes the old log first; otherwise files are overwritten."""
+        school's key (or ``key``). ``wipe`` removes the old log first; otherwise files are
+        overwritten."""
         forger = TransparencyLog(self.home.parent / f"forged-{len(leaves)}-{sizes[-1]}")
         start = 0
         for i, size in enumerate(sizes):
@@ -135,7 +142,7 @@ class School:
                 size,
                 self.latest().origin,
                 when + dt.timedelta(minutes=i),
-                self.key,
+                key or self.key,
             )
             start = size
         if wipe:
@@ -143,20 +150,31 @@ class School:
         shutil.copytree(forger.public, self.site / "log", dirs_exist_ok=True)
         return ref
 
-    def forge_status(self, entries: Sequence[Entry], ref: LogRef | None, when: dt.datetime) -> None:
-        """Sign and publish a status list of the school's choosing, bound to ``ref``."""
+    def forge_status(
+        self,
+        entries: Sequence[Entry],
+        ref: LogRef | None,
+        when: dt.datetime,
+        *,
+        key: ec.EllipticCurvePrivateKey | None = None,
+        version: int | None = None,
+    ) -> None:
+        """Sign and publish a status list of the school's choosing, bound to ``ref``: the next
+        version, or ``version`` again (a second content under one version), with the school's
+        key or ``key``."""
         with Authority(self.home) as auth:
             last = auth.registry.last_publication()
-            version = int(last["version"]) + 1 if last else 1
             school = auth.school
-            auth.registry.record_publication(version, format_time(when), "-", 0, "-", ACTOR)
+            if version is None:
+                version = int(last["version"]) + 1 if last else 1
+                auth.registry.record_publication(version, format_time(when), "-", 0, "-", ACTOR)
         built = build_publication(
             build_shards(entries, 4),
             issuer=Issuer(school.code, school.name_zh, school.name_en),
             version=version,
             issued_at=when,
             expires=when + dt.timedelta(days=7),
-            key=self.key,
+            key=key or self.key,
             extra=ref.to_extra() if ref else None,
         )
         write_publication(self.site, built)
@@ -171,8 +189,7 @@ def school(issued: Issued, tmp_path: Path) -> School:
     return School(home, tmp_path / "site", tmp_path / "auditor-state.json")
 
 
-@pytest.fixture
-def history(school: School) -> School:
+def make_history(school: School) -> School:
     """An honest history of four publishes, audited (and remembered) after each one:
     issuances, a reissue, a revocation, a publish with nothing new, a tile boundary crossed."""
     docs = school.add(3, at(0))
@@ -188,3 +205,37 @@ def history(school: School) -> School:
     report = school.audit(at(6.5))
     assert report.ok, report.to_text()
     return school
+
+
+@pytest.fixture
+def history(school: School) -> School:
+    """An honest history of four publishes, audited and remembered (:func:`make_history`)."""
+    return make_history(school)
+
+
+def entries_from(leaves: Sequence[bytes]) -> list[Entry]:
+    """The status list a log implies, built with the model (as a dishonest school would)."""
+    docs: dict[str, list[LogEvent]] = {}
+    for leaf in leaves:
+        ev = LogEvent.from_bytes(leaf)
+        docs.setdefault(ev.sha256, []).append(ev)
+    out = []
+    for sha, events in docs.items():
+        issued, rest = events[0], events[1:]
+        sup = next((e for e in rest if e.event == "superseded"), None)
+        rev = next((e for e in rest if e.event == "revoked"), None)
+        out.append(
+            Entry(
+                sha,
+                issued.doc_type,
+                issued.at,
+                issued.limit,
+                "revoked" if rev else "superseded" if sup else "active",
+                sup.successor if sup else None,
+                sup.at if sup else None,
+                rev.reason if rev else None,
+                rev.at if rev else None,
+                tuple(e.index for e in events),
+            )
+        )
+    return out

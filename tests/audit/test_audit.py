@@ -31,7 +31,7 @@ from certseal.eventlog import (
 from certseal.statuslist import Entry
 from certseal.timeutil import format_time
 from cli import main
-from tests.audit.conftest import School, at
+from tests.audit.conftest import School, at, entries_from
 from tests.verifier.test_status_source import StaticHost
 
 
@@ -156,7 +156,7 @@ def test_a_revocation_rewritten_as_active_is_named(history: School) -> None:
     forged = [replace(LogEvent.from_bytes(leaf), index=i).to_bytes() for i, leaf in enumerate(kept)]
     sizes = sorted({min(c.size, len(forged)) for c in state.checkpoints} | {len(forged)})
     ref = history.forge_log(forged, sizes, at(7), wipe=True)
-    entries = _entries_from(forged)
+    entries = entries_from(forged)
     history.forge_status(entries, ref, at(7))
     codes = _codes(history, 8)
     assert "revocation_undone" in codes
@@ -334,34 +334,6 @@ def test_violation_codes_have_titles() -> None:
     for code, (en, zh) in VIOLATIONS.items():
         assert en and zh and code == code.lower()
     assert consistency_path(3, 9) == "consistency/3-9.json"
-
-
-def _entries_from(leaves: list[bytes]) -> list[Entry]:
-    """The status list a log implies, built with the model (as a dishonest school would)."""
-    docs: dict[str, list[LogEvent]] = {}
-    for leaf in leaves:
-        ev = LogEvent.from_bytes(leaf)
-        docs.setdefault(ev.sha256, []).append(ev)
-    out = []
-    for sha, events in docs.items():
-        issued, rest = events[0], events[1:]
-        sup = next((e for e in rest if e.event == "superseded"), None)
-        rev = next((e for e in rest if e.event == "revoked"), None)
-        out.append(
-            Entry(
-                sha,
-                issued.doc_type,
-                issued.at,
-                issued.limit,
-                "revoked" if rev else "superseded" if sup else "active",
-                sup.successor if sup else None,
-                sup.at if sup else None,
-                rev.reason if rev else None,
-                rev.at if rev else None,
-                tuple(e.index for e in events),
-            )
-        )
-    return out
 
 
 def test_the_standalone_program_in_the_docs_checks_the_log(history: School) -> None:
