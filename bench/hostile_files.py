@@ -41,7 +41,7 @@ def _classic(objects: Iterable[tuple[int, bytes]], root: int = 1, header: bytes 
     return bytes(out)
 
 
-def _objstm(members: list[tuple[int, bytes]]) -> tuple[bytes, bytes]:
+def _objstm(members: list[tuple[int, bytes]], escaped: bool = False) -> tuple[bytes, bytes]:
     """The dictionary and the Flate-compressed data of one object stream."""
     header = bytearray()
     body = bytearray()
@@ -50,7 +50,9 @@ def _objstm(members: list[tuple[int, bytes]]) -> tuple[bytes, bytes]:
         body += obj + b" "
     raw = bytes(header) + bytes(body)
     data = zlib.compress(raw, 9)
-    head = b"<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>" % (
+    names = b"/Type /Obj#53tm /#4E" if escaped else b"/Type /ObjStm /N"
+    head = b"<< %s %d /First %d /Filter /FlateDecode /Length %d >>" % (
+        names,
         len(members),
         len(header),
         len(data),
@@ -94,6 +96,7 @@ def _with_objstm(
     trailer: bytes,
     base: bytes = HEADER,
     first_stream_num: int | None = None,
+    escaped: bool = False,
 ) -> bytes:
     """``base`` + plain objects + ``packed`` ones in object streams + one xref stream."""
     out = bytearray(base)
@@ -105,7 +108,7 @@ def _with_objstm(
     stream_num = first_stream_num or highest + 1
     for i in range(0, len(packed), per_stream):
         chunk = packed[i : i + per_stream]
-        head, data = _objstm(chunk)
+        head, data = _objstm(chunk, escaped)
         entries[stream_num] = (1, len(out), 0)
         out += b"%d 0 obj\n" % stream_num + head + b"\nstream\n" + data + b"\nendstream\nendobj\n"
         for idx, (num, _) in enumerate(chunk):
@@ -247,8 +250,8 @@ def many_revisions(n: int = 3000, base: bytes | None = None) -> bytes:
     return bytes(data)
 
 
-def prev_chain(n: int = 5000) -> bytes:
-    """One ``startxref`` but a /Prev chain of 5,000 xref streams: revisions that a count of
+def prev_chain(n: int = 1000) -> bytes:
+    """One ``startxref`` but a /Prev chain of 1,000 xref streams: revisions that a count of
     ``%%EOF`` markers does not see."""
     data = bytearray(_classic(_catalog_with_fields(b"")))
     size, root, prev = _trailer_facts(bytes(data))
@@ -280,6 +283,30 @@ def tokens_under_limits(objects: int = 4, size: int = 250_000) -> bytes:
     body = b"<< /FT /Tx /T (f) /X [" + b"0 " * ((size - 40) // 2) + b"] >>"
     objs = _catalog_with_fields(refs) + [(first + i, body) for i in range(objects)]
     return _classic(objs)
+
+
+def escaped_objstm(n: int = 1500) -> bytes:
+    """The quadratic object stream with /ObjStm and /N spelled in #xx escapes: a PDF reader
+    reads the same names, a scan of the bytes for the plain spellings sees nothing."""
+    first = 10
+    refs = b" ".join(_ref(first + i) for i in range(n))
+    packed = [(first + i, _field(first + i)) for i in range(n)]
+    return _with_objstm(_catalog_with_fields(refs), packed, n, b"/Root 1 0 R", escaped=True)
+
+
+def escaped_revisions(n: int = 300) -> bytes:
+    """Hundreds of incremental updates whose markers are hidden from a byte scan: /Prev spelled
+    /P#72ev, and one ``startxref`` for the whole chain."""
+    data = bytearray(_classic(_catalog_with_fields(b"")))
+    size, root, prev = _trailer_facts(bytes(data))
+    num = size
+    for _ in range(n):
+        start = len(data)
+        data += _xref_stream({}, num + 1, b"/Root %s /P#72ev %d" % (root, prev), num, start)
+        prev = start
+        num += 1
+    data += b"startxref\n%d\n%%%%EOF\n" % prev
+    return bytes(data)
 
 
 def _trailer_facts(pdf: bytes) -> tuple[int, bytes, int]:
@@ -330,6 +357,8 @@ HOSTILE: dict[str, Callable[[], bytes]] = {
     "decompression_bomb": decompression_bomb,
     "many_revisions": many_revisions,
     "prev_chain": prev_chain,
+    "escaped_objstm": escaped_objstm,
+    "escaped_revisions": escaped_revisions,
     "fields_under_limits": fields_under_limits,
     "tokens_under_limits": tokens_under_limits,
 }

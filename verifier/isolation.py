@@ -183,6 +183,8 @@ class IsolatedParser:
                 return facts_from_wire(outcome)
             except (KeyError, TypeError, ValueError):
                 return unreadable("the reader gave no usable answer", "讀取程式未給出可用的結果")
+        if outcome == _NOT_STARTED:
+            return busy()  # nothing known of the file: the service could not read it now
         if outcome == -signal.SIGXCPU:
             return out_of_time(self.settings.cpu_seconds)
         if outcome == _TIMED_OUT:
@@ -234,6 +236,7 @@ def _params(params: Any) -> dict[str, Any]:
 # -- the parent's side: children, one job at a time each --------------------------------------
 
 _TIMED_OUT = "timed out"
+_NOT_STARTED = "not started"
 
 
 class _Child:
@@ -254,15 +257,14 @@ class _Child:
         out = self.proc.stdout.fileno()
         if not self.ready:
             if _read_frame(out, time.monotonic() + _START_SECONDS) is None:
-                return self._end()
+                self.close(kill=True)
+                return _NOT_STARTED
             self.ready = True
-        try:
-            for part in (header, data):
-                self.proc.stdin.write(len(part).to_bytes(_FRAME, "big") + part)
-            self.proc.stdin.flush()
-        except OSError:
+        give_up = time.monotonic() + wall_seconds
+        job = b"".join(len(part).to_bytes(_FRAME, "big") + part for part in (header, data))
+        if not _write_all(self.proc.stdin.fileno(), job, give_up):
             return self._end()
-        answer = _read_frame(out, time.monotonic() + wall_seconds)
+        answer = _read_frame(out, give_up)
         if answer is None:
             return self._end()
         try:
@@ -304,6 +306,25 @@ def _read_frame(fd: int, give_up: float) -> bytes | None:
     if size > _MAX_ANSWER:
         return None
     return _read_exact(fd, size, give_up)
+
+
+def _write_all(fd: int, data: bytes, give_up: float) -> bool:
+    """Write everything before ``give_up``: a child that stops reading cannot hold us."""
+    view = memoryview(data)
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    os.set_blocking(fd, False)
+    while view:
+        left = give_up - time.monotonic()
+        if left <= 0 or not poller.poll(max(1, math.ceil(left * 1000))):
+            return False
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            continue
+        except OSError:  # the child is gone
+            return False
+    return True
 
 
 def _read_exact(fd: int, n: int, give_up: float) -> bytes | None:
