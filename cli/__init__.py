@@ -17,6 +17,7 @@ from cli.authority_cmds import authority
 from cli.delivery_cmds import register as register_delivery
 from cli.federation_cmds import federation
 from cli.verifier_cmds import verifier
+from cli.verify_cmds import register as register_evaluators
 
 
 class _Group(click.Group):
@@ -40,6 +41,7 @@ def main() -> None:
     certseal verifier ...    the public verification service
     certseal audit ...       check a published status list and its history
     certseal federation ...  the federation operator's trust list of schools
+    certseal verify ...      verify documents offline (receipt, snapshot: evaluators' tools)
     """
 
 
@@ -48,3 +50,4 @@ main.add_command(authority)
 main.add_command(verifier)
 main.add_command(audit_command)
 main.add_command(federation)
+register_evaluators(main)

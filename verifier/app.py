@@ -36,11 +36,12 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from certseal.errors import CertsealError
 from certseal.timeutil import format_time, utcnow
-from verifier import refusals
+from verifier import batch, refusals
 from verifier.config import VerifierConfig
 from verifier.engine import Limits, Verifier, build_verifier
 from verifier.front import ENVELOPE_BYTES, SECURITY_HEADERS
 from verifier.messages import LANGS, Lang, ui
+from verifier.receipt import ReceiptSigner
 from verifier.result import Verification
 from verifier.status import IssuerTrust
 from verifier.store import open_store
@@ -104,6 +105,9 @@ def create_app(
         Limits(max_bytes=cfg.max_upload_bytes, time_limit=cfg.time_limit_seconds),
         refresh_seconds=cfg.refresh_seconds,
     )
+    if cfg.receipt_key is not None and cfg.receipt_cert is not None:
+        signer = ReceiptSigner.load(cfg.receipt_key, cfg.receipt_cert, cfg.receipt_name)
+        app.extensions["certseal.receipts"] = signer
     app.register_blueprint(API)
     app.register_blueprint(PAGES)
     if cfg.site_dir is not None:
@@ -176,11 +180,55 @@ def _bad_request(lang: Lang) -> tuple[FlaskResponse, int]:
 @API.post("/verify")
 def api_verify() -> tuple[FlaskResponse, int]:
     lang = choose_lang()
+    wanted, signer = _receipts()
+    if wanted and signer is None:
+        return jsonify(batch.receipt_unavailable().to_dict(lang)), 400
     data = _upload()
     if data is None:
         return _bad_request(lang)
-    result = _verifier().verify(data, _now())
-    return jsonify(result.to_dict(lang)), result.http_status
+    now = _now()
+    result = _verifier().verify(data, now)
+    body = result.to_dict(lang)
+    if signer is not None:
+        name = request.files["file"].filename if "file" in request.files else None
+        body["receipt"] = signer.sign_json([batch.item(name, data, result)], now)
+    return jsonify(body), result.http_status
+
+
+@API.post("/verify/batch")
+def api_verify_batch() -> tuple[FlaskResponse, int]:
+    """Many files, or ZIP files of them: each verified as a single upload (verifier/batch.py)."""
+    cfg: VerifierConfig = current_app.config["CERTSEAL"]
+    limits = batch.BatchLimits(max_files=cfg.batch_max_files, max_total_bytes=cfg.batch_max_bytes)
+    request.max_content_length = request.max_form_memory_size = limits.max_request_bytes
+    lang, (wanted, signer), now = choose_lang(), _receipts(), _now()
+    if wanted and signer is None:
+        return jsonify(batch.receipt_unavailable().to_dict(lang)), 400
+    files = _read(lambda: request.files.getlist("file"))
+    uploads = [batch.Upload.of(f.filename, _read(f.stream.read)) for f in files]
+    result = batch.run(_verifier(), uploads, now, limits, cfg.max_upload_bytes)
+    body = result.to_dict(lang)
+    if signer is not None and result.refusal is None:
+        body["receipt"] = signer.sign_json(result.items, now)
+    return jsonify(body), result.http_status
+
+
+@API.get("/receipt-certificate")
+def receipt_certificate() -> FlaskResponse:
+    signer: ReceiptSigner | None = current_app.extensions.get("certseal.receipts")
+    if signer is None:
+        raise NotFound()
+    return FlaskResponse(signer.certificate_pem(), mimetype="application/x-pem-file")
+
+
+def _receipts() -> tuple[bool, ReceiptSigner | None]:
+    """Whether ``receipt=1`` asks for a receipt, and the signer if one is configured."""
+    asked = request.args.get("receipt")
+    if asked is None and request.mimetype in FORM_TYPES:
+        asked = _read(lambda: request.form.get("receipt"))
+    if asked not in ("1", "true", "yes"):
+        return False, None
+    return True, current_app.extensions.get("certseal.receipts")
 
 
 @API.get("/status")
@@ -274,6 +322,8 @@ def _http_error(e: HTTPException) -> Any:
     if isinstance(e, RequestEntityTooLarge):
         cfg: VerifierConfig = current_app.config["CERTSEAL"]
         result = refusals.too_large(cfg.max_upload_bytes)
+        if request.path == "/api/v1/verify/batch":
+            return jsonify(batch.too_large(cfg.batch_max_bytes).to_dict(lang)), 413
         if _wants_json():
             return jsonify(result.to_dict(lang)), 413
         return _render_result(result, lang), 413

@@ -70,6 +70,31 @@ def _pin(d: Mapping[str, Any]) -> Pin:
         ) from None
 
 
+def _receipt_and_batch(d: Mapping[str, Any]) -> dict[str, Any]:
+    """The receipt key settings (both files or neither) and the batch limits."""
+    key, cert = d.get("receipt_key"), d.get("receipt_cert")
+    if bool(key) != bool(cert):
+        raise ConfigurationError(
+            "give both receipt_key and receipt_cert, or neither",
+            "receipt_key 與 receipt_cert 須同時設定或同時不設定",
+        )
+    out: dict[str, Any] = {}
+    if key and cert:
+        out["receipt_key"], out["receipt_cert"] = Path(key), Path(cert)
+    if d.get("receipt_name"):
+        out["receipt_name"] = str(d["receipt_name"])
+    for name in ("batch_max_files", "batch_max_bytes"):
+        value = d.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigurationError(
+                f"{name} must be a whole number ≥ 1", f"{name} 須為 ≥ 1 的整數"
+            )
+        out[name] = value
+    return out
+
+
 def _default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "certseal" / "verifier"
@@ -85,6 +110,13 @@ class VerifierConfig:
     site_dir: Path | None = None  # serve the published static site too (the demo does)
     # A postgresql:// URL: counts and trusted state shared by every instance (else counts_db).
     database: str | None = None
+    # Signed receipts (docs/receipts.md): the key, its published certificate, and the name
+    # receipts give this verifier. Without a key, a request for a receipt is refused.
+    receipt_key: Path | None = None
+    receipt_cert: Path | None = None
+    receipt_name: str = "certseal verifier"
+    batch_max_files: int = 100  # POST /api/v1/verify/batch (docs/evaluators.md, "Limits")
+    batch_max_bytes: int = DEFAULT_MAX_BYTES
 
     @property
     def store_location(self) -> Path | str:
@@ -122,6 +154,7 @@ class VerifierConfig:
             time_limit_seconds=float(d.get("time_limit_seconds", 10.0)),
             site_dir=Path(d["site_dir"]) if d.get("site_dir") else None,
             database=database,
+            **_receipt_and_batch(d),
         )
 
     @classmethod
@@ -153,6 +186,9 @@ class VerifierConfig:
             ("counts_db", "CERTSEAL_COUNTS_DB"),
             ("site_dir", "CERTSEAL_SITE_DIR"),
             ("database", "CERTSEAL_DATABASE_URL"),
+            ("receipt_key", "CERTSEAL_RECEIPT_KEY"),
+            ("receipt_cert", "CERTSEAL_RECEIPT_CERT"),
+            ("receipt_name", "CERTSEAL_RECEIPT_NAME"),
         ):
             if env.get(var):
                 d[key] = env[var]

@@ -30,6 +30,18 @@ FAILURE_CODES = (
     "status_unavailable",
     "busy",
     "bad_request",
+    # A copy of an issued document, re-saved by a PDF program: named, never a success.
+    "resaved_copy",
+    # A batch refused as a whole (verifier/batch.py): nothing in it was checked.
+    "batch_empty",
+    "batch_too_many",
+    "batch_too_large",
+    "archive_nested",
+    "archive_unsafe_name",
+    "archive_duplicate_name",
+    "archive_ratio",
+    "archive_damaged",
+    "receipt_unavailable",
 )
 WARNING_CODES = ("superseded", "verification_limit_reached", "status_stale")
 
