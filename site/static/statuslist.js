@@ -619,6 +619,8 @@
     openEnvelope: openEnvelope,
     TrustedSet: TrustedSet,
     parseTime: parseTime,
+    parseObject: parseObject,
+    fetchBytes: fetchBytes,
     loadTrusted: loadTrusted,
     lookup: lookup,
     StatusListError: StatusListError,
