@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from binascii import unhexlify
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from auditor.report import LeafFindings
@@ -31,7 +32,7 @@ from certseal.eventlog import (
     TileCache,
     TiledTree,
     memory_tiles,
-    parse_leaf,
+    scan_leaf,
     subtree_roots,
 )
 from certseal.statuslist import REASON_CODES, STATES, EntryRow
@@ -44,7 +45,8 @@ _RECORD = struct.Struct("<32sQBI20sQI")
 _EVENT_CODE = {"issued": 0, "superseded": 1, "revoked": 2}
 _EVENTS = tuple(_EVENT_CODE)
 _REASONS = tuple(REASON_CODES)
-_REASON_CODE = {r: i for i, r in enumerate(_REASONS)}
+_REASON_CODE = {r.encode(): i for i, r in enumerate(_REASONS)}
+_NEVER = 1 << 64  # beyond any leaf position
 _ACTIVE, _SUPERSEDED, _REVOKED = 0, 1, 2
 # A document during the fold: state, type code, issued at, limit, successor slot, superseded
 # at, reason code, revoked at, leaf positions. A list, for the few thousand folded at a time.
@@ -112,17 +114,17 @@ class Replay:
     ) -> None:
         self.findings = findings
         self.count = 0
-        self.kinds = dict.fromkeys(_EVENTS, 0)
+        self._kinds = [0, 0, 0]
         self.documents = 0
         self.revoked: dict[str, int] = {}
         self.superseded: dict[str, int] = {}
         self._parts = [bytearray() for _ in range(256)]
         self._successors = bytearray()
         self._claims: list[list[tuple[bytes, int, bytes]]] = [[] for _ in range(256)]
-        self._types: dict[str, int] = {}
-        self._bounds = list(bounds)
+        self._types: dict[bytes, int] = {}
+        self._bounds = [(size, time.encode()) for size, time in bounds]
         self._next = 0  # the first checkpoint that holds the current leaf
-        self._last = ("", -1)  # time and position of the latest-dated leaf so far
+        self._last = (b"", -1)  # time and position of the latest-dated leaf so far
         self._counted = sorted(set(counted))
         self._epoch = 0
         self._deltas = [[0, 0, 0] for _ in range(len(self._counted) + 1)]
@@ -133,74 +135,89 @@ class Replay:
         sha256 = hashlib.sha256
         hashes = b"".join([sha256(b"\x00" + leaf).digest() for leaf in leaves])
         add, parts, pack, types = self.findings.add, self._parts, _RECORD.pack, self._types
-        kinds, bounds, counted = self.kinds, self._bounds, self._counted
+        kinds, bounds, counted = self._kinds, self._bounds, self._counted
         nxt, epoch, (last_at, last_i) = self._next, self._epoch, self._last
+        # The checkpoints around the current leaf change rarely: kept in locals until they do.
+        next_size, low, high = self._around(nxt)
+        next_counted = counted[epoch] if epoch < len(counted) else _NEVER
         for i, leaf in enumerate(leaves, first):
             try:
-                index, event, sha, doc_type, at, limit, successor, reason = parse_leaf(leaf)
+                event, at, index, sha, doc_type, detail = scan_leaf(leaf)
             except DeserializationError as e:
                 add(i, "log_entries", "malformed_leaf", f"leaf {i}: {e.en}")
                 continue
-            if index != i:
-                add(
-                    i,
-                    "log_entries",
-                    "missing_leaf" if index > i else "malformed_leaf",
-                    f"the leaf at position {i} is numbered {index}"
-                    + (f": leaves {i} to {index - 1} were removed" if index > i else ""),
-                )
+            if int(index) != i:
+                _numbering(add, i, int(index))
             kinds[event] += 1
-            while nxt < len(bounds) and bounds[nxt][0] <= i:
-                nxt += 1
-            if nxt > 0 and at < bounds[nxt - 1][1]:
-                size, time = bounds[nxt - 1]
-                add(
-                    i,
-                    "event_history",
-                    "backdated_event",
-                    f"leaf {i} ({event} {sha}) is dated {at}, before checkpoint {size} ({time}) "
-                    "that was published without it",
-                )
-            if nxt < len(bounds) and at > bounds[nxt][1]:
-                size, time = bounds[nxt]
-                add(
-                    i,
-                    "event_history",
-                    "postdated_event",
-                    f"leaf {i} ({event} {sha}) is dated {at}, after checkpoint {size} ({time}) "
-                    "that holds it",
-                )
-            if at < last_at:
-                add(
-                    i,
-                    "event_history",
-                    "backdated_event",
-                    f"leaf {i} ({event} {sha}) is dated {at}, before leaf {last_i} ({last_at}) "
-                    "recorded earlier",
-                )
-            else:
+            if i >= next_size:
+                while nxt < len(bounds) and bounds[nxt][0] <= i:
+                    nxt += 1
+                next_size, low, high = self._around(nxt)
+            if at < low or at > high or at < last_at:
+                self._dates(i, event, sha, at, nxt, last_at, last_i)
+            if at >= last_at:
                 last_at, last_i = at, i
-            while epoch < len(counted) and counted[epoch] <= i:
-                epoch += 1
-            raw = bytes.fromhex(sha)
+            if i >= next_counted:
+                while epoch < len(counted) and counted[epoch] <= i:
+                    epoch += 1
+                next_counted = counted[epoch] if epoch < len(counted) else _NEVER
+            raw = unhexlify(sha)
             code = types.get(doc_type)
             if code is None:
                 code = types[doc_type] = len(types)
-            if limit is not None:
-                detail = limit
-            elif successor is not None:
-                detail = len(self._successors) // HASH_SIZE
-                slot = bytes.fromhex(successor)
+            if event == 0:
+                number = 0 if detail == b"null" else int(detail)
+            elif event == 1:
+                number = len(self._successors) // HASH_SIZE
+                slot = unhexlify(detail)
                 self._successors += slot
                 self._claims[slot[0]].append((slot, i, raw))
-            elif reason is not None:
-                detail = _REASON_CODE[reason]
             else:
-                detail = 0
-            parts[raw[0]] += pack(raw, i, _EVENT_CODE[event], code, at.encode(), detail, epoch)
+                number = _REASON_CODE[detail]
+            parts[raw[0]] += pack(raw, i, event, code, at, number, epoch)
         self.count += len(leaves)
         self._next, self._epoch, self._last = nxt, epoch, (last_at, last_i)
         return hashes
+
+    def _around(self, nxt: int) -> tuple[int, bytes, bytes]:
+        """The size of the first checkpoint holding the current leaf, the time of the one
+        before (no event may be dated earlier) and its own (none later)."""
+        bounds = self._bounds
+        return (
+            bounds[nxt][0] if nxt < len(bounds) else _NEVER,
+            bounds[nxt - 1][1] if nxt > 0 else b"",
+            bounds[nxt][1] if nxt < len(bounds) else b"\xff",
+        )
+
+    def _dates(
+        self, i: int, event: int, sha: bytes, at: bytes, nxt: int, last_at: bytes, last_i: int
+    ) -> None:
+        """Name a leaf dated out of order (the rare case, worded here)."""
+        add, bounds = self.findings.add, self._bounds
+        what = f"leaf {i} ({_EVENTS[event]} {sha.decode()}) is dated {at.decode()}"
+        if nxt > 0 and at < bounds[nxt - 1][1]:
+            size, time = bounds[nxt - 1]
+            add(
+                i,
+                "event_history",
+                "backdated_event",
+                f"{what}, before checkpoint {size} ({time.decode()}) that was published without it",
+            )
+        if nxt < len(bounds) and at > bounds[nxt][1]:
+            size, time = bounds[nxt]
+            add(
+                i,
+                "event_history",
+                "postdated_event",
+                f"{what}, after checkpoint {size} ({time.decode()}) that holds it",
+            )
+        if at < last_at:
+            add(
+                i,
+                "event_history",
+                "backdated_event",
+                f"{what}, before leaf {last_i} ({last_at.decode()}) recorded earlier",
+            )
 
     # -- pass 2: document by document ------------------------------------------------------------
     def fold(
@@ -221,7 +238,7 @@ class Replay:
         they are folded: fold once.
         """
         add = findings.add
-        types = list(self._types)
+        types = [t.decode() for t in self._types]
         successors, deltas, claims = self._successors, self._deltas, self._claims
         rem_revoked = _by_first_byte(remembered_revoked)
         rem_superseded = _by_first_byte(remembered_superseded)
@@ -229,17 +246,40 @@ class Replay:
         shard_prefix = ""
         for part in range(256):
             records, self._parts[part] = self._parts[part], bytearray()
-            docs: dict[bytes, _Doc] = {}
-            before: dict[bytes, _Doc | None] = {}  # as of at_size, for documents changed after
-            for sha, i, event, code, at, detail, epoch in _RECORD.iter_unpack(records):
+            # A document issued once and never changed stays its record (a tuple); one with
+            # more events becomes a list (_Doc). Most documents are the first kind.
+            docs: dict[bytes, Any] = {}
+            before: dict[bytes, Any] = {}  # as of at_size, for documents changed after it
+            for rec in _RECORD.iter_unpack(records):
+                sha, i, event, _code, at, detail, epoch = rec
                 doc = docs.get(sha)
                 if at_size is not None and i >= at_size and sha not in before:
-                    before[sha] = None if doc is None else [*doc[:8], list(doc[8])]
-                if event == 0:
-                    if doc is None:
-                        docs[sha] = [_ACTIVE, code, at, detail, None, None, None, None, [i]]
+                    before[sha] = doc if type(doc) is not list else [*doc[:8], list(doc[8])]
+                if doc is None:
+                    if event == 0:
+                        docs[sha] = rec
                         deltas[epoch][_ACTIVE] += 1
-                        continue
+                    else:
+                        add(
+                            i,
+                            "event_history",
+                            "unknown_document",
+                            f"leaf {i} ({_EVENTS[event]} {sha.hex()}): no earlier leaf issues it",
+                        )
+                    continue
+                if type(doc) is tuple:
+                    doc = docs[sha] = [
+                        _ACTIVE,
+                        doc[3],
+                        doc[4],
+                        doc[5],
+                        None,
+                        None,
+                        None,
+                        None,
+                        [doc[1]],
+                    ]
+                if event == 0:
                     rule = {_REVOKED: "revocation_undone", _SUPERSEDED: "supersession_undone"}
                     add(
                         i,
@@ -247,13 +287,6 @@ class Replay:
                         rule.get(doc[0], "duplicate_event"),
                         f"leaf {i} issues {sha.hex()} again; it was {STATES[doc[0]]} at leaf "
                         f"{doc[8][-1]}",
-                    )
-                elif doc is None:
-                    add(
-                        i,
-                        "event_history",
-                        "unknown_document",
-                        f"leaf {i} ({_EVENTS[event]} {sha.hex()}): no earlier leaf issues it",
                     )
                 elif doc[0] == _REVOKED:
                     add(
@@ -282,7 +315,7 @@ class Replay:
             del records
             for successor, i, sha in claims[part]:
                 issued = docs.get(successor)
-                if issued is None or issued[8][0] > i:
+                if issued is None or _first_leaf(issued) > i:
                     add(
                         i,
                         "event_history",
@@ -304,6 +337,22 @@ class Replay:
                     if shard:
                         yield shard_prefix, shard
                     shard, shard_prefix = [], hex_sha[:prefix_len]
+                if type(doc) is tuple:
+                    shard.append(
+                        (
+                            hex_sha,
+                            types[doc[3]],
+                            doc[4].decode(),
+                            doc[5] or None,
+                            "active",
+                            None,
+                            None,
+                            None,
+                            None,
+                            (doc[1],),
+                        )
+                    )
+                    continue
                 shard.append(
                     (
                         hex_sha,
@@ -324,12 +373,12 @@ class Replay:
     def _remember(
         self,
         findings: LeafFindings,
-        docs: dict[bytes, _Doc],
+        docs: dict[bytes, Any],
         revoked: Sequence[tuple[bytes, int]],
         superseded: Sequence[tuple[bytes, int]],
     ) -> None:
         for sha, index in revoked:
-            doc = docs.get(sha)
+            doc = _as_list(docs.get(sha))
             if doc is None or doc[0] != _REVOKED or doc[8][-1] != index:
                 findings.add(
                     index,
@@ -339,7 +388,7 @@ class Replay:
                     f"log now shows it {'absent' if doc is None else STATES[doc[0]]}",
                 )
         for sha, index in superseded:
-            doc = docs.get(sha)
+            doc = _as_list(docs.get(sha))
             if doc is None or doc[4] is None or index not in doc[8]:
                 findings.add(
                     index,
@@ -349,10 +398,17 @@ class Replay:
                     f"the log now shows it {'absent' if doc is None else STATES[doc[0]]}",
                 )
         for sha, doc in docs.items():
+            if type(doc) is not list:
+                continue
             if doc[0] == _REVOKED:
                 self.revoked[sha.hex()] = doc[8][-1]
             if doc[4] is not None:
                 self.superseded[sha.hex()] = doc[8][1]
+
+    @property
+    def kinds(self) -> dict[str, int]:
+        """How many leaves of each event were replayed."""
+        return dict(zip(_EVENTS, self._kinds, strict=True))
 
     def counts_at(self, size: int) -> dict[str, int]:
         """How many documents were in each state after the log's first ``size`` leaves; ``size``
@@ -365,6 +421,27 @@ class Replay:
             for state in range(3):
                 totals[state] += row[state]
         return dict(zip(STATES, totals, strict=True))
+
+
+def _numbering(add: Callable[[int, str, str, str], None], i: int, index: int) -> None:
+    add(
+        i,
+        "log_entries",
+        "missing_leaf" if index > i else "malformed_leaf",
+        f"the leaf at position {i} is numbered {index}"
+        + (f": leaves {i} to {index - 1} were removed" if index > i else ""),
+    )
+
+
+def _as_list(doc: Any) -> _Doc | None:
+    """A document as a list, whichever form the fold keeps it in."""
+    if type(doc) is tuple:
+        return [_ACTIVE, doc[3], doc[4], doc[5], None, None, None, None, [doc[1]]]
+    return doc  # type: ignore[no-any-return]
+
+
+def _first_leaf(doc: Any) -> int:
+    return int(doc[1]) if type(doc) is tuple else int(doc[8][0])
 
 
 def _slot(successors: bytearray, slot: int) -> str:
