@@ -99,12 +99,12 @@ REASONS: dict[str, tuple[str, str]] = {
         "請以名為 file 的欄位上傳一個檔案。",
     ),
     "resaved_copy": (
-        "This is a re-saved copy of {type} {number} issued by {school} on {date}; ask the "
-        "holder for the original attachment. A copy that was opened and saved again is not the "
-        "file the school issued, and its contents cannot be vouched for.",
-        "這是 {school} 於 {date} 核發的{type_zh} {number} 經另存後的副本；"
-        "請向文件持有人索取原始附件。"
-        "經開啟後另存的檔案已不是學校核發的檔案，其內容無法確認。",
+        "This is a re-saved copy of a document signed by {school}; ask the holder for the "
+        "original attachment. A file that was opened and saved again by a PDF program keeps the "
+        "school's signature, but it is no longer the file the school issued, and its contents "
+        "cannot be vouched for.",
+        "這是 {school} 簽署之文件經另存後的副本；請向文件持有人索取原始附件。"
+        "以 PDF 程式開啟後另存的檔案雖保留學校的簽章，但已不是學校核發的檔案，其內容無法確認。",
     ),
     "batch_empty": (
         "No file was sent. Add the documents to check: PDF files, or one ZIP file of them.",
@@ -247,8 +247,9 @@ CHECKS: dict[str, tuple[str, str]] = {
     "batch_refused": ("{what}", "{what_zh}"),
     "receipt_off": ("no receipt key is configured", "未設定收據簽章金鑰"),
     "sig_resaved": (
-        "the issuer's signature of {digest} is intact, but these bytes are a re-saved copy",
-        "發證單位對 {digest} 的簽章完好，但此檔案為另存後的副本",
+        "a valid signature by {signer}, kept when the file was re-saved: it no longer covers "
+        "these bytes",
+        "{signer} 的有效簽章在檔案另存時被保留，但已不涵蓋此檔案的內容",
     ),
     "skipped_earlier": ("skipped: an earlier check failed", "略過：前面的檢查未通過"),
     "bad_upload": ("no single file in the field 'file'", "file 欄位中沒有單一檔案"),

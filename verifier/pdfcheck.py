@@ -16,6 +16,7 @@ it in a separate process (verifier/isolation.py).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import io
@@ -41,7 +42,7 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
-from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
 from verifier._pyhanko import LinearReader, declared_sizes, xref_facts
 from verifier.result import Check, Reason
@@ -520,6 +521,10 @@ def _check_signature(
         )
     reasons: list[Reason] = []
     signer = _signer_name(status)
+    if status.valid and not status.intact:
+        resaved = _resaved_copy(data, sig, vc, signer)
+        if resaved is not None:
+            return SignatureFacts((*checks, *resaved.checks), resaved.reasons, signer=signer)
     if status.intact and status.valid:
         checks.append(Check("signature", "passed", "sig_one", {"signer": signer}))
     else:
@@ -573,6 +578,65 @@ def _check_signature(
     return SignatureFacts(
         tuple(checks), tuple(reasons), trust_anchor=anchor if not reasons else None, signer=signer
     )
+
+
+def _resaved_copy(
+    data: bytes, sig: Any, vc: ValidationContext, signer: str
+) -> SignatureFacts | None:
+    """A file rewritten by a PDF program (qpdf, pikepdf, pypdf, "Save as") around the issuer's
+    signature, which it kept: the CMS is the issuer's and valid, but over bytes no longer here.
+
+    Told apart from bytes changed in place (a tamper, ``signature_invalid``): a rewrite moves
+    the signature's value, so the file no longer has the layout its /ByteRange describes. The
+    signer's certificate must chain to a configured root, and the copy is named after the school
+    that root belongs to; nothing else in a copy can be trusted, and it is never a success
+    (``resaved_copy``, docs/evaluators.md)."""
+    if _laid_out_as_signed(data, sig):
+        return None
+    try:
+        validator = CertificateValidator(
+            sig.signer_cert, intermediate_certs=sig.other_embedded_certs, validation_context=vc
+        )
+        path = asyncio.run(validator.async_validate_usage(set()))  # type: ignore[no-untyped-call]
+    except Exception:
+        return None  # not a configured issuer's key: the usual answers apply
+    anchor = path.first
+    school = _organization(anchor)
+    return SignatureFacts(
+        (
+            Check("signature", "failed", "sig_resaved", {"signer": signer}),
+            Check(
+                "certificate_chain",
+                "passed",
+                "chain_trusted",
+                {"issuer": anchor.subject.human_friendly},
+            ),
+            *_skipped("coverage", "modifications"),
+        ),
+        (Reason("resaved_copy", {"school": school}),),
+    )
+
+
+def _laid_out_as_signed(data: bytes, sig: Any) -> bool:
+    """The file has exactly the layout its /ByteRange describes, with this signature's value in
+    the hole: whatever changed, changed in place."""
+    try:
+        start, end, after, tail = (int(x) for x in sig.sig_object["/ByteRange"])
+        contents = bytes(sig.sig_object.raw_get("/Contents")).rstrip(b"\0")
+        if start != 0 or len(data) != after + tail or not 0 < end < after:
+            return False
+        hole = data[end:after]
+        if hole[:1] != b"<" or hole[-1:] != b">":
+            return False
+        return bytes.fromhex(hole[1:-1].decode("ascii")).rstrip(b"\0") == contents
+    except Exception:
+        return False
+
+
+def _organization(cert: asn1_x509.Certificate) -> str:
+    """The school a root certificate belongs to: its organization (or its full English name)."""
+    native = cert.subject.native
+    return str(native.get("organization_name") or native.get("common_name") or "the issuer")
 
 
 def _perms_point_to(reader: PdfFileReader, sig: Any) -> bool:

@@ -19,7 +19,11 @@ import pytest
 from tests.conftest import NOW, Issued
 from tests.verifier.conftest import LiveServer, verifier_config
 from verifier.app import create_app
+from verifier.config import VerifierConfig
+from verifier.engine import Limits, Verifier, build_verifier
 from verifier.receipt import new_receipt_key
+from verifier.status import IssuerTrust
+from verifier.store import open_store
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,17 @@ def make_zip(entries: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATE
         for name, data in entries:
             z.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data, method)
     return buf.getvalue()
+
+
+@pytest.fixture
+def engine(issued: Issued, tmp_path: Path) -> Verifier:
+    """The verification engine alone, over the session authority's published folder."""
+    cfg = VerifierConfig.from_dict(verifier_config(issued, tmp_path))
+    trust = [
+        IssuerTrust.from_files(i.name, list(i.roots), list(i.status_certs), i.source)
+        for i in cfg.issuers
+    ]
+    return build_verifier(trust, open_store(cfg.store_location), Limits())
 
 
 @pytest.fixture
