@@ -14,8 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from certseal.errors import InputError, PassphraseError
 from certseal.timeutil import format_time, parse_time, utcnow
+from certseal.trustlist import TRUST_DIR, metadata_path
 from federation.keys import ONLINE
 from federation.operator import Operator, init_operator
+from federation.site import build_from_operator
 
 PASSPHRASE_ENV = "CERTSEAL_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
 
@@ -176,14 +178,64 @@ def refresh(c: _Ctx, keys: tuple[str, ...], targets: bool) -> None:
     c.emit(state.to_dict(), f"Timestamp version {state.timestamp} signed at {state.time}.")
 
 
+def _school_folder(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+    folders = {}
+    for value in values:
+        sid, sep, folder = value.partition("=")
+        if not sep or not sid or not folder:
+            raise click.BadParameter(f"{value!r} is not ID=FOLDER", ctx, param)
+        folders[sid] = Path(folder)
+    return folders
+
+
 @federation.command()
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--site", is_flag=True, help="Also build the national public site into the same folder."
+)
+@click.option(
+    "--school",
+    "schools",
+    multiple=True,
+    callback=_school_folder,
+    metavar="ID=FOLDER",
+    help="With --site: copy this school's published status list (FOLDER/status) into the site "
+    "(repeat); other schools' lists are read from their own addresses.",
+)
+@click.option(
+    "--verifier-url",
+    default="",
+    help="With --site: the national verifier's address (empty: it serves the site itself).",
+)
 @pass_ctx
-def publish(c: _Ctx, out_dir: Path) -> None:
-    """Copy the trust list and its log into a folder a static web host serves (under trust/)."""
+def publish(
+    c: _Ctx, out_dir: Path, site: bool, schools: dict[str, Path], verifier_url: str
+) -> None:
+    """Copy the trust list and its log into a folder a static web host serves (under trust/),
+    and with --site build the national site beside it (schools, verify, check without
+    uploading)."""
+    if schools and not site:
+        raise InputError("--school needs --site", "--school 須與 --site 一起使用")
     with Operator(c.home) as op:
         written = op.publish(out_dir)
-    c.emit({"written": written, "out": str(out_dir)}, f"{written} files written to {out_dir}.")
+        root = (op.repo / metadata_path("root", 1)).read_bytes()
+    pages = 0
+    if site:
+        pages = len(
+            build_from_operator(
+                out_dir,
+                out_dir / TRUST_DIR,
+                root,
+                now=c.now,
+                schools=schools,
+                verifier_url=verifier_url,
+            )
+        )
+    c.emit(
+        {"written": written, "site_files": pages, "out": str(out_dir)},
+        f"{written} files written to {out_dir}."
+        + (f" National site: {pages} files." if site else ""),
+    )
 
 
 @federation.command("list")

@@ -1,6 +1,8 @@
 // The check without uploading: the file is hashed here, the signed status list is verified
 // here with the key built into the page, and only the one bucket and shard the hash needs are
-// downloaded. Nothing about the file is sent anywhere.
+// downloaded. Nothing about the file is sent anywhere. On the national site (the form carries
+// the pinned trust root) the person picks the school; the browser first verifies the trust
+// list (trustlist.js), then that school's status list with the keys the trust list gives.
 "use strict";
 
 (function () {
@@ -25,6 +27,11 @@
   const verdict = document.getElementById("check-verdict");
   const result = document.getElementById("check-result");
   const again = document.getElementById("check-again");
+  const TL = window.CertsealTrustList;
+  const trustRoot = form.getAttribute("data-trust-root");
+  const national = Boolean(trustRoot && TL);
+  const trustBase = form.getAttribute("data-trust-base");
+  const schoolSelect = document.getElementById("check-school");
   const base = form.getAttribute("data-status-base");
   const issuer = form.getAttribute("data-issuer");
   const builtInKeys = Array.prototype.map.call(document.querySelectorAll("[data-spki]"), function (li) {
@@ -75,6 +82,11 @@
     ev.preventDefault();
     if (busy) return;
     const file = chosen || (input.files && input.files[0]);
+    if (national && !schoolSelect.value) {
+      showError(t("cerr_no_school"));
+      schoolSelect.focus();
+      return;
+    }
     if (!file) {
       showError(t("missing_file"));
       input.focus();
@@ -104,6 +116,8 @@
     const steps = [];
     let sha256;
     let state;
+    let school = null;
+    const chosen = national ? schoolSelect.options[schoolSelect.selectedIndex] : null;
     function fail(e) {
       e.steps = steps;
       throw e;
@@ -118,13 +132,29 @@
       .then(function (digest) {
         sha256 = digest;
         steps.push(["passed", "cstep_hash", t("cdetail_hash", { sha256: digest })]);
-        return SL.importKeys(builtInKeys);
+        if (!national) return { keys: SL.importKeys(builtInKeys), base: base, issuer: issuer };
+        return trustedSchool(chosen.value, steps).then(function (found) {
+          school = found;
+          return {
+            keys: TL.statusKeys(found, Date.now()).then(function (list) {
+              if (!list.length) throw SL.StatusListError("keys", "no usable status-list key");
+              return SL.importKeys(list);
+            }),
+            base: chosen.getAttribute("data-status-base"),
+            issuer: chosen.value,
+          };
+        });
       })
-      .then(function (keys) {
-        return SL.loadTrusted(base, keys, Date.now(), issuer);
+      .then(function (source) {
+        return source.keys.then(function (keys) {
+          return SL.loadTrusted(source.base, keys, Date.now(), source.issuer);
+        });
       })
       .then(function (loaded) {
         state = loaded;
+        if (national && (loaded.snapshot.issuer || {}).code !== school.id) {
+          throw SL.StatusListError("issuer", "the status list is another school's");
+        }
         const ts = loaded.timestamp;
         steps.push([
           "passed",
@@ -164,12 +194,66 @@
           "cstep_state",
           t("state_" + stateKey),
         ]);
-        return { sha256: sha256, state: state, entry: entry, steps: steps };
+        let inactive = false;
+        if (school && entry) {
+          // Documents issued while the school was active stay valid after it merges or closes.
+          const step = TL.stateAt(school.profile, SL.parseTime(entry.issued_at, "issued_at"));
+          inactive = !step || step.state !== "active";
+          const issued = C.formatTime(entry.issued_at);
+          steps.push(
+            inactive
+              ? ["failed", "cstep_school_at_issue", t("cdetail_school_inactive_at_issue", { issued: issued })]
+              : ["passed", "cstep_school_at_issue", t("cdetail_school_active_at_issue", { issued: issued })]
+          );
+        }
+        return { sha256: sha256, state: state, entry: entry, steps: steps, school: school, inactive: inactive };
       })
       .catch(fail);
   }
 
+  /** The trust list, verified from the root built into the page; resolves to the school. */
+  function trustedSchool(sid, steps) {
+    const root = Uint8Array.from(atob(trustRoot), function (c) {
+      return c.charCodeAt(0);
+    });
+    return TL.loadRemembered(trustBase, root, Date.now(), { schools: [sid] }).then(function (tl) {
+      steps.push([
+        "passed",
+        "cstep_trust_list",
+        t("cdetail_trust_list", {
+          version: tl.targetsVersion,
+          root: tl.rootVersion,
+          schools: Object.keys(tl.profiles).length,
+        }),
+      ]);
+      const found = tl.schools[sid];
+      const p = found.profile;
+      const current = p.lifecycle[p.lifecycle.length - 1];
+      const zh = C.i18n.lang === "zh-TW";
+      found.id = sid;
+      found.name = zh ? p.name_zh : p.name_en;
+      found.current = current;
+      steps.push([
+        current.state === "active" ? "passed" : "warning",
+        "cstep_school",
+        t("cdetail_school", {
+          name: found.name,
+          id: sid,
+          state: t("school_state_" + current.state),
+          since: t("school_since", { time: C.formatTime(current.at) }),
+          keys: found.keys.filter(function (k) {
+            return k.role === "statuslist";
+          }).length,
+        }),
+      ]);
+      return found;
+    });
+  }
+
   const ERRORS = {
+    expired: "cerr_expired",
+    issuer: "cerr_issuer",
+    keys: "cerr_keys",
     signature: "cerr_signature",
     pin: "cerr_pin",
     format: "cerr_format",
@@ -192,6 +276,10 @@
       kind = "failure";
       heading = t("cverdict_missing");
       summary = t("csummary_missing");
+    } else if (outcome.inactive) {
+      kind = "failure";
+      heading = t("cverdict_school_inactive");
+      summary = t("csummary_school_inactive");
     } else {
       const reasons = C.i18n.revocationReasons;
       kind = { active: "success", superseded: "warning", revoked: "failure" }[entry.state];
@@ -207,9 +295,20 @@
       }
       if (entry.limit) extra.push(t("csummary_limit", { limit: entry.limit }));
     }
+    if (outcome.school && outcome.school.current.successor) {
+      extra.push(
+        t("csummary_successor", {
+          state: t("school_state_" + outcome.school.current.state),
+          successor: outcome.school.current.successor,
+        })
+      );
+    }
     C.clear(verdict);
     const box = C.verdictBox(kind, heading, summary, extra);
-    box.setAttribute("data-state", outcome.error ? "error" : entry ? entry.state : "missing");
+    box.setAttribute(
+      "data-state",
+      outcome.error ? "error" : !entry ? "missing" : outcome.inactive ? "school_inactive" : entry.state
+    );
     verdict.appendChild(box);
 
     if (entry) {
