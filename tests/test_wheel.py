@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -27,8 +28,21 @@ pytestmark = pytest.mark.slow
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtualenv holding only the wheel; returns its bin folder."""
     work = tmp_path_factory.mktemp("wheel")
+    # Build from a copy of the files git knows: setuptools leaves a build/ folder in the source
+    # tree, and a stale one there could slip a deleted module into the wheel.
+    source = work / "source"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
     subprocess.run(
-        [*PIP, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(work), str(REPO)],
+        [*PIP, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(work), str(source)],
         check=True,
         cwd=work,
         capture_output=True,
