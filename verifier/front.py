@@ -48,6 +48,14 @@ REFUSALS = ("400", "413", "503")
 _UNSAFE = re.compile(r"[\s;{}\"'$#\\]")
 _LISTEN = re.compile(r"^(\[[0-9a-fA-F:]+\]:|[0-9A-Za-z.-]+:)?[0-9]{1,5}$")
 _PLACEHOLDER = re.compile(r"@([A-Z_]+)@")
+# Threads per gunicorn worker: more than the requests that can wait at once on parses (the
+# service's parse slots, each waited for at most Limits.slot_wait), so a listed document always
+# finds a free thread. An idle thread costs a stack; a waiting one no CPU.
+THREADS = 32
+# nginx keeps this many idle connections to gunicorn (per nginx worker) for this long, so a
+# request costs no new connection; gunicorn keeps them longer (gunicorn_argv).
+UPSTREAM_KEEPALIVE = 16
+UPSTREAM_KEEPALIVE_SECONDS = 30
 # A unix socket's path must fit sockaddr_un.sun_path (108 bytes with its terminator).
 _MAX_SOCKET_PATH = 100
 
@@ -138,6 +146,8 @@ class FrontConfig:
                 "LISTEN": self.listen,
                 "SERVER_NAME": self.server_name,
                 "UPSTREAM_SOCKET": str(self.socket),
+                "UPSTREAM_KEEPALIVE": str(UPSTREAM_KEEPALIVE),
+                "UPSTREAM_KEEPALIVE_SECONDS": str(UPSTREAM_KEEPALIVE_SECONDS),
                 "HEADER_TIMEOUT": str(self.header_timeout),
                 "BODY_TIMEOUT": str(self.body_timeout),
                 "SEND_TIMEOUT": str(self.send_timeout),
@@ -231,11 +241,18 @@ def gunicorn_argv(
     *,
     control_socket: Path,
     workers: int = 2,
+    threads: int = THREADS,
     timeout: int = 30,
+    keep_alive: int = UPSTREAM_KEEPALIVE_SECONDS + 60,
     access_log: bool = True,
 ) -> list[str]:
-    """gunicorn's command line; each instance keeps its own control socket (gunicorn ≥ 25.1
-    otherwise shares ``~/.gunicorn/gunicorn.ctl`` between every instance of a user)."""
+    """gunicorn's command line: ``workers`` processes of ``threads`` threads each (gthread).
+
+    A thread that waits (for a parse slot, for its parse process) costs no CPU, so a request
+    waiting on a hostile file's parse never keeps a genuine one from a thread. gunicorn keeps an
+    idle connection open longer than nginx does (``keep_alive``), so nginx never sends a request
+    down a connection gunicorn is closing. Each instance keeps its own control socket (gunicorn
+    ≥ 25.1 otherwise shares ``~/.gunicorn/gunicorn.ctl`` between every instance of a user)."""
     args = [
         gunicorn,
         "--bind",
@@ -243,9 +260,13 @@ def gunicorn_argv(
         "--workers",
         str(workers),
         "--worker-class",
-        "sync",
+        "gthread",
+        "--threads",
+        str(threads),
         "--timeout",
         str(timeout),
+        "--keep-alive",
+        str(keep_alive),
         "--control-socket",
         str(control_socket),
     ]
@@ -276,6 +297,7 @@ class Served:
         gunicorn: str,
         env: Mapping[str, str],
         workers: int = 2,
+        threads: int = THREADS,
         worker_timeout: int = 30,
         output: int | None = None,
     ) -> None:
@@ -290,6 +312,7 @@ class Served:
                 f"unix:{cfg.socket}",
                 control_socket=self.control_socket,
                 workers=workers,
+                threads=threads,
                 timeout=worker_timeout,
                 access_log=False,  # nginx writes the access log
             ),
