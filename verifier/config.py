@@ -70,6 +70,39 @@ def _pin(d: Mapping[str, Any]) -> Pin:
         ) from None
 
 
+@dataclass(frozen=True)
+class FederationConfig:
+    """The national verifier's one pin: the federation's first root, and where the trust
+    list is published (the ``trust/`` folder of the operator's site)."""
+
+    trust_list_url: str
+    root_pin: Path
+
+    @classmethod
+    def from_dict(cls, d: object) -> FederationConfig:
+        if not isinstance(d, Mapping) or not d.get("trust_list_url") or not d.get("root_pin"):
+            raise ConfigurationError(
+                "federation needs trust_list_url (e.g. https://trust.example.tw/trust/) and "
+                "root_pin (the file metadata/1.root.json)",
+                "federation 設定須有 trust_list_url 與 root_pin（metadata/1.root.json 檔）",
+            )
+        url, pin = str(d["trust_list_url"]), Path(str(d["root_pin"]))
+        if not url.startswith(("https://", "http://")):
+            raise ConfigurationError(
+                f"trust_list_url {url!r} must be an http(s) address",
+                f"trust_list_url {url!r} 須為 http(s) 網址",
+            )
+        if not pin.is_file():
+            raise ConfigurationError(
+                f"the federation's root pin {pin} is not a file", f"找不到聯盟根信任檔 {pin}"
+            )
+        return cls(url, pin)
+
+    def pin(self) -> tuple[str, bytes]:
+        """The trust list's address and the pinned root's bytes."""
+        return self.trust_list_url, self.root_pin.read_bytes()
+
+
 def _receipt_and_batch(d: Mapping[str, Any]) -> dict[str, Any]:
     """The receipt key settings (both files or neither) and the batch limits."""
     key, cert = d.get("receipt_key"), d.get("receipt_cert")
@@ -117,6 +150,8 @@ class VerifierConfig:
     receipt_name: str = "certseal verifier"
     batch_max_files: int = 100  # POST /api/v1/verify/batch (docs/evaluators.md, "Limits")
     batch_max_bytes: int = DEFAULT_MAX_BYTES
+    # National: every school of the federation's trust list instead of configured issuers.
+    federation: FederationConfig | None = None
 
     @property
     def store_location(self) -> Path | str:
@@ -126,10 +161,21 @@ class VerifierConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> VerifierConfig:
         issuers = d.get("issuers")
-        if not isinstance(issuers, list) or not issuers:
+        federation = None
+        if d.get("federation") is not None:
+            federation = FederationConfig.from_dict(d["federation"])
+            issuers = issuers or []
+            if issuers:
+                raise ConfigurationError(
+                    "give issuers (one school's own verifier) or federation (every school of "
+                    "the trust list), not both",
+                    "issuers（單一學校）與 federation（聯盟所有學校）只能擇一設定",
+                )
+        if not isinstance(issuers, list) or (not issuers and federation is None):
             raise ConfigurationError(
-                "the verifier needs at least one issuer (trust and status-list source)",
-                "驗證服務至少需要一個發證單位設定",
+                "the verifier needs at least one issuer (trust and status-list source), or a "
+                "federation's trust list",
+                "驗證服務至少需要一個發證單位設定，或聯盟信任清單",
             )
         max_bytes = d.get("max_upload_bytes", DEFAULT_MAX_BYTES)
         if not isinstance(max_bytes, int) or max_bytes < 1024:
@@ -155,6 +201,7 @@ class VerifierConfig:
             site_dir=Path(d["site_dir"]) if d.get("site_dir") else None,
             database=database,
             **_receipt_and_batch(d),
+            federation=federation,
         )
 
     @classmethod
@@ -168,20 +215,27 @@ class VerifierConfig:
                 return cls.from_dict(json.loads(Path(path).read_text("utf-8")))
             except (OSError, ValueError) as e:
                 raise ConfigurationError(f"cannot read {path}: {e}", f"無法讀取 {path}") from None
-        if not env.get("CERTSEAL_TRUST_DIR") or not env.get("CERTSEAL_STATUS_SOURCE"):
+        d: dict[str, Any] = {}
+        if env.get("CERTSEAL_TRUST_LIST_URL") or env.get("CERTSEAL_ROOT_PIN"):
+            d["federation"] = {
+                "trust_list_url": env.get("CERTSEAL_TRUST_LIST_URL"),
+                "root_pin": env.get("CERTSEAL_ROOT_PIN"),
+            }
+        elif not env.get("CERTSEAL_TRUST_DIR") or not env.get("CERTSEAL_STATUS_SOURCE"):
             raise ConfigurationError(
-                "set CERTSEAL_VERIFIER_CONFIG, or CERTSEAL_TRUST_DIR and CERTSEAL_STATUS_SOURCE",
-                "請設定 CERTSEAL_VERIFIER_CONFIG，或 CERTSEAL_TRUST_DIR 與 CERTSEAL_STATUS_SOURCE",
+                "set CERTSEAL_VERIFIER_CONFIG, or CERTSEAL_TRUST_DIR and CERTSEAL_STATUS_SOURCE, "
+                "or CERTSEAL_TRUST_LIST_URL and CERTSEAL_ROOT_PIN",
+                "請設定 CERTSEAL_VERIFIER_CONFIG，或 CERTSEAL_TRUST_DIR 與 CERTSEAL_STATUS_SOURCE，"
+                "或 CERTSEAL_TRUST_LIST_URL 與 CERTSEAL_ROOT_PIN",
             )
-        d: dict[str, Any] = {
-            "issuers": [
+        else:
+            d["issuers"] = [
                 {
                     "name": env.get("CERTSEAL_ISSUER_NAME", "issuer"),
                     "trust_dir": env["CERTSEAL_TRUST_DIR"],
                     "source": env["CERTSEAL_STATUS_SOURCE"],
                 }
-            ],
-        }
+            ]
         for key, var in (
             ("counts_db", "CERTSEAL_COUNTS_DB"),
             ("site_dir", "CERTSEAL_SITE_DIR"),

@@ -6,19 +6,19 @@ import base64
 import datetime as dt
 import hashlib
 import logging
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from certseal.doctypes import DOCUMENT_TYPES
 from certseal.errors import CertsealError
-from certseal.eventlog import LOG_DIR, LogClient, LogRef, PublishedLog
-from certseal.fetch import published_fetcher
-from certseal.pki import ec_public_key
-from certseal.statuslist import REASON_CODES, Entry, Issuer, Snapshot, TrustedState
+from certseal.eventlog import LogClient, LogRef, PublishedLog
+from certseal.statuslist import REASON_CODES, Entry, Issuer, TrustedState
 from certseal.timeutil import format_time
+from verifier import federation as national
+from verifier.federation import Federated, FederationTrust
 from verifier.isolation import IsolatedParser, Isolation
 from verifier.pdfcheck import SIGNATURE_CHECKS, StructureLimits, proven_by_status_list, sniff
 from verifier.result import Check, DocumentInfo, Reason, StatusListInfo, Verification
@@ -29,7 +29,6 @@ log = logging.getLogger("certseal.verifier")
 
 STATUS_CHECKS = ("status_list", "transparency_log", "document_state", "verification_count")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-_PROVEN_MAX = 100_000  # log checks kept per snapshot (a few hundred bytes each)
 
 
 @dataclass(frozen=True)
@@ -57,24 +56,27 @@ class Limits:
 class Verifier:
     """Answers one question for a file: genuine and current, and what was checked."""
 
-    def __init__(self, sources: list[StatusSource], counter: Store, limits: Limits) -> None:
+    def __init__(
+        self,
+        sources: list[StatusSource],
+        counter: Store,
+        limits: Limits,
+        federation: FederationTrust | None = None,
+    ) -> None:
         self.sources = sources
         self.counter = counter
         self.limits = limits
+        # National: the schools and their lists come from the trust list, not from ``sources``.
+        self.federation = federation
         self._roots: list[asn1_x509.Certificate] = [
             r for s in sources for r in s.trust.asn1_roots()
         ]
         self._root_owner = {r.sha256: s for s in sources for r in s.trust.asn1_roots()}
-        self._logs = {
-            s: LogClient(PublishedLog(published_fetcher(s.trust.source, LOG_DIR))) for s in sources
-        }
-        self._log_keys = {s: [ec_public_key(c) for c in s.trust.status_certs] for s in sources}
+        self._logs: dict[StatusSource, LogClient] = {}
+        self._log_keys: dict[StatusSource, list[ec.EllipticCurvePublicKey]] = {}
+        self._school_roots: dict[StatusSource, list[asn1_x509.Certificate]] = {}
         self._parser = IsolatedParser(limits.isolation(), limits.structure)
         self._parser.warm()
-        # Per status list, the snapshot answered from, its log checkpoint and the log checks that
-        # passed in it: both are fixed once the snapshot is, so a document verified again costs
-        # no proof and no parse of the snapshot's log reference.
-        self._proven: weakref.WeakKeyDictionary[StatusSource, _Proven] = weakref.WeakKeyDictionary()
 
     def verify(self, data: bytes, now: dt.datetime) -> Verification:
         result = self._verify(data, now)
@@ -99,7 +101,23 @@ class Verifier:
                 http_status=sniffed.http_status,
             )
         sha = hashlib.sha256(data).hexdigest()
-        loaded, found, lookup_error = self._lookup(sha, now)
+        fed = self.federation.current(now) if self.federation is not None else None
+        sources = self.sources if self.federation is None else _schools(fed)
+        loaded, found, lookup_error, signer = self._lookup(sha, now, sources, data, fed)
+        if fed is None and self.federation is not None:
+            # No trust list to rely on: no school is known, so nothing is worth parsing.
+            unread = ("pdf_structure", *SIGNATURE_CHECKS)
+            return Verification(
+                (
+                    *sniffed.checks,
+                    *(Check(n, "skipped", "skipped_earlier") for n in unread),
+                    self.federation.unavailable_check(),
+                    *(Check(n, "skipped", "skipped_earlier") for n in STATUS_CHECKS[1:]),
+                ),
+                (Reason("status_unavailable"),),
+                DocumentInfo(sha),
+                http_status=503,
+            )
         if found is not None:
             # These exact bytes are in the issuer's signed status list: the authority issued and
             # checked them, so their signature needs no re-validation (docs/verifier.md).
@@ -107,9 +125,11 @@ class Verifier:
             sig = proven_by_status_list(_names(listed_by))
         else:
             # Not listed: the full parse, bounded and in a separate process (isolation.py).
-            sig = self._parser.check(data, self._roots, now)
+            sig = self._parser.check(data, self._anchors(sources), now)
         checks = list(sniffed.checks + sig.checks)
         reasons = list(sig.reasons)
+        if fed is not None:
+            reasons = [national.unlisted_signer(r) for r in reasons]
         parsed = not any(r.code in ("malformed_pdf", "encrypted", "busy") for r in reasons)
         if not parsed:
             checks += [Check(n, "skipped", "skipped_earlier") for n in STATUS_CHECKS]
@@ -117,6 +137,17 @@ class Verifier:
                 tuple(checks), tuple(reasons), DocumentInfo(sha), http_status=sig.http_status
             )
         # -- status list ---------------------------------------------------------------
+        if fed is not None and found is None:
+            # Listed by no school: answered from the list of the school whose key signed it.
+            unlisted = national.unlisted(fed, sig.trust_anchor, loaded)
+            if isinstance(unlisted, national.Refusal):
+                checks.append(unlisted.check)
+                checks += [Check(n, "skipped", "skipped_earlier") for n in STATUS_CHECKS[1:]]
+                reasons.append(unlisted.reason)
+                return Verification(
+                    tuple(checks), tuple(reasons), DocumentInfo(sha), http_status=unlisted.http
+                )
+            loaded = [unlisted]
         if not loaded or (found is None and lookup_error is not None):
             checks.append(Check("status_list", "failed", "status_unavailable"))
             checks += [Check(n, "skipped", "skipped_earlier") for n in STATUS_CHECKS[1:]]
@@ -135,14 +166,11 @@ class Verifier:
             checks += [Check(n, "skipped", "skipped_earlier") for n in STATUS_CHECKS[1:]]
             reasons.append(Reason("not_issued"))
             return Verification(
-                tuple(checks),
-                tuple(reasons),
-                DocumentInfo(sha),
-                status_list=_info(src, state, now, self._held(src, state).checkpoint),
+                tuple(checks), tuple(reasons), DocumentInfo(sha), status_list=_info(src, state, now)
             )
         src, entry = found
         state = next(st for s, st in loaded if s is src)
-        info = _info(src, state, now, self._held(src, state).checkpoint)
+        info = _info(src, state, now)
         snap_issuer = state.snapshot.issuer
         if (
             sig.trust_anchor is not None
@@ -169,10 +197,17 @@ class Verifier:
             )
         log_check = Check("transparency_log", "skipped", "skipped_earlier")
         if checks[-1].status == "passed":
-            log_check = self._proven_log_check(src, state, entry, sha)
+            log_check = self._log_check(src, state, entry)
         checks.append(log_check)
         if log_check.status == "failed":
             reasons.append(Reason("status_unavailable"))
+        school = None
+        if fed is not None and isinstance(src, national.SchoolSource):
+            school = national.judge_listed(
+                fed, src, entry, signer, log_check, self._logged_before(src, state, entry)
+            )
+            checks.append(school.check)
+            reasons += school.reasons
         dtype = DOCUMENT_TYPES.get(entry.doc_type)
         doc = DocumentInfo(
             sha256=sha,
@@ -186,6 +221,7 @@ class Verifier:
             superseded_at=entry.superseded_at,
             revoked_at=entry.revoked_at,
             revocation_reason=entry.reason_code,
+            **({} if school is None else school.document),
         )
         if entry.state == "revoked":
             en, zh = REASON_CODES.get(entry.reason_code or "other", REASON_CODES["other"])
@@ -239,31 +275,14 @@ class Verifier:
                 reasons.append(Reason("verification_limit_reached", {"limit": entry.limit}))
         return Verification(tuple(checks), tuple(reasons), doc, verifications, info)
 
-    def _proven_log_check(
-        self, src: StatusSource, state: TrustedState, entry: Entry, sha: str
-    ) -> Check:
-        """:meth:`_log_check`, once per document and snapshot; a failure is checked again."""
-        held = self._held(src, state)
-        check = held.checks.get(sha)
-        if check is None:
-            check = self._log_check(src, state, entry)
-            if check.status == "passed" and len(held.checks) < _PROVEN_MAX:
-                held.checks[sha] = check
-        return check
-
-    def _held(self, src: StatusSource, state: TrustedState) -> _Proven:
-        held = self._proven.get(src)
-        if held is None or held.snapshot is not state.snapshot:
-            held = self._proven[src] = _Proven(state.snapshot, _checkpoint_of(state))
-        return held
-
     def _log_check(self, src: StatusSource, state: TrustedState, entry: Entry) -> Check:
         """The entry's events are in the log checkpoint the signed snapshot names."""
         try:
             ref = LogRef.from_snapshot(state.snapshot)
             if ref is None:
                 return Check("transparency_log", "skipped", "log_not_published")
-            events = self._logs[src].check_entry(ref, entry, self._log_keys[src])
+            client, keys = self._log_of(src)
+            events = client.check_entry(ref, entry, keys)
         except CertsealError as e:
             return Check("transparency_log", "failed", "log_failed", {"detail": e.en})
         except ValueError as e:  # a hostile host's tiles must not take the service down
@@ -277,16 +296,28 @@ class Verifier:
         )
 
     def _lookup(
-        self, sha: str, now: dt.datetime
+        self,
+        sha: str,
+        now: dt.datetime,
+        sources: list[StatusSource],
+        data: bytes,
+        fed: Federated | None,
     ) -> tuple[
         list[tuple[StatusSource, TrustedState]],
         tuple[StatusSource, Entry] | None,
         CertsealError | None,
+        str | None,
     ]:
-        """Find the hash in the loaded status lists: (lists loaded, where found, lookup error)."""
+        """Find the hash in the loaded status lists: (lists loaded, where found, lookup error,
+        the signer's certificate hash when national).
+
+        Nationally every list is asked, and the signer's own school's listing wins: another
+        school listing a document must not hide the listing of the school that signed it.
+        """
         loaded = []
         lookup_error: CertsealError | None = None
-        for src in self.sources:
+        hits: list[tuple[StatusSource, Entry]] = []
+        for src in sources:
             state = src.current(now)
             if state is None:
                 continue
@@ -297,16 +328,63 @@ class Verifier:
                 lookup_error = e
                 continue
             if entry is not None:
-                return loaded, (src, entry), lookup_error
-        return loaded, None, lookup_error
+                hits.append((src, entry))
+                if fed is None:
+                    return loaded, hits[0], lookup_error, None
+        if not hits:
+            return loaded, None, lookup_error, None
+        signer = national.signer_cert_sha256(data)
+        return loaded, national.choose_listing(fed, hits, signer), lookup_error, signer
+
+    def _anchors(self, sources: list[StatusSource]) -> list[asn1_x509.Certificate]:
+        """The certificates a signature must chain to: configured roots, or nationally every
+        school's document-signing certificates from the trust list."""
+        if self.federation is None:
+            return self._roots
+        out = []
+        for src in sources:
+            roots = self._school_roots.get(src)
+            if roots is None:
+                roots = self._school_roots[src] = src.trust.asn1_roots()
+            out += roots
+        return out
+
+    def _log_of(self, src: StatusSource) -> tuple[LogClient, list[ec.EllipticCurvePublicKey]]:
+        client = self._logs.get(src)
+        if client is None:
+            client = self._logs[src] = LogClient(PublishedLog(src.log_fetch))
+            self._log_keys[src] = src.log_keys()
+        return client, self._log_keys[src]
+
+    def _logged_before(
+        self, src: StatusSource, state: TrustedState, entry: Entry
+    ) -> national.LoggedBefore:
+        """For a key compromised after issuance: when the school's log first held the entry."""
+
+        def check(deadline: dt.datetime) -> str | None:
+            ref = LogRef.from_snapshot(state.snapshot)
+            if ref is None or not entry.log_indexes:
+                return None
+            client, keys = self._log_of(src)
+            return national.logged_before(client.log, keys, ref, entry.log_indexes[0], deadline)
+
+        return check
 
     def status(self, now: dt.datetime) -> list[dict[str, object]]:
         out = []
-        for src in self.sources:
+        sources = self.sources
+        if self.federation is not None:
+            sources = _schools(self.federation.current(now))
+            out.append(self.federation.describe(now).__dict__)
+        for src in sources:
             src.current(now)
             d = src.describe(now)
             out.append(d.__dict__)
         return out
+
+
+def _schools(fed: Federated | None) -> list[StatusSource]:
+    return [] if fed is None else list(fed.sources.values())
 
 
 def _names(issuer: Issuer) -> dict[str, str]:
@@ -314,34 +392,18 @@ def _names(issuer: Issuer) -> dict[str, str]:
     return {"issuer": issuer.name_en, "issuer_zh": issuer.name_zh}
 
 
-@dataclass
-class _Proven:
-    snapshot: Snapshot
-    checkpoint: dict[str, object] | None
-    checks: dict[str, Check] = field(default_factory=dict)
-
-
-def _checkpoint_of(state: TrustedState) -> dict[str, object] | None:
+def _info(src: StatusSource, state: TrustedState, now: dt.datetime) -> StatusListInfo:
     try:
         ref = LogRef.from_snapshot(state.snapshot)
     except CertsealError:
         ref = None  # the transparency-log check reports it
-    return None if ref is None else _checkpoint_info(ref)
-
-
-def _info(
-    src: StatusSource,
-    state: TrustedState,
-    now: dt.datetime,
-    checkpoint: dict[str, object] | None,
-) -> StatusListInfo:
     return StatusListInfo(
         issuer=state.snapshot.issuer.code,
         version=state.version,
         issued_at=format_time(state.timestamp.issued_at),
         expires=format_time(state.timestamp.expires),
         stale=state.timestamp.is_expired(now),
-        checkpoint=checkpoint,
+        checkpoint=None if ref is None else _checkpoint_info(ref),
     )
 
 
@@ -350,10 +412,22 @@ def _checkpoint_info(ref: LogRef) -> dict[str, object]:
 
 
 def build_verifier(
-    issuers: list[IssuerTrust], counter: Store, limits: Limits, refresh_seconds: float = 60.0
+    issuers: list[IssuerTrust],
+    counter: Store,
+    limits: Limits,
+    refresh_seconds: float = 60.0,
+    federation: tuple[str, bytes] | None = None,
 ) -> Verifier:
+    """The verifier of configured issuers, or, given ``federation`` (the trust list's
+    address and its pinned first root), of every school in the federation's trust list."""
+    trust = None
+    if federation is not None:
+        trust = FederationTrust(
+            federation[0], federation[1], counter, refresh_seconds=refresh_seconds
+        )
     return Verifier(
         [StatusSource(t, counter, refresh_seconds=refresh_seconds) for t in issuers],
         counter,
         limits,
+        trust,
     )

@@ -155,6 +155,50 @@ REASONS: dict[str, tuple[str, str]] = {
         "ask the verifier's operator.",
         "此驗證服務不提供簽署的驗證收據。請在不要求收據的情況下驗證，或洽詢驗證服務的管理者。",
     ),
+    "school_not_in_trust_list": (
+        "The document is signed with a key that no school of the federation's trust list holds "
+        "({signer}): the school is not, or no longer, a member, or the key is not a school's.",
+        "此文件的簽章金鑰不屬於聯盟信任清單中的任何學校（{signer}）："
+        "該校不是或已不再是聯盟成員，或此金鑰並非學校所有。",
+    ),
+    "school_not_active": (
+        "{school} was {state} in the federation on {issued_at}, when this document was "
+        "issued: a school issues no valid documents then.",
+        "本文件核發時（{issued_at}），{school_zh}在聯盟中的狀態為{state_zh}，"
+        "此期間核發的文件無效。",
+    ),
+    "key_not_valid_at_issuance": (
+        "The key that signed this document was not valid for {school} on {issued_at}, when "
+        "the document was issued (valid from {valid_from} to {valid_to}{revoked}).",
+        "簽署本文件的金鑰於文件核發時（{issued_at}）並非{school_zh}的有效金鑰"
+        "（有效期間 {valid_from} 至 {valid_to}{revoked_zh}）。",
+    ),
+    "key_compromised": (
+        "The key that signed this document was reported compromised on {revoked_at}, and "
+        "{school}'s transparency log does not show the document issued before that: it cannot "
+        "be told apart from a forgery. Ask the school for a new document.",
+        "簽署本文件的金鑰已於 {revoked_at} 通報外洩，且{school_zh}的透明紀錄無法證明本文件"
+        "於外洩前核發，無法與偽造文件區分。請向學校申請新文件。",
+    ),
+    "status_list_of_another_school": (
+        "{school}'s status list is signed with the key of another school ({other}), so the "
+        "document's state cannot be trusted. Contact {school}.",
+        "{school_zh}的狀態清單係以另一所學校（{other}）的金鑰簽署，"
+        "無法採信文件狀態。請聯絡{school_zh}。",
+    ),
+    "listed_by_another_school": (
+        "The document is signed by {signer_school} but listed as issued by {school}: a school "
+        "vouches only for the documents it signs.",
+        "本文件由{signer_school_zh}簽署，卻列於{school_zh}的核發紀錄中；"
+        "學校只能為自己簽署的文件背書。",
+    ),
+    "school_suspended": (
+        "The document was issued while {school} was a member in good standing, but the school "
+        "has been suspended from the federation since {since}. Confirm with the school or the "
+        "federation before relying on it.",
+        "本文件核發時{school_zh}為聯盟正式成員，但該校自 {since} 起遭聯盟停權。"
+        "採信前請向學校或聯盟確認。",
+    ),
 }
 
 CHECKS: dict[str, tuple[str, str]] = {
@@ -251,6 +295,33 @@ CHECKS: dict[str, tuple[str, str]] = {
         "these bytes",
         "{signer} 的有效簽章在檔案另存時被保留，但已不涵蓋此檔案的內容",
     ),
+    "school_key_valid": (
+        "signed with a key of {school}, valid when the document was issued ({issued_at})",
+        "以{school_zh}的金鑰簽署，該金鑰於文件核發時（{issued_at}）有效",
+    ),
+    "school_key_logged": (
+        "signed with a key of {school} later reported compromised ({revoked_at}); the school's "
+        "log held the document at {logged_at}, before that",
+        "以{school_zh}其後通報外洩（{revoked_at}）的金鑰簽署；該校透明紀錄於 {logged_at} "
+        "已收錄本文件，早於外洩時間",
+    ),
+    "school_records_kept": (
+        "{school} {state} on {since}; {successor} keeps its records",
+        "{school_zh}已於 {since} {state_zh}；由{successor_zh}保管其紀錄",
+    ),
+    "school_key_problem": ("{detail}", "{detail_zh}"),
+    "status_missing_federation": (
+        "not in the status list of any school of the trust list",
+        "未列於信任清單中任何學校的狀態清單",
+    ),
+    "status_other_school": (
+        "the status list of {school} is signed with the key of {other}",
+        "{school_zh}的狀態清單係以 {other} 的金鑰簽署",
+    ),
+    "trust_list_unavailable": (
+        "the federation's trust list could not be loaded: {detail}",
+        "無法載入聯盟信任清單：{detail}",
+    ),
     "skipped_earlier": ("skipped: an earlier check failed", "略過：前面的檢查未通過"),
     "bad_upload": ("no single file in the field 'file'", "file 欄位中沒有單一檔案"),
     "internal_error": ("the verifier could not finish this check", "驗證服務無法完成此次檢查"),
@@ -269,6 +340,7 @@ CHECK_NAMES: dict[str, tuple[str, str]] = {
     "transparency_log": ("Transparency log", "透明紀錄"),
     "document_state": ("Current version", "文件狀態"),
     "verification_count": ("Verification count", "驗證次數"),
+    "trust_list": ("School and key at issuance", "核發時的學校與金鑰"),
     "upload": ("Upload", "上傳"),
     "verifier": ("Verifier", "驗證服務"),
 }
@@ -310,6 +382,7 @@ UI: dict[str, tuple[str, str]] = {
     "doc_issuer": ("Issuer", "發證單位"),
     "doc_issued": ("Issued", "核發時間"),
     "doc_state": ("State", "狀態"),
+    "doc_records_kept_by": ("Records kept by", "紀錄保管學校"),
     "doc_sha256": ("SHA-256 of the file", "檔案 SHA-256"),
     "verifications": ("Verifications", "驗證次數"),
     "status_list": ("Status list", "狀態清單"),

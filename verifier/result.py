@@ -42,8 +42,20 @@ FAILURE_CODES = (
     "archive_ratio",
     "archive_damaged",
     "receipt_unavailable",
+    # The national verifier (docs/verifier.md, "National"): the school and key at issuance.
+    "school_not_in_trust_list",
+    "school_not_active",
+    "key_not_valid_at_issuance",
+    "key_compromised",
+    "status_list_of_another_school",
+    "listed_by_another_school",
 )
-WARNING_CODES = ("superseded", "verification_limit_reached", "status_stale")
+WARNING_CODES = (
+    "superseded",
+    "verification_limit_reached",
+    "status_stale",
+    "school_suspended",
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,11 @@ class DocumentInfo:
     superseded_at: str | None = None
     revoked_at: str | None = None
     revocation_reason: str | None = None
+    # National verifier: the school's state in the trust list now, and the school that keeps
+    # its records once it merged or closed.
+    school_state: str | None = None
+    records_kept_by: str | None = None
+    records_kept_by_name: dict[str, str] | None = None
 
     def to_dict(self, lang: Lang) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -106,10 +123,21 @@ class DocumentInfo:
             "issued_at": self.issued_at,
             "state": self.state,
         }
-        for key in ("successor", "superseded_at", "revoked_at", "revocation_reason"):
+        for key in (
+            "successor",
+            "superseded_at",
+            "revoked_at",
+            "revocation_reason",
+            "school_state",
+        ):
             value = getattr(self, key)
             if value is not None:
                 d[key] = value
+        if self.records_kept_by is not None:
+            d["records_kept_by"] = {
+                "code": self.records_kept_by,
+                "name": (self.records_kept_by_name or {}).get(lang) or self.records_kept_by,
+            }
         return d
 
 

@@ -20,9 +20,19 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certseal.errors import CertsealError, FetchError
+from certseal.eventlog import LOG_DIR
 from certseal.fetch import published_fetcher
-from certseal.pki import keys_by_id, load_certificates
-from certseal.statuslist import Entry, Fetch, Pin, Seen, TrustedState, load_trusted, lookup
+from certseal.pki import ec_public_key, keys_by_id, load_certificates
+from certseal.statuslist import (
+    Entry,
+    Fetch,
+    KeyLookup,
+    Pin,
+    Seen,
+    TrustedState,
+    load_trusted,
+    lookup,
+)
 from certseal.timeutil import format_time
 from verifier.store import Store
 
@@ -110,12 +120,14 @@ class StatusSource:
         *,
         refresh_seconds: float = 60.0,
         fetch: Fetch | None = None,
+        log_fetch: Fetch | None = None,
         cache_size: int = 4096,
     ) -> None:
         self.trust = trust
         self.counter = counter
         self.refresh_seconds = refresh_seconds
         self.fetch = fetch or published_fetcher(trust.source, "status")
+        self.log_fetch = log_fetch or published_fetcher(trust.source, LOG_DIR)
         self.state: TrustedState | None = None
         self.last_checked: dt.datetime | None = None
         self.last_error: CertsealError | None = None
@@ -139,15 +151,16 @@ class StatusSource:
             # snapshot is kept without a download while the timestamp still pins it.
             state = load_trusted(
                 self.fetch,
-                self.trust.status_key,
+                self._key_lookup(now),
                 reference_time=now,
                 seen=shared,
                 pin=self.trust.pin,
                 allow_expired=True,
                 previous=self.state,
             )
+            self._accept(state)
         except CertsealError as e:
-            self.last_error = e
+            self.last_error = self._explain(e)
         except Exception as e:  # a hostile host must not take the service down
             self.last_error = FetchError(f"unexpected error: {type(e).__name__}: {e}")
         else:
@@ -156,6 +169,21 @@ class StatusSource:
             self.counter.record_seen(self.trust.name, state.version, state.timestamp.issued_at)
         # Set last: concurrent requests wait for the first load instead of seeing none.
         self.last_checked = now
+
+    def log_keys(self) -> list[ec.EllipticCurvePublicKey]:
+        """The keys the issuer's log checkpoints are signed with: its status-list keys."""
+        return [ec_public_key(c) for c in self.trust.status_certs]
+
+    def _key_lookup(self, now: dt.datetime) -> KeyLookup:
+        """The keys a list may be signed with: the pinned status-list certificates."""
+        return self.trust.status_key
+
+    def _accept(self, state: TrustedState) -> None:
+        """Refuse a verified list for a reason of the subclass's (a federation's school)."""
+
+    def _explain(self, error: CertsealError) -> CertsealError:
+        """The error to show for a refused list (a subclass may name a more specific one)."""
+        return error
 
     def _due(self, now: dt.datetime, shared: Seen) -> bool:
         if self.last_checked is None:
