@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import hashlib
 import logging
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from certseal.doctypes import DOCUMENT_TYPES
 from certseal.errors import CertsealError
 from certseal.eventlog import LogClient, LogRef, PublishedLog
-from certseal.statuslist import REASON_CODES, Entry, Issuer, TrustedState
+from certseal.statuslist import REASON_CODES, Entry, Issuer, Snapshot, TrustedState
 from certseal.timeutil import format_time
 from verifier import federation as national
 from verifier.federation import Federated, FederationTrust
@@ -29,6 +30,7 @@ log = logging.getLogger("certseal.verifier")
 
 STATUS_CHECKS = ("status_list", "transparency_log", "document_state", "verification_count")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+_PROVEN_MAX = 100_000  # log checks kept per snapshot (a few hundred bytes each)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,10 @@ class Verifier:
         self._school_roots: dict[StatusSource, list[asn1_x509.Certificate]] = {}
         self._parser = IsolatedParser(limits.isolation(), limits.structure)
         self._parser.warm()
+        # Per status list, the snapshot answered from, its log checkpoint and the log checks that
+        # passed in it: both are fixed once the snapshot is, so a document verified again costs
+        # no proof and no parse of the snapshot's log reference.
+        self._proven: weakref.WeakKeyDictionary[StatusSource, _Proven] = weakref.WeakKeyDictionary()
 
     def verify(self, data: bytes, now: dt.datetime) -> Verification:
         result = self._verify(data, now)
@@ -166,11 +172,14 @@ class Verifier:
             checks += [Check(n, "skipped", "skipped_earlier") for n in STATUS_CHECKS[1:]]
             reasons.append(Reason("not_issued"))
             return Verification(
-                tuple(checks), tuple(reasons), DocumentInfo(sha), status_list=_info(src, state, now)
+                tuple(checks),
+                tuple(reasons),
+                DocumentInfo(sha),
+                status_list=_info(src, state, now, self._held(src, state).checkpoint),
             )
         src, entry = found
         state = next(st for s, st in loaded if s is src)
-        info = _info(src, state, now)
+        info = _info(src, state, now, self._held(src, state).checkpoint)
         snap_issuer = state.snapshot.issuer
         if (
             sig.trust_anchor is not None
@@ -197,7 +206,7 @@ class Verifier:
             )
         log_check = Check("transparency_log", "skipped", "skipped_earlier")
         if checks[-1].status == "passed":
-            log_check = self._log_check(src, state, entry)
+            log_check = self._proven_log_check(src, state, entry, sha)
         checks.append(log_check)
         if log_check.status == "failed":
             reasons.append(Reason("status_unavailable"))
@@ -274,6 +283,24 @@ class Verifier:
                 )
                 reasons.append(Reason("verification_limit_reached", {"limit": entry.limit}))
         return Verification(tuple(checks), tuple(reasons), doc, verifications, info)
+
+    def _proven_log_check(
+        self, src: StatusSource, state: TrustedState, entry: Entry, sha: str
+    ) -> Check:
+        """:meth:`_log_check`, once per document and snapshot; a failure is checked again."""
+        held = self._held(src, state)
+        check = held.checks.get(sha)
+        if check is None:
+            check = self._log_check(src, state, entry)
+            if check.status == "passed" and len(held.checks) < _PROVEN_MAX:
+                held.checks[sha] = check
+        return check
+
+    def _held(self, src: StatusSource, state: TrustedState) -> _Proven:
+        held = self._proven.get(src)
+        if held is None or held.snapshot is not state.snapshot:
+            held = self._proven[src] = _Proven(state.snapshot, _checkpoint_of(state))
+        return held
 
     def _log_check(self, src: StatusSource, state: TrustedState, entry: Entry) -> Check:
         """The entry's events are in the log checkpoint the signed snapshot names."""
@@ -392,18 +419,34 @@ def _names(issuer: Issuer) -> dict[str, str]:
     return {"issuer": issuer.name_en, "issuer_zh": issuer.name_zh}
 
 
-def _info(src: StatusSource, state: TrustedState, now: dt.datetime) -> StatusListInfo:
+@dataclass
+class _Proven:
+    snapshot: Snapshot
+    checkpoint: dict[str, object] | None
+    checks: dict[str, Check] = field(default_factory=dict)
+
+
+def _checkpoint_of(state: TrustedState) -> dict[str, object] | None:
     try:
         ref = LogRef.from_snapshot(state.snapshot)
     except CertsealError:
         ref = None  # the transparency-log check reports it
+    return None if ref is None else _checkpoint_info(ref)
+
+
+def _info(
+    src: StatusSource,
+    state: TrustedState,
+    now: dt.datetime,
+    checkpoint: dict[str, object] | None,
+) -> StatusListInfo:
     return StatusListInfo(
         issuer=state.snapshot.issuer.code,
         version=state.version,
         issued_at=format_time(state.timestamp.issued_at),
         expires=format_time(state.timestamp.expires),
         stale=state.timestamp.is_expired(now),
-        checkpoint=None if ref is None else _checkpoint_info(ref),
+        checkpoint=checkpoint,
     )
 
 
