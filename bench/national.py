@@ -4,13 +4,23 @@ Measures the full publish, a 1,000-change publish, the verifier's memory and loo
 the list loaded, and the bytes the browser's no-upload check downloads for one file. Baseline
 in the same run: the naive design, one flat signed JSON list of every document.
 
+``--federation`` measures instead the national site's check without uploading: a real operator
+admits ``--schools`` schools (60), each with a status list of ``--per-school`` documents
+(50,000), and the bytes one browser check downloads are counted file by file, as the page
+fetches them (trust list: timestamp, snapshot, targets, the chosen school's role; then the
+school's status timestamp, snapshot, one bucket, one shard), raw and gzip-compressed, with the
+trust list fetched (first check) and cached (later checks). Baseline in the same run: reading
+the whole trust list (every school's role, as the Python client does) before the status list.
+
     .venv/bin/python -m bench.national [--documents 3000000]
+    .venv/bin/python -m bench.national --federation [--schools 60 --per-school 50000]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
 import hashlib
 import json
 import multiprocessing
@@ -134,11 +144,151 @@ def flat_baseline(
     return f
 
 
+def _school_request(code: str, now: dt.datetime) -> bytes:
+    """A school's signed onboarding request, its keys made in memory (as export-request does)."""
+    from authority.keys import _key_usage
+    from certseal import trustlist
+
+    keys = {r: ec.generate_private_key(ec.SECP256R1()) for r in ("root", "signing", "status")}
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{code} bench")])
+    start, end = now - dt.timedelta(days=30), now + dt.timedelta(days=3650)
+    root = issue_certificate(
+        subject=name, public_key=keys["root"].public_key(), issuer=None, issuer_key=keys["root"],
+        not_before=start, not_after=end, usage=_key_usage(sign=False, commit=False, ca=True),
+        ca=True,
+    )  # fmt: skip
+    certs = {}
+    for role in ("signing", "status"):
+        certs[role] = issue_certificate(
+            subject=name, public_key=keys[role].public_key(), issuer=root,
+            issuer_key=keys["root"], not_before=start, not_after=end,
+            usage=_key_usage(sign=True, commit=role == "signing", ca=False), ca=False,
+        )  # fmt: skip
+    records = [
+        trustlist.KeyRecord.from_certificate(certs["signing"], "signing"),
+        trustlist.KeyRecord.from_certificate(certs["status"], "statuslist"),
+    ]
+    role = trustlist.school_role(code, records, 1, now + dt.timedelta(days=365))
+    trustlist.sign(role, keys["status"])
+    base = f"https://verify.{code.lower()}.edu.tw"
+    body = {
+        "id": code,
+        "name_zh": f"國立第{code[1:]}號示範科技大學",
+        "name_en": f"National Demonstration University of Science and Technology No. {code[1:]}",
+        "domains": [f"{code.lower()}.edu.tw"],
+        "status_list_url": f"{base}/status/",
+        "log_url": f"{base}/log/",
+    }
+    request = trustlist.OnboardingRequest.create(
+        body, [root, certs["signing"], certs["status"]], role, keys["status"]
+    )
+    return request.to_bytes()
+
+
+def _gz(data: bytes) -> int:
+    return len(gzip.compress(data, 6))
+
+
+def federation_bench(schools: int, per_school: int) -> None:
+    """Bytes of one check without uploading on the national site (see the module's doc)."""
+    from certseal.trustlist import TRUST_DIR, metadata_path
+    from federation.operator import Operator, init_operator
+
+    work = Path(tempfile.mkdtemp(prefix="certseal-bench-federation-"))
+    f: dict[str, float] = {}
+    try:
+        home = work / "operator"
+        names = init_operator(home, "trust.bench.example/trust/log", "bench-passphrase-1", T0)
+        with timed(f, "admit_s"), Operator(home) as op:
+            roots = op.signers(names[:2], dict.fromkeys(names[:2], "bench-passphrase-1"))
+            online = op.online_key("bench-passphrase-1")
+            for i in range(schools):
+                at = T0 + dt.timedelta(minutes=i + 1)
+                op.accept_request(
+                    _school_request(f"S{i:03d}", at), now=at, signers=roots, online=online
+                )
+            op.publish(work / "site")
+            state = op.state()
+        meta = work / "site" / TRUST_DIR
+        read = {
+            "timestamp.json": (meta / metadata_path("timestamp")).read_bytes(),
+            "snapshot": (meta / metadata_path("snapshot", state.snapshot)).read_bytes(),
+            "targets": (meta / metadata_path("targets", state.targets)).read_bytes(),
+        }
+        roles = {sid: (meta / metadata_path(sid, v)).read_bytes() for sid, v in state.roles.items()}
+        key = ec.generate_private_key(ec.SECP256R1())
+        with timed(f, "status_publish_s"):
+            built = build_publication(
+                build_shards(synthetic(per_school), 4),
+                issuer=ISSUER,
+                version=1,
+                issued_at=T0,
+                expires=T0 + dt.timedelta(days=7),
+                key=key,
+            )
+        status = {
+            "timestamp": built.files["timestamp.json"],
+            "snapshot": built.files["snapshot/1.json"],
+            "bucket": max((v for p, v in built.files.items() if p.startswith("buckets/")), key=len),
+            "shard": max((v for p, v in built.files.items() if p.startswith("shards/")), key=len),
+        }
+        one_role = max(roles.values(), key=len)
+        trust_cold = [*read.values(), one_role]
+        trust_warm = [read["timestamp.json"]]  # revalidated; versioned files stay cached
+        status_files = list(status.values())
+        every_role = [*read.values(), *roles.values()]
+        rows = []
+        figures: dict[str, dict[str, int]] = {}
+        for label, files, base in (
+            ("first check (trust list fetched)", trust_cold + status_files,
+             every_role + status_files),
+            ("later checks (trust list cached)", trust_warm + status_files,
+             every_role + status_files),
+        ):  # fmt: skip
+            raw, gz = sum(map(len, files)), sum(map(_gz, files))
+            braw, bgz = sum(map(len, base)), sum(map(_gz, base))
+            figures[label] = {"raw": raw, "gzip": gz, "baseline_raw": braw, "baseline_gzip": bgz}
+            rows.append((label + ", raw (B)", raw, braw, "≤ 65,536"))
+            rows.append((label + ", gzip (B)", gz, bgz, "≤ 65,536"))
+        print(
+            f"schools: {schools}  documents per school: {per_school:,}  "
+            f"admitting them all: {f['admit_s']:.1f} s"
+        )
+        table(
+            "One check without uploading on the national site (ours vs. reading every role)",
+            ("figure", "ours", "whole trust list", "target"),
+            rows,
+        )
+        parts = {**{f"trust {k}": v for k, v in read.items()}, "trust one role": one_role}
+        parts.update({f"status {k}": v for k, v in status.items()})
+        for name, data in parts.items():
+            print(f"  {name:<22} {len(data):>8,} B raw  {_gz(data):>8,} B gzip")
+        emit(
+            "national_federation",
+            {
+                "schools": schools,
+                "per_school": per_school,
+                **f,
+                "bytes": figures,
+                "parts_raw": {k: len(v) for k, v in parts.items()},
+                "parts_gzip": {k: _gz(v) for k, v in parts.items()},
+            },
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--documents", type=int, default=3_000_000)
     ap.add_argument("--changes", type=int, default=1_000)
+    ap.add_argument("--federation", action="store_true", help="the national site's check")
+    ap.add_argument("--schools", type=int, default=60)
+    ap.add_argument("--per-school", type=int, default=50_000)
     args = ap.parse_args()
+    if args.federation:
+        federation_bench(args.schools, args.per_school)
+        return
     work = Path(tempfile.mkdtemp(prefix="certseal-bench-national-"))
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench status list")])
