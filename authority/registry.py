@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlite_utils
 
-from certseal.errors import RegistryError, StateError
+from certseal.errors import InputError, RegistryError, StateError
 from certseal.statuslist import REASON_CODES, Entry
 from certseal.timeutil import format_time
 
@@ -206,6 +206,43 @@ class DocumentRow:
         return cls(**{**row, "print_locked": bool(row["print_locked"])})
 
 
+# Why a document is reissued (補發). Kept in the registry only: the public status list says that
+# a newer version exists, never why.
+REISSUE_REASONS: dict[str, tuple[str, str]] = {
+    "lost": ("lost", "遺失"),
+    "damaged": ("damaged", "毀損"),
+    "data_corrected": ("data corrected", "資料更正"),
+    "name_changed": ("name changed", "更改姓名"),
+    "other": ("other", "其他"),
+}
+
+
+@dataclass(frozen=True)
+class Reissue:
+    """Why a reissue happens, and what becomes of the old version.
+
+    ``void`` follows schools such as NTNU ("once reissued the previous one is invalid"): the old
+    version then fails verification. Otherwise it stays *superseded* (a warning), as dcert does.
+    """
+
+    reason_code: str
+    note: str = ""
+    void: bool = False
+
+    def __post_init__(self) -> None:
+        if self.reason_code not in REISSUE_REASONS:
+            raise InputError(
+                f"unknown reissue reason '{self.reason_code}' "
+                f"(known: {', '.join(REISSUE_REASONS)})",
+                f"未知的補發原因「{self.reason_code}」（可用：{'、'.join(REISSUE_REASONS)}）",
+            )
+        if self.reason_code == "other" and not self.note.strip():
+            raise InputError(
+                "say why the document is reissued when the reason is 'other'",
+                "補發原因為「其他」時，請說明原因",
+            )
+
+
 @dataclass(frozen=True)
 class DocumentState:
     """A document's state, derived from its events."""
@@ -375,10 +412,18 @@ class Registry:
         return int(row[0]) + 1
 
     def register(
-        self, rows: Iterable[DocumentRow], *, supersede: dict[str, str] | None = None
+        self,
+        rows: Iterable[DocumentRow],
+        *,
+        supersede: dict[str, str] | None = None,
+        reissues: dict[str, Reissue] | None = None,
     ) -> None:
         """Register issued documents (and, for reissues, supersede their predecessors) in one
-        transaction: after a crash either all of them are registered or none."""
+        transaction: after a crash either all of them are registered or none.
+
+        ``reissues`` gives, per new document, why it was reissued and whether the old version
+        becomes void (revoked as ``replaced``) rather than merely superseded.
+        """
         supersede = supersede or {}
         with self.db.atomic():
             for doc in rows:
@@ -405,8 +450,20 @@ class Registry:
                 self._event(doc.doc_id, "issued", doc.issued_at, doc.actor)
                 old = supersede.get(doc.doc_id)
                 if old is not None:
+                    why = (reissues or {}).get(doc.doc_id)
                     self._check_transition(old, "superseded")
-                    self._event(old, "superseded", doc.issued_at, doc.actor, successor=doc.doc_id)
+                    self._event(
+                        old,
+                        "superseded",
+                        doc.issued_at,
+                        doc.actor,
+                        why.reason_code if why else None,
+                        why.note if why else None,
+                        successor=doc.doc_id,
+                    )
+                    if why is not None and why.void:
+                        # In the same transaction: a crash never leaves a void reissue valid.
+                        self._event(old, "revoked", doc.issued_at, doc.actor, "replaced", why.note)
 
     def revoke(
         self, doc_id: str, reason_code: str, reason: str, *, at: dt.datetime, actor: str
@@ -508,7 +565,9 @@ class Registry:
         """Events after ``seq`` as the transparency log records them: hashes, never names."""
         rows = self.conn.execute(
             "SELECT e.seq, e.kind, e.at, d.sha256, d.doc_type, d.verification_limit, "
-            "e.reason_code, s.sha256 FROM events e JOIN documents d ON d.doc_id = e.doc_id "
+            # A reissue's reason stays in the registry: the log carries revocation codes only.
+            "CASE WHEN e.kind = 'revoked' THEN e.reason_code END, s.sha256 "
+            "FROM events e JOIN documents d ON d.doc_id = e.doc_id "
             "LEFT JOIN documents s ON s.doc_id = e.successor WHERE e.seq > ? ORDER BY e.seq",
             (after,),
         )

@@ -29,7 +29,7 @@ from authority.config import School
 from authority.content import DocumentContent
 from authority.keys import create_pki, import_pkcs12, load_identity, public_material
 from authority.records import Course, Graduate, ImportReport, Rank, parse_csv
-from authority.registry import DocumentRow, Registry
+from authority.registry import DocumentRow, Registry, Reissue
 from authority.site_build import build_site
 from authority.transparency import TransparencyLog, log_origin
 from certseal.canonical import load_json_object
@@ -518,8 +518,11 @@ class Authority:
         now: dt.datetime,
         actor: str,
         produce: Produce,
+        why: Reissue | None = None,
     ) -> DocumentRow:
-        """補發: a new version from the current record; the old one becomes superseded."""
+        """補發: a new version from the current record; the old one becomes superseded, or void
+        when ``why.void`` (the school's rule). Without ``why`` the reason is ``other``."""
+        why = why or Reissue("other", "reissued")
         old = self.registry.document(doc_id)
         state = self.registry.state(doc_id)
         if state.state != "active":
@@ -552,7 +555,7 @@ class Authority:
             replaces=doc_id,
             request_key=key,
         )
-        self.registry.register([row], supersede={row.doc_id: doc_id})
+        self.registry.register([row], supersede={row.doc_id: doc_id}, reissues={row.doc_id: why})
         return row
 
     def revoke(

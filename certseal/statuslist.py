@@ -49,6 +49,11 @@ REASON_CODES: dict[str, tuple[str, str]] = {
     "obtained_by_fraud": ("The document was obtained by fraud", "文件係以不正方法取得"),
     "record_corrected": ("The record was corrected; ask for the corrected document", "紀錄已更正"),
     "other": ("Voided by the issuer", "發證單位作廢"),
+    # A reissue that voids the old version (NTNU: once reissued, the previous one is invalid).
+    "replaced": (
+        "A newer version was issued and this one is no longer valid; ask the holder for it",
+        "已補發新版本，本版本已失效；請向持有人索取新版本",
+    ),
 }
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _PREFIX = re.compile(r"^[0-9a-f]{1,8}$")

@@ -20,6 +20,7 @@ from authority.config import DEMO_SCHOOL, School
 from authority.keys import public_material
 from authority.onboarding import export_request
 from authority.production import ParallelProducer, Producer
+from authority.registry import REISSUE_REASONS, Reissue
 from authority.service import Authority, IssueRequest, init_authority
 from certseal.doctypes import DOCUMENT_TYPES
 from certseal.errors import ConfigurationError, InputError, PassphraseError
@@ -335,16 +336,36 @@ def _doc_json(d: Any) -> dict[str, Any]:
 
 @authority.command()
 @click.argument("doc_id")
+@click.option(
+    "--reason",
+    "reason_code",
+    type=click.Choice(sorted(REISSUE_REASONS)),
+    required=True,
+    help="Why the document is reissued (kept in the registry only).",
+)
+@click.option("--note", default="", help="More about why (required with --reason other).")
+@click.option(
+    "--void",
+    is_flag=True,
+    help="The old version becomes void (verification fails) instead of superseded (a warning).",
+)
 @pass_ctx
-def reissue(c: _Ctx, doc_id: str) -> None:
-    """Reissue (補發) a document: a new version; the old one becomes superseded."""
+def reissue(c: _Ctx, doc_id: str, reason_code: str, note: str, void: bool) -> None:
+    """Reissue (補發) a document: a new version; the old one becomes superseded, or void."""
+    why = Reissue(reason_code, note.strip(), void)
     passphrase = get_passphrase()
     with c.open() as auth:
         row = auth.reissue(
-            doc_id, now=c.now, actor=c.actor, produce=Producer(auth.keys_dir, passphrase)
+            doc_id,
+            now=c.now,
+            actor=c.actor,
+            produce=Producer(auth.keys_dir, passphrase),
+            why=why,
         )
+    old_state = "void" if void else "superseded"
     c.emit(
-        _doc_json(row), f"{row.doc_id} issued (version {row.version}); {doc_id} is now superseded."
+        {**_doc_json(row), "replaces": doc_id, "old_version": old_state, "reason": reason_code},
+        f"{row.doc_id} issued (version {row.version}); {doc_id} is now {old_state}.",
     )
 
 

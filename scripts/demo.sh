@@ -62,7 +62,7 @@ docs = [d for d in json.load(sys.stdin) if d["type"] == "diploma_zh"]
 print(docs[0]["doc_id"], docs[1]["doc_id"], docs[2]["doc_id"])')
 read -r GENUINE OLD REVOKED <<<"$DIPLOMAS"
 echo "== Reissue $OLD (補發) and revoke $REVOKED"
-certseal authority reissue "$OLD"
+certseal authority reissue "$OLD" --reason lost
 certseal authority revoke "$REVOKED" --reason-code degree_revoked --reason "Demo: degree revoked by the senate"
 echo "== Publish the signed status list and the public site"
 certseal authority publish --out "$OUT/site"

@@ -8,7 +8,7 @@
 (function () {
   const SPEC_MAJOR = "1";
   const STATES = ["active", "superseded", "revoked"];
-  const REASONS = ["degree_revoked", "issued_in_error", "obtained_by_fraud", "record_corrected", "other"];
+  const REASONS = ["degree_revoked", "issued_in_error", "obtained_by_fraud", "record_corrected", "other", "replaced"];
   // The most read of each file, as in statuslist.MAX_BYTES: a hostile host cannot make us
   // download without end.
   const MAX_BYTES = { timestamp: 64 * 1024, snapshot: 8 << 20, bucket: 2 << 20, shard: 8 << 20 };
