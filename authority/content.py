@@ -31,15 +31,16 @@ class DocumentContent:
                 f"學號 {self.graduate.student_id} 沒有成績資料",
             )
         if self.doc_type.code == "rank_certificate":
-            if self.rank is None:
-                raise InputError(
-                    f"no rank for student {self.graduate.student_id}",
-                    f"學號 {self.graduate.student_id} 沒有名次資料",
-                )
+            # The rule first: a master's graduate has no rank because none is ever issued.
             if self.graduate.level != "bachelor":
                 raise InputError(
                     "rank certificates are issued to bachelor's graduates only",
                     "名次證明限學士班",
+                )
+            if self.rank is None:
+                raise InputError(
+                    f"no rank for student {self.graduate.student_id}",
+                    f"學號 {self.graduate.student_id} 沒有名次資料",
                 )
         if self.version < 1:
             raise InputError("version must be 1 or more", "版次須為 1 以上")

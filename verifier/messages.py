@@ -82,7 +82,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "verification_limit_reached": (
         "This document has been verified {limit} times, its limit. It is genuine, but ask the "
         "holder to request a new document.",
-        "此文件已驗證 {limit} 次，驗證次數已用完。文件本身無誤，請請文件持有人重新申請。",
+        "此文件已驗證 {limit} 次，驗證次數已用完。文件本身無誤，請文件持有人重新申請。",
     ),
     "status_stale": (
         "The document is authentic, but the school's status list expired on {expires} and could "
