@@ -35,6 +35,16 @@ def verifier() -> None:
 )
 @click.option("--source", help="The published folder, or the URL of the published site.")
 @click.option(
+    "--federation",
+    "trust_list_url",
+    help="National verifier: the URL of the federation's trust list (its trust/ folder).",
+)
+@click.option(
+    "--root-pin",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="With --federation: the federation's first root (metadata/1.root.json).",
+)
+@click.option(
     "--site-dir",
     type=click.Path(path_type=Path, file_okay=False),
     help="Also serve this published static site at /.",
@@ -65,6 +75,8 @@ def serve(
     config_file: Path | None,
     trust_dir: Path | None,
     source: str | None,
+    trust_list_url: str | None,
+    root_pin: Path | None,
     site_dir: Path | None,
     counts_db: Path | None,
     host: str,
@@ -77,13 +89,16 @@ def serve(
     env = dict(os.environ)
     if config_file:
         env["CERTSEAL_VERIFIER_CONFIG"] = str(config_file.resolve())
+    elif trust_list_url and root_pin:
+        env["CERTSEAL_TRUST_LIST_URL"] = trust_list_url
+        env["CERTSEAL_ROOT_PIN"] = str(root_pin.resolve())
     elif trust_dir and source:
         env["CERTSEAL_TRUST_DIR"] = str(trust_dir.resolve())
         env["CERTSEAL_STATUS_SOURCE"] = source if "://" in source else str(Path(source).resolve())
     else:
         raise ConfigurationError(
-            "give --config, or --trust-dir and --source",
-            "請提供 --config，或 --trust-dir 與 --source",
+            "give --config, or --trust-dir and --source, or --federation and --root-pin",
+            "請提供 --config，或 --trust-dir 與 --source，或 --federation 與 --root-pin",
         )
     if site_dir:
         env["CERTSEAL_SITE_DIR"] = str(site_dir.resolve())

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -27,6 +29,8 @@ from tests.conftest import ACTOR, COLLECTED, NOW, PASSPHRASE, sample_bytes
 from tests.federation.conftest import SCHOOLS, T0, Federation, school
 from verifier.app import create_app
 
+SPEC = yaml.safe_load(Path("verifier/openapi.yaml").read_text())
+SCHEMA = {**SPEC["components"]["schemas"]["Verification"], "components": SPEC["components"]}
 CODES = tuple(SCHOOLS)
 PUBLISHED = NOW + dt.timedelta(hours=1)
 """When every school published its status list and log (its checkpoint's time)."""
@@ -151,6 +155,7 @@ class National:
             "/api/v1/verify?lang=en", data=data, content_type="application/pdf"
         )
         body: dict[str, Any] = resp.get_json()
+        jsonschema.validate(body, SCHEMA)  # every national answer keeps the API contract
         body["http"] = resp.status_code
         return body
 
