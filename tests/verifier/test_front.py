@@ -3,20 +3,34 @@ clients on 127.0.0.1. Every wait is bounded by a socket timeout; nothing asserts
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import stat
 import sys
+import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bench.hostile_files import worst_hostile_pdf
 from certseal.errors import ConfigurationError
 from tests.conftest import Issued
 from tests.verifier.conftest import verifier_config
-from verifier.front import FrontConfig, Served, find_program
+from tests.verifier.test_api import post_raw
+from tests.verifier.test_isolation_server import (
+    _parse_children,
+    _slot_taken,
+    _waiting_for_a_job,
+)
+from verifier.front import THREADS, FrontConfig, Served, find_program
+from verifier.isolation import Isolation
 
 NGINX = find_program("nginx")
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is installed by scripts/setup.sh")
@@ -28,11 +42,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(issued: Issued, base: Path, **front: object) -> Served:
-    """nginx + gunicorn (2 workers) over the session's published folder, as the demo runs them."""
+def start(
+    issued: Issued, base: Path, verifier: dict[str, object] | None = None, **front: object
+) -> Served:
+    """nginx + gunicorn (2 workers) over the session's published folder, as the demo runs them;
+    ``verifier``: more of the verifier's own settings."""
     base.mkdir(parents=True, exist_ok=True)
     cfg_file = base / "verifier.json"
-    cfg_file.write_text(json.dumps(verifier_config(issued, base)))
+    cfg_file.write_text(json.dumps(verifier_config(issued, base, **(verifier or {}))))
     home = base / "home"
     home.mkdir(exist_ok=True)
     env = {
@@ -151,6 +168,75 @@ def test_slow_uploads_hold_no_worker(served: Served, issued: Issued) -> None:
     finally:
         for s in slow:
             s.close()
+
+
+def test_genuine_answered_while_hostile_files_hold_every_parse_slot(
+    issued: Issued, tmp_path: Path
+) -> None:
+    """Through nginx and the gthread workers as deployed: hostile files take every parse slot of
+    the service (their parse processes frozen, so the slots stay taken for as long as the test
+    needs) and more wait for one; a genuine document is answered, and the waiting hostile files
+    are told ``busy``, while every slot is still held."""
+    slots = Isolation().slot_count
+    # Wall time far beyond the test: only the test's own SIGKILL ends the frozen parses.
+    with start(issued, tmp_path, {"time_limit_seconds": 120}) as served:
+        cmdline = (Path("/proc") / str(served.gunicorn.pid) / "cmdline").read_bytes().split(b"\0")
+        assert cmdline[cmdline.index(b"--worker-class") + 1] == b"gthread"
+        assert cmdline[cmdline.index(b"--threads") + 1] == str(THREADS).encode()
+        folder = (
+            Path(tempfile.gettempdir()) / f"certseal-verifier-{os.getuid()}-{served.gunicorn.pid}"
+        )
+        held = [folder / f"slot-{i}" for i in range(slots)]
+        url = served.url + "/api/v1/verify"
+        # Each worker starts a parse process: wait until both are ready (blocked reading their
+        # first job), so that freezing one holds a parse, not its start.
+        for _ in range(600):
+            children = _parse_children(served.gunicorn.pid)
+            if len(children) == 2 and all(_waiting_for_a_job(pid) for pid in children):
+                break
+            time.sleep(0.1)
+        answers: list[tuple[int, Any]] = []
+        frozen: list[int] = []
+
+        def attack() -> None:
+            answers.append(post_raw(url, worst_hostile_pdf()))
+
+        first = [threading.Thread(target=attack) for _ in range(slots)]
+        for t in first:
+            t.start()
+        try:
+            for _ in range(3000):  # bounded: at most 30 s for the parses to start
+                if all(_slot_taken(p) for p in held):
+                    break
+                time.sleep(0.01)
+            assert all(_slot_taken(p) for p in held), "the hostile parses never took every slot"
+            frozen = _parse_children(served.gunicorn.pid)
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            waiting = [threading.Thread(target=attack) for _ in range(2)]
+            for t in waiting:
+                t.start()
+            genuine = post_raw(url, issued.pdf("genuine"))
+            for t in waiting:
+                t.join(timeout=60)
+            still_held = all(_slot_taken(p) for p in held)
+            busy = list(answers)
+        finally:
+            for pid in frozen:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            for t in first:
+                t.join(timeout=60)
+        assert still_held  # every answer below came while all the slots were taken
+        assert genuine[0] == 200 and genuine[1]["result"] == "success"
+        assert [(s, [r["code"] for r in b["reasons"]]) for s, b in busy] == [(503, ["busy"])] * 2
+        # The frozen parses, once killed, are answered too: the reader stopped on the file (or,
+        # for a second parse in one worker, whose process was still starting: busy).
+        assert len(answers) == slots + 2
+        assert {(s, r["code"]) for s, b in answers[2:] for r in b["reasons"]} <= {
+            (200, "malformed_pdf"),
+            (503, "busy"),
+        }
 
 
 def test_connections_beyond_the_per_address_limit_are_refused_at_once(
