@@ -95,16 +95,24 @@ class CmsTemplate:
             )
         return self.attrs.replace(_MARKER, digest)
 
-    def content_info(self, signed_attributes: bytes, signature: bytes) -> bytes:
-        """The CMS ContentInfo (SignedData, detached) to embed in the PDF, DER-encoded."""
-        # In the SignerInfo the attributes are [0] IMPLICIT rather than a SET.
+    def content_info(
+        self, signed_attributes: bytes, signature: bytes, unsigned_attributes: bytes = b""
+    ) -> bytes:
+        """The CMS ContentInfo (SignedData, detached) to embed in the PDF, DER-encoded.
+
+        ``unsigned_attributes`` (a DER SET OF Attribute, e.g. the signature timestamp of
+        PAdES B-T) go after the signature, as pyhanko places them."""
+        # In the SignerInfo the attributes are [0] IMPLICIT rather than a SET, and the
+        # unsigned ones [1] IMPLICIT.
+        unsigned = b"\xa1" + unsigned_attributes[1:] if unsigned_attributes else b""
         signer_info = _der(
             0x30,
             self.signer_head
             + b"\xa0"
             + signed_attributes[1:]
             + self.signature_algorithm
-            + _der(0x04, signature),
+            + _der(0x04, signature)
+            + unsigned,
         )
         signed_data = _der(
             0x30,

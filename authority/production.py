@@ -2,6 +2,12 @@
 
 Each worker unlocks the signing key and parses the fonts once, then turns document contents into
 signed PDFs; the parent keeps the registry, so only it writes to SQLite.
+
+Each process also opens its own connection to the time-stamping service (and, for B-LT/B-LTA,
+the OCSP/CRL fetchers): the home's ``signing.json`` says which PAdES profile each document type
+gets. A failing outside service is not one document's failure: :class:`ServiceError` stops the
+batch (it is raised, not yielded), and the documents of the group being written are not
+registered; the re-run issues them once the service is back.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from pathlib import Path
 
 from authority.content import DocumentContent
 from authority.fonts import default_font_set
-from authority.keys import load_identity
+from authority.keys import Identity, load_identity
+from authority.ltv import LtvServices, ServiceError, load_signing_settings
 from authority.render import Renderer
 from authority.signing import DocumentSealer
 from certseal.errors import CertsealError, RenderError
@@ -30,18 +37,39 @@ class Producer:
 
     def __init__(self, keys_dir: Path, passphrase: str) -> None:
         self.renderer = Renderer(default_font_set())
-        self.sealer = DocumentSealer(load_identity(keys_dir, "signing", passphrase))
+        identity = load_identity(keys_dir, "signing", passphrase)
+        self.settings = load_signing_settings(keys_dir.parent)
+        services = LtvServices.build(keys_dir.parent, self.settings, identity)
+        self.sealer = DocumentSealer(identity)
+        self._sealers = {"B-B": self.sealer}
+        self._identity, self._services = identity, services
+
+    def sealer_for(self, doc_type: str) -> DocumentSealer:
+        """The sealer of the document type's profile, made on first use."""
+        profile = self.settings.profile(doc_type)
+        sealer = self._sealers.get(profile)
+        if sealer is None:
+            sealer = self._sealers[profile] = _sealer(self._identity, profile, self._services)
+        return sealer
 
     def make(self, job: Job) -> bytes | CertsealError:
+        """The signed PDF, or the error of this one document; raises :class:`ServiceError`."""
         content, print_locked = job
         try:
-            return self.sealer.seal(self.renderer.render(content, print_locked=print_locked))
+            pdf = self.renderer.render(content, print_locked=print_locked)
+            return self.sealer_for(content.doc_type.code).seal(pdf)
+        except ServiceError:
+            raise
         except CertsealError as e:
             return e
 
     def __call__(self, jobs: Iterable[Job]) -> Iterator[bytes | CertsealError]:
         for job in jobs:
             yield self.make(job)
+
+
+def _sealer(identity: Identity, profile: str, services: LtvServices | None) -> DocumentSealer:
+    return DocumentSealer(identity, profile=profile, services=services)
 
 
 _worker: Producer | None = None
@@ -62,9 +90,12 @@ def _init_worker(keys_dir: Path, passphrase: str, parent: int) -> None:
     _worker = Producer(keys_dir, passphrase)
 
 
-def _work(job: Job) -> bytes | tuple[str, str]:
+def _work(job: Job) -> bytes | tuple[str, str] | tuple[str, str, str]:
     assert _worker is not None
-    result = _worker.make(job)
+    try:
+        result = _worker.make(job)
+    except ServiceError as e:
+        return ("service", e.en, e.zh)
     # Errors cross the process boundary as their two messages.
     return (result.en, result.zh) if isinstance(result, CertsealError) else result
 
@@ -89,7 +120,12 @@ class ParallelProducer:
         jobs = list(jobs)
         chunk = max(1, min(32, len(jobs) // (self.workers * 4)))
         for result in self._pool.map(_work, jobs, chunksize=chunk):
-            yield result if isinstance(result, bytes) else RenderError(*result)
+            if isinstance(result, bytes):
+                yield result
+            elif len(result) == 3:
+                raise ServiceError(result[1], result[2])
+            else:
+                yield RenderError(*result)
 
     def worker_pids(self) -> list[int]:
         """For measuring the workers (bench/issuance.py)."""

@@ -11,6 +11,11 @@ and its digest (``async_digest_doc_for_signing``), the CMS is assembled from a t
 comes from :meth:`_CachedKeySigner.async_sign_raw` (pyhanko's extension point for it), and
 pyhanko writes the CMS into the file (``PdfTBSDocument.async_finish_signing``). Whatever the
 template cannot reproduce, pyhanko signs its own way.
+
+Long-term validation (:mod:`authority.ltv`) keeps that path: B-T adds the TSA's token as an
+unsigned attribute to the template's CMS; B-LT and B-LTA let pyhanko gather the validation data
+before signing and write the DSS (and the document timestamp) after it, as its post-signing
+instructions.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from authority._pyhanko import CmsTemplate
 from authority.keys import Identity
+from authority.ltv import LtvServices, ServiceError, signature_digest, timestamp_attribute
 from certseal.errors import SigningError
 
 FIELD_NAME = "CertsealCertification"
@@ -73,8 +79,23 @@ class _CachedKeySigner(Signer):  # type: ignore[misc]
 class DocumentSealer:
     """Signs rendered PDFs with the authority's document-signing identity."""
 
-    def __init__(self, identity: Identity, *, location: str = "Taiwan") -> None:
-        self._signer = _CachedKeySigner(identity)
+    def __init__(
+        self,
+        identity: Identity,
+        *,
+        location: str = "Taiwan",
+        profile: str = "B-B",
+        services: LtvServices | None = None,
+        signer: Signer | None = None,
+    ) -> None:
+        if profile != "B-B" and services is None:
+            raise SigningError(
+                f"profile {profile} needs a time-stamping service", f"{profile} 等級需要時戳服務"
+            )
+        self.profile = profile
+        self._signer = signer if signer is not None else _CachedKeySigner(identity)
+        self._services = services if profile != "B-B" else None
+        ltv = profile in ("B-LT", "B-LTA")
         self._meta = signers.PdfSignatureMetadata(
             field_name=FIELD_NAME,
             certify=True,
@@ -83,13 +104,22 @@ class DocumentSealer:
             md_algorithm=_DIGEST,
             location=location,
             reason="Issued by the registrar / 教務處核發",
+            embed_validation_info=ltv,
+            use_pades_lta=profile == "B-LTA",
+            validation_context=services.validation_context if ltv and services else None,
         )
-        # Room for the CMS blob: the embedded chain plus signature and attributes, with margin.
+        # Room for the CMS blob: the embedded chain plus signature and attributes, with margin,
+        # and the signature's timestamp token (its size measured on the TSA's first answer).
         chain_size = sum(
             len(c.public_bytes(Encoding.DER)) for c in (identity.cert, *identity.chain)
         )
-        self._reserved = (chain_size + 4096 + 1) // 2 * 2  # pyhanko needs an even size
-        self._pdf_signer = signers.PdfSigner(self._meta, self._signer)
+        token = self._services.token_size + 512 if self._services else 0
+        self._reserved = (chain_size + 4096 + token + 1) // 2 * 2  # pyhanko needs an even size
+        self._pdf_signer = signers.PdfSigner(
+            self._meta,
+            self._signer,
+            timestamper=self._services.timestamper if self._services else None,
+        )
         # What pyhanko's own signing asks for; a PAdES signature ignores the signing time.
         self._settings = PdfCMSSignedAttributes(
             cades_signed_attrs=self._meta.cades_signed_attr_spec
@@ -111,6 +141,16 @@ class DocumentSealer:
         except SigningError:
             raise
         except Exception as e:
+            cause = _service_cause(e)
+            if cause is not None:  # pyhanko wrapped the TSA's failure in its own error
+                raise cause from None
+            if self._meta.embed_validation_info:
+                # Gathering the validation data is the only outside call of this path.
+                raise ServiceError(
+                    f"the validation data (OCSP, CRL) for the {self.profile} signature could "
+                    f"not be gathered: {e}",
+                    f"無法取得 {self.profile} 簽章所需的驗證資料（OCSP、CRL）：{e}",
+                ) from None
             raise SigningError(f"the PDF could not be signed: {e}", f"PDF 無法簽章：{e}") from e
 
     async def _seal(self, writer: IncrementalPdfFileWriter) -> io.BytesIO:
@@ -125,7 +165,31 @@ class DocumentSealer:
         else:
             attrs = self._template.signed_attributes(prepared.document_digest)
             signature = await self._signer.async_sign_raw(attrs, _DIGEST)
-            content_info = self._template.content_info(attrs, signature)
-            await PdfTBSDocument.async_finish_signing(output, prepared, content_info)
+            unsigned = b""
+            if self._services is not None:
+                token = await self._services.timestamper.async_timestamp(
+                    signature_digest(signature), _DIGEST
+                )
+                unsigned = timestamp_attribute(token)
+            content_info = self._template.content_info(attrs, signature, unsigned)
+            await PdfTBSDocument.async_finish_signing(
+                output,
+                prepared,
+                content_info,
+                post_sign_instr=tbs.post_sign_instructions,
+                validation_context=self._meta.validation_context,
+            )
         assert isinstance(output, io.BytesIO)  # pyhanko's own, as no output stream was given
         return output
+
+
+def _service_cause(e: BaseException) -> ServiceError | None:
+    """The :class:`ServiceError` somewhere in ``e``'s chain of causes, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = e
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ServiceError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
