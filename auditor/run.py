@@ -46,7 +46,7 @@ def audit(
     key: ec.EllipticCurvePublicKey | None = None,
     pin: str | None = None,
     require_pinned_key: bool = False,
-    workers: int = 8,
+    workers: int | None = None,
 ) -> AuditReport:
     """Audit the site published at ``source`` (a folder or an http(s) URL).
 
@@ -58,13 +58,17 @@ def audit(
             trusted as found, which the report says plainly.
         pin: the SHA-256 fingerprint of the status-list certificate, or its key id.
         require_pinned_key: make a key pinned by nothing a violation (``key_unpinned``).
-        workers: parallel downloads.
+        workers: parallel reads; by default 8 over http(s), where each waits on the network,
+            and 3 from a folder, where more threads only contend with the replay for the GIL
+            (measured at 3,000,000 events: 8 threads cost a third more CPU time than 3).
 
     Raises:
         PinError: ``pin`` is not a fingerprint (bad input, said before anything is read).
     """
     if pin is not None:
         normalize_pin(pin)
+    if workers is None:
+        workers = 8 if source.startswith(("http://", "https://")) else 3
     ctx = Context(source, reference_time, state, workers, Recorder())
     return _run(ctx, key, pin, require_pinned_key)
 
