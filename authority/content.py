@@ -44,3 +44,17 @@ class DocumentContent:
                 )
         if self.version < 1:
             raise InputError("version must be 1 or more", "版次須為 1 以上")
+
+    @property
+    def certificate_number(self) -> str:
+        """證書字號 in the school's format, from the document number's year and serial.
+
+        ``DEMO-DZ-2026-000123`` with ``({roc_year})示大字第{serial}號`` is
+        ``(115)示大字第000123號``; empty when the school prints none.
+        """
+        fmt = self.school.certificate_number
+        if not fmt:
+            return ""
+        parts = self.document_number.split("-")
+        year = int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else self.issued_on.year
+        return fmt.format(roc_year=year - 1911, year=year, serial=parts[-1])

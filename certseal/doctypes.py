@@ -1,8 +1,9 @@
 """The kinds of document the authority issues, and the rules that come with each.
 
 Verification limits and print-locking follow NTNU's electronic documents (3 verifications,
-printing locked); diplomas follow NKUST/MOE's digital diploma (no limit, issued after the paper
-diploma is collected). The codes appear in the published status list, so they are stable.
+printing locked), its Chinese-English degree certificate among them; diplomas follow NKUST/MOE's
+digital diploma (no limit, issued after the paper diploma is collected). The codes appear in the
+published status list, so they are stable.
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ DOCUMENT_TYPES: dict[str, DocumentType] = {
             "DC",
             "英文學位證明書",
             "English degree certificate",
+            3,
+            True,
+            False,
+        ),
+        # NTNU's 中英文(並列)學位證明書: both languages side by side on one page.
+        DocumentType(
+            "degree_certificate_zh_en",
+            "DP",
+            "中英文並列學位證明書",
+            "Chinese-English degree certificate",
             3,
             True,
             False,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 
 from authority.render._fpdf import FpdfDocument
+from authority.render.marks import Mark
 
 __all__ = [
     "CONTENT_W",
@@ -56,6 +57,12 @@ class Document(FpdfDocument):
         self.set_auto_page_break(False)
         self.set_margins(0, 0, 0)
         self.c_margin = 0
+        self.seal_mark: Mark | None = None  # the school's seal; None: a red box marks its place
+        self.emblem_mark: Mark | None = None
+
+    def mark(self, mark: Mark, x: float, y: float, size: float) -> None:
+        """A seal or emblem centred in a ``size`` square from ``(x, y)``, proportions kept."""
+        self.image(mark.source, x=x, y=y, w=size, h=size, keep_aspect_ratio=True)
 
     def width(self, text: str, size: float, bold: bool = False) -> float:
         """The width of one line of ``text`` at ``size`` points, in millimetres."""

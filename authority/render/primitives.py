@@ -31,6 +31,7 @@ __all__ = [
     "Block",
     "Cell",
     "diploma_frame",
+    "emblem",
     "flow",
     "footer",
     "info_rows",
@@ -147,7 +148,10 @@ def marks(doc: Document, content: DocumentContent, y: float) -> None:
 
 
 def seal(doc: Document, x: float, y: float, size: float = 32.0) -> None:
-    """The area for the school seal: a red double box labelled 校印 / Seal."""
+    """The school's seal; where the school has configured none, a red box marks its place."""
+    if doc.seal_mark is not None:
+        doc.mark(doc.seal_mark, x, y, size)
+        return
     doc.set_draw_color(*SEAL_RED)
     doc.set_line_width(0.7)
     doc.rect(x, y, size, size)
@@ -215,6 +219,14 @@ def footer(
         doc.put(right, top + 7, 30, f"Page {page} of {pages}", 8, align="R")
 
 
+def emblem(doc: Document, y: float, size: float) -> float:
+    """The school's emblem centred at ``y``; returns where it ends (``y`` if there is none)."""
+    if doc.emblem_mark is None:
+        return y
+    doc.mark(doc.emblem_mark, (PAGE_W - size) / 2, y, size)
+    return y + size
+
+
 def diploma_frame(doc: Document) -> None:
     """The double border of a diploma."""
     doc.set_draw_color(*FRAME)
@@ -241,18 +253,21 @@ def registrar(
     seal_x: float = MARGIN + 14,
     seal_size: float = 30.0,
 ) -> None:
-    """The seal area, and the registrar's signing line to the right of it, from ``y`` down."""
+    """The seal, and to its right the signer's line: name, title, office; from ``y`` down."""
     school = content.school
     seal(doc, seal_x, y, seal_size)
+    name_zh, name_en, title_zh, title_en = school.signer()
     if english:
         lines = [
-            Block(school.registrar_en, 10, bold=True, min_size=8, max_lines=2),
+            Block(name_en, 11, bold=True, min_size=8, max_lines=2),
+            Block(title_en, 8.5, min_size=7, max_lines=2),
             Block(school.name_en, 8, color=GREY, min_size=7, max_lines=2),
         ]
     else:
         lines = [
-            Block(school.registrar_zh, 10.5, bold=True, min_size=9, max_lines=2),
-            Block(school.registrar_en, 8, min_size=7, max_lines=2),
+            Block(f"{title_zh}　{name_zh}", 11, bold=True, min_size=9, max_lines=2),
+            Block(f"{name_en}, {title_en}", 8, min_size=7, max_lines=2),
+            Block(f"{school.registrar_zh}　{school.registrar_en}", 7, color=GREY, max_lines=2),
         ]
     x = max(104.0, seal_x + seal_size + 6)
     signature(doc, x, y + seal_size / 2, PAGE_W - MARGIN - x, lines)
@@ -338,8 +353,11 @@ def person_cells(content: DocumentContent) -> list[list[Cell]]:
 def school_heading(
     doc: Document, content: DocumentContent, y: float, *, draw: bool = True
 ) -> float:
-    """The school's name in Chinese and English, centred; returns where it ends."""
+    """The school's name in Chinese and English, centred, its emblem at the left; returns where
+    it ends."""
     school = content.school
+    if draw and doc.emblem_mark is not None:
+        doc.mark(doc.emblem_mark, MARGIN, y - 1, 15)
     blocks = [
         Block(school.name_zh, 17, bold=True, min_size=13, max_lines=2),
         Block(school.name_en, 11, min_size=9, max_lines=2),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from dataclasses import dataclass
 
 import qrcode
 from PIL.Image import Image
@@ -17,14 +18,29 @@ from authority.content import DocumentContent
 from authority.fonts import FontSet, default_font_set, describe
 from authority.fonts import coverage as font_coverage
 from authority.render._fpdf import LockKeys, SharedFace
+from authority.render.archive import xmp
 from authority.render.document import SERIF, Document
 from authority.render.layouts import LAYOUTS, Layout
+from authority.render.marks import Mark
 from authority.render.wording import printed_fields
-from certseal.errors import RenderError
+from certseal.errors import ConfigurationError, RenderError
 
-__all__ = ["Renderer"]
+__all__ = ["Attachment", "Renderer"]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file embedded in an archival document, associated with the whole of it (PDF/A-3):
+    the machine-readable twin of the document (``authority.twin``)."""
+
+    name: str
+    data: bytes
+    mime: str
+    description: str
+
 
 TAIPEI = dt.timezone(dt.timedelta(hours=8), "Asia/Taipei")
+_CREATOR = "certseal"
 
 
 class Renderer:
@@ -49,20 +65,38 @@ class Renderer:
         self._fallbacks: dict[int, SharedFace] = {}
         self._lock = threading.Lock()
         self._qr: dict[str, Image] = {}
+        self._marks: dict[str, Mark] = {}
         self._keys: LockKeys | None = None
 
-    def render(self, content: DocumentContent, *, print_locked: bool) -> bytes:
+    def render(
+        self,
+        content: DocumentContent,
+        *,
+        print_locked: bool,
+        attachment: Attachment | None = None,
+    ) -> bytes:
         """The document as an unsigned PDF.
 
         Args:
             content: what the document says.
             print_locked: encrypt so that it opens without a password but cannot be printed,
-                copied or changed (NTNU's electronic transcripts and certificates).
+                copied or changed (NTNU's electronic transcripts and certificates). A document
+                that is not print-locked is archival, PDF/A-3b (which forbids encryption).
+            attachment: for an archival document, its machine-readable twin, embedded as an
+                associated file (and so covered by the signature added afterwards).
 
         Raises:
             RenderError: a character no font has (naming it and its field), text that does
-                not fit its page, or a date the ROC calendar cannot write (CalendarError).
+                not fit its page, or a date the ROC calendar cannot write (CalendarError); an
+                attachment asked of a print-locked document.
+            ConfigurationError: the school's seal or emblem image cannot be read.
         """
+        if print_locked and attachment is not None:
+            raise RenderError(
+                "a print-locked document cannot carry a machine-readable twin: PDF/A, which "
+                "attachments need, forbids encryption",
+                "列印鎖定的文件無法附帶機器可讀副本：附件所需的 PDF/A 不允許加密",
+            )
         layout = LAYOUTS.get(content.doc_type.code)
         if layout is None:
             raise RenderError(
@@ -71,8 +105,10 @@ class Renderer:
             )
         fallbacks = self._fallbacks_for(content)
         doc = Document()
+        doc.seal_mark = self._mark(content.school.seal_image, "seal")
+        doc.emblem_mark = self._mark(content.school.emblem_image, "emblem")
         try:
-            return self._render(doc, content, layout, fallbacks, print_locked)
+            return self._render(doc, content, layout, fallbacks, print_locked, attachment)
         finally:
             doc.close_fonts()
 
@@ -83,6 +119,7 @@ class Renderer:
         layout: Layout,
         fallbacks: list[SharedFace],
         print_locked: bool,
+        attachment: Attachment | None,
     ) -> bytes:
         doc.add_shared_font(self._regular)
         doc.add_shared_font(self._bold)
@@ -91,18 +128,59 @@ class Renderer:
         if fallbacks:
             doc.set_fallback_fonts([face.family for face in fallbacks], exact_match=False)
         number = content.document_number
-        doc.set_title(f"{content.doc_type.name_en} {number}")
-        doc.set_subject(f"{content.doc_type.name_zh} {number}")
-        doc.set_author(content.school.name_en)
-        doc.set_creator("certseal")
-        doc.set_lang("zh-TW")
+        title = f"{content.doc_type.name_en} {number}"
+        subject = f"{content.doc_type.name_zh} {number}"
         # Noon in Taipei: the same calendar day whether a reader shows it in local time or UTC.
-        doc.set_creation_date(dt.datetime.combine(content.issued_on, dt.time(12), TAIPEI))
+        created = dt.datetime.combine(content.issued_on, dt.time(12), TAIPEI)
+        doc.set_title(title)
+        doc.set_subject(subject)
+        doc.set_author(content.school.name_en)
+        doc.set_creator(_CREATOR)
+        doc.set_lang("zh-TW")
+        doc.set_creation_date(created)
         layout(doc, content, self._qr_image(content.school.verify_url))
         _check_glyphs(doc)
         if print_locked:
             doc.lock_printing(self._lock_keys())
+        else:
+            metadata = xmp(
+                title=title,
+                subject=subject,
+                author=content.school.name_en,
+                creator=_CREATOR,
+                created=created,
+            )
+            doc.make_archival(metadata)
+            if attachment is not None:
+                doc.attach(
+                    attachment.name,
+                    attachment.data,
+                    mime=attachment.mime,
+                    description=attachment.description,
+                    modified=created,
+                )
         return doc.to_pdf()
+
+    def _mark(self, path: str, what: str) -> Mark | None:
+        """The seal or emblem at ``path``, read and checked once per process."""
+        if not path:
+            return None
+        with self._lock:
+            mark = self._marks.get(path)
+        if mark is None:
+            mark = Mark.load(path, what)
+            try:
+                scratch = Document()
+                scratch.add_page()
+                scratch.mark(mark, 0, 0, 20)
+            except Exception as e:  # fpdf2 raises many kinds on a malformed image
+                raise ConfigurationError(
+                    f"the {what} image {path} cannot be drawn: {e}",
+                    f"{'校印' if what == 'seal' else '校徽'}圖檔 {path} 無法繪製：{e}",
+                ) from None
+            with self._lock:
+                self._marks[path] = mark
+        return mark
 
     def _lock_keys(self) -> LockKeys:
         with self._lock:

@@ -9,14 +9,19 @@ which grades earn credit. A date or term these rules cannot express is refused w
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
+from authority.config import TranscriptRules
 from authority.content import DocumentContent
+from authority.records import Course
 from certseal.errors import CalendarError
 
 __all__ = [
     "GRADE_EN",
     "PROGRAM_BY_LEVEL",
+    "Totals",
     "earns_credit",
     "en_date",
     "iso_date",
@@ -24,6 +29,7 @@ __all__ = [
     "roc_date",
     "term_en",
     "term_heading",
+    "totals",
 ]
 
 _MONTHS = (
@@ -141,18 +147,66 @@ def term_heading(term: str) -> str:
 
 
 GRADE_EN = {"抵免": "Waived", "通過": "Pass", "停修": "Withdrawn"}
-_LETTERS = ("A+", "A", "A-", "B+", "B", "B-", "C+", "C", "C-")
+_DEFAULT_RULES = TranscriptRules()
 
 
-def earns_credit(grade: str, level: str) -> bool:
-    """Whether a grade earns its credits: 60 or C- for bachelor's, 70 or B- for graduate study."""
+def earns_credit(grade: str, level: str, rules: TranscriptRules = _DEFAULT_RULES) -> bool:
+    """Whether a grade earns its credits under the school's rules (by default 60 or C- for
+    bachelor's, 70 or B- for graduate study; 抵免, 通過 and P earn, 停修 does not)."""
     grade = grade.strip()
     graduate_study = level != "bachelor"
     if grade.isdigit():
-        return int(grade) >= (70 if graduate_study else 60)
+        return int(grade) >= (rules.pass_graduate if graduate_study else rules.pass_bachelor)
     if grade in ("抵免", "通過", "P"):
         return True
-    return grade in _LETTERS[: 6 if graduate_study else 9]
+    return rules.letter_passes(grade, graduate_study)
+
+
+def _score(grade: str, rules: TranscriptRules) -> int | None:
+    """The score a grade counts for in an average; None: it does not count (pass/fail,
+    waived, withdrawn, or a letter the school gives no score)."""
+    grade = grade.strip()
+    if grade.isdigit():
+        return int(grade)
+    return rules.letter_scores.get(grade)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Credits earned and the average of a term, or of the whole transcript."""
+
+    earned: int
+    average: Decimal | None  # None: no course counts in an average
+    averaged_credits: int  # the credits (or, for a simple average, courses) averaged over
+
+    def average_text(self, rules: TranscriptRules) -> str:
+        """The average as printed, to the school's decimals; a dash when there is none."""
+        if self.average is None:
+            return "—"
+        step = Decimal(1).scaleb(-rules.decimals)
+        return str(self.average.quantize(step, rounding=ROUND_HALF_UP))
+
+
+def totals(courses: Iterable[Course], level: str, rules: TranscriptRules) -> Totals:
+    """Credits earned and the average under the school's rules (``TranscriptRules``)."""
+    earned = 0
+    weighted, weight = 0, 0
+    for course in courses:
+        passed = earns_credit(course.grade, level, rules)
+        if passed:
+            earned += course.credits
+        score = _score(course.grade, rules)
+        if (
+            score is None
+            or course.credits == 0
+            or (not passed and not rules.average_includes_failed)
+        ):
+            continue
+        w = course.credits if rules.average == "credit_weighted" else 1
+        weighted += score * w
+        weight += w
+    average = Decimal(weighted) / Decimal(weight) if weight else None
+    return Totals(earned, average, weight)
 
 
 # --- what gets printed -----------------------------------------------------------------------
@@ -166,12 +220,15 @@ _PRINTED_GRADUATE_FIELDS: dict[str, tuple[str, ...]] = {
     "transcript": (*_PERSON, *_STUDY_ZH, *_STUDY_EN),
     "rank_certificate": (*_PERSON, *_STUDY_ZH, *_STUDY_EN),
     "degree_certificate_en": ("name_en", "student_id", *_STUDY_EN),
+    "degree_certificate_zh_en": (*_PERSON, *_STUDY_ZH, *_STUDY_EN, "program"),
 }
 _PRINTED_SCHOOL_FIELDS = (
     "name_zh",
     "name_en",
     "president_zh",
     "president_en",
+    "president_title_zh",
+    "president_title_en",
     "registrar_zh",
     "registrar_en",
     "verify_url",
@@ -187,6 +244,7 @@ def printed_fields(content: DocumentContent) -> Iterator[tuple[str, str]]:
     for name in _PRINTED_SCHOOL_FIELDS:
         yield f"school.{name}", str(getattr(content.school, name))
     yield "document_number", content.document_number
+    yield "certificate_number", content.certificate_number
     if content.doc_type.code == "transcript":
         for i, course in enumerate(content.courses):
             for name in _COURSE_FIELDS:

@@ -22,6 +22,9 @@ from certseal.doctypes import DOCUMENT_TYPES
 from certseal.errors import ConfigurationError, RenderError
 
 ISSUED_ON = dt.date(2026, 7, 1)
+# Without seal and emblem images: the seal's place is marked by the red 校印 / Seal box these
+# tests look for (tests/documents/ checks the configured images).
+PLAIN_SCHOOL = dataclasses.replace(DEMO_SCHOOL, seal_image="", emblem_image="")
 PAGE_W_PT = 595.28
 MARGIN_PT = 20 / 25.4 * 72 - 6  # the 20 mm margins, less a little for glyph side bearings
 LONG_TRANSCRIPT = "B11102001"  # 王大堃: a full bachelor's transcript, two pages
@@ -69,7 +72,7 @@ def content(
         doc_type=doc_type,
         document_number=f"DEMO-{doc_type.short}-2026-{number:06d}",
         issued_on=ISSUED_ON,
-        school=DEMO_SCHOOL,
+        school=PLAIN_SCHOOL,
         graduate=graduate,
         courses=tuple(samples.courses.get(graduate.student_id, ())),
         rank=samples.ranks.get(graduate.student_id),
@@ -175,6 +178,8 @@ CASES = [
     ("rank_certificate", "黃𡘙瑜"),
     ("degree_certificate_en", "林堃喆"),
     ("degree_certificate_en", "瑪莉亞"),
+    ("degree_certificate_zh_en", "黃𡘙瑜"),
+    ("degree_certificate_zh_en", "瑪莉亞"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""The five document layouts, one module each, by document type code.
+"""The document layouts, one module each, by document type code.
 
 A layout draws a whole document onto a :class:`~authority.render.document.Document` whose fonts
 are set up already, from the document's content and the QR code of the verification site.
@@ -13,6 +13,7 @@ from PIL.Image import Image
 from authority.content import DocumentContent
 from authority.render.document import Document
 from authority.render.layouts.degree_certificate_en import degree_certificate_en
+from authority.render.layouts.degree_certificate_zh_en import degree_certificate_zh_en
 from authority.render.layouts.diploma_en import diploma_en
 from authority.render.layouts.diploma_zh import diploma_zh
 from authority.render.layouts.rank_certificate import rank_certificate
@@ -28,4 +29,5 @@ LAYOUTS: dict[str, Layout] = {
     "transcript": transcript,
     "rank_certificate": rank_certificate,
     "degree_certificate_en": degree_certificate_en,
+    "degree_certificate_zh_en": degree_certificate_zh_en,
 }

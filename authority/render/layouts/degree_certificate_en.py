@@ -6,15 +6,17 @@ from PIL.Image import Image
 
 from authority.content import DocumentContent
 from authority.render.document import CONTENT_W, GREY, MARGIN, Document
-from authority.render.primitives import Block, flow, footer, marks, registrar
+from authority.render.primitives import Block, emblem, flow, footer, marks, registrar
 from authority.render.wording import en_date, iso_date
 
 
 def degree_certificate_en(doc: Document, content: DocumentContent, qr: Image) -> None:
-    """One page: school, title, the holder and degree, the date of issue, the registrar."""
+    """One page: school, title, the holder and degree, the date of issue, and the seal beside
+    the name and title of who signs it for the school."""
     g, school = content.graduate, content.school
     doc.add_page()
     marks(doc, content, 12)
+    top = emblem(doc, 18, 18)
     blocks = [
         Block(school.name_en, 22, bold=True, min_size=17, wrap_min=14, max_lines=2),
         Block(school.name_zh, 12, color=GREY, before=1),
@@ -49,6 +51,6 @@ def degree_certificate_en(doc: Document, content: DocumentContent, qr: Image) ->
             before=10,
         ),
     ]
-    flow(doc, blocks, MARGIN + 5, 24, CONTENT_W - 10, 198)
+    flow(doc, blocks, MARGIN + 5, top + (3 if top > 18 else 6), CONTENT_W - 10, 198)
     registrar(doc, content, 206, english=True)
     footer(doc, content, qr)

@@ -1,8 +1,11 @@
 """中英文成績單: the bilingual transcript, paginated before it is drawn.
 
-Courses are grouped by term under a heading with the credits earned; a term heading never ends a
-page, and a term that goes on over a page break is headed again. Every page repeats the school,
-the holder and the document number and says how many pages there are.
+Courses are grouped by term under a heading with the credits earned and the term's average; a
+term heading never ends a page, and a term that goes on over a page break is headed again. The
+last page gives the total credits, the overall average and, where the school prints it, the
+rank. Credits and averages follow the school's rules (``TranscriptRules``). Every page repeats
+the school, the holder and the document number and says how many pages there are; the course
+rows are ruled across the same width as the header and the term headings.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 
 from PIL.Image import Image
 
+from authority.config import TranscriptRules
 from authority.content import DocumentContent
 from authority.records import Course
 from authority.render.document import (
@@ -36,7 +40,7 @@ from authority.render.primitives import (
     registrar,
     school_heading,
 )
-from authority.render.wording import GRADE_EN, earns_credit, term_heading
+from authority.render.wording import GRADE_EN, Totals, term_heading, totals
 
 # Transcript columns: code, title, credits, grade (widths in mm, summing to the content width).
 _COLUMNS = (
@@ -75,7 +79,7 @@ class _Band:
     """The heading of a term's courses: academic year and semester, credits earned."""
 
     term: str
-    earned: int
+    totals: Totals
     continued: bool = False
 
     @property
@@ -134,12 +138,15 @@ def _table_header(doc: Document, y: float) -> float:
     return y + _HEADER_H
 
 
-def _table_band(doc: Document, band: _Band, y: float) -> float:
+def _table_band(doc: Document, band: _Band, y: float, rules: TranscriptRules) -> float:
     text = term_heading(band.term) + ("（續）(continued)" if band.continued else "")
-    doc.put(MARGIN + 1, y + 0.6, 120, text, 8, bold=True, leading=1.5)
+    doc.put(MARGIN + 1, y + 0.6, 100, text, 8, bold=True, leading=1.5)
     if not band.continued:
-        earned = f"本學期實得學分 Credits earned: {band.earned}"
-        doc.put(PAGE_W - MARGIN - 70, y + 0.6, 69, earned, 7.5, align="R", color=GREY, leading=1.6)
+        summary = (
+            f"實得學分 Credits: {band.totals.earned}　"
+            f"學期平均 Average: {band.totals.average_text(rules)}"
+        )
+        doc.put(PAGE_W - MARGIN - 75, y + 0.6, 74, summary, 7.5, align="R", color=GREY, leading=1.6)
     doc.set_draw_color(*RULE)
     doc.set_line_width(0.15)
     doc.line(MARGIN, y + _BAND_H, PAGE_W - MARGIN, y + _BAND_H)
@@ -169,7 +176,7 @@ def _table_row(doc: Document, row: _Row, y: float) -> float:
         x += width
     doc.set_draw_color(*RULE)
     doc.set_line_width(0.1)
-    doc.line(MARGIN + 2, y + row.height, PAGE_W - MARGIN - 2, y + row.height)
+    doc.line(MARGIN, y + row.height, PAGE_W - MARGIN, y + row.height)
     return y + row.height
 
 
@@ -196,57 +203,81 @@ def _transcript_heading(
 
 
 def _transcript_summary(
-    doc: Document, content: DocumentContent, earned: int, y: float, *, draw: bool = True
+    doc: Document, content: DocumentContent, overall: Totals, y: float, *, draw: bool = True
 ) -> float:
-    """Total credits and notes on the left, seal and registrar on the right; returns the end."""
-    passing, letter = ("60", "C-") if content.graduate.level == "bachelor" else ("70", "B-")
+    """Totals, rank and the rules on the left, seal and signer on the right; returns the end."""
+    rules = content.school.transcript
+    graduate_study = content.graduate.level != "bachelor"
+    passing = rules.pass_graduate if graduate_study else rules.pass_bachelor
+    letter = rules.letter_pass_graduate if graduate_study else rules.letter_pass_bachelor
+    weighted = rules.average == "credit_weighted"
     notes = [
-        Block(f"實得學分總計 Total Credits Earned: {earned}", 10, bold=True, align="L"),
+        Block(f"實得學分總計 Total Credits Earned: {overall.earned}", 10, bold=True, align="L"),
         Block(
-            f"及格標準：{passing} 分（等第制 {letter}）；抵免：學分抵免；停修：不計學分。",
+            f"總平均 Overall Average: {overall.average_text(rules)}",
+            10,
+            bold=True,
+            align="L",
+            before=0.5,
+        ),
+    ]
+    rank = content.rank
+    if rules.print_rank and rank is not None:
+        text = f"系排名 Department Rank: {rank.department_rank} / {rank.department_size}"
+        if rank.class_rank is not None and rank.class_size is not None:
+            text += f"　班排名 Class Rank: {rank.class_rank} / {rank.class_size}"
+        notes.append(Block(text, 8.5, align="L", before=0.5, wrap_min=7.5, max_lines=2))
+    zh_average = "依學分加權" if weighted else "各科等權"
+    en_average = "weighted by credits" if weighted else "each course counted once"
+    failed_zh = "含" if rules.average_includes_failed else "不含"
+    failed_en = "including" if rules.average_includes_failed else "excluding"
+    notes += [
+        Block(
+            f"及格標準：{passing} 分（等第制 {letter}）；抵免：學分抵免；停修：不計學分。"
+            f"平均{zh_average}，{failed_zh}不及格科目；通過、抵免、停修不列入平均。",
             7.5,
             align="L",
             color=GREY,
             wrap_min=6.5,
-            max_lines=2,
+            max_lines=3,
             before=1.5,
         ),
         Block(
             f"Passing grade: {passing} out of 100 ({letter} in letter grades). "
-            "Waived: credits transferred. Withdrawn: no credit.",
+            "Waived: credits transferred. Withdrawn: no credit. "
+            f"Averages are {en_average}, {failed_en} failed courses; pass/fail, waived and "
+            "withdrawn courses are not averaged.",
             7.5,
             align="L",
             color=GREY,
             wrap_min=6.5,
-            max_lines=2,
+            max_lines=4,
         ),
         Block("以下空白　End of Transcript", 8, align="L", color=GREY, before=2),
     ]
-    end = flow(doc, notes, MARGIN, y + 1, 84, y + 40, draw=draw)
+    end = flow(doc, notes, MARGIN, y + 1, 86, y + 52, draw=draw)
     if draw:
         registrar(doc, content, y, seal_x=110, seal_size=26)
-    return max(end, y + 28)
+    return max(end, y + 30)
 
 
 def transcript(doc: Document, content: DocumentContent, qr: Image) -> None:
     """As many pages as the courses need, the totals and the registrar on the last."""
-    level = content.graduate.level
+    level, rules = content.graduate.level, content.school.transcript
     by_term: dict[str, list[Course]] = {}
     for course in content.courses:
         by_term.setdefault(course.term, []).append(course)
     items: list[_Band | _Row] = []
-    earned_total = 0
     for term in sorted(by_term):
-        earned = sum(c.credits for c in by_term[term] if earns_credit(c.grade, level))
-        earned_total += earned
-        items.append(_Band(term, earned))
+        items.append(_Band(term, totals(by_term[term], level, rules)))
         items += [_course_row(doc, course) for course in by_term[term]]
+    overall = totals(content.courses, level, rules)
 
     # Paginate first, so that every page can say how many pages there are. A term heading
     # never ends a page; a term that goes on over a page break is headed again.
     first_top = _transcript_heading(doc, content, first=True, draw=False) + _HEADER_H
     later_top = _transcript_heading(doc, content, first=False, draw=False) + _HEADER_H
-    summary_h = _transcript_summary(doc, content, earned_total, 0, draw=False) + 3
+    summary_h = _transcript_summary(doc, content, overall, 0, draw=False) + 3
     pages: list[list[_Band | _Row]] = [[]]
     y = first_top
     band: _Band | None = None
@@ -260,7 +291,7 @@ def transcript(doc: Document, content: DocumentContent, qr: Image) -> None:
             pages.append([])
             y = later_top
             if isinstance(item, _Row) and band is not None:
-                carried = _Band(band.term, band.earned, continued=True)
+                carried = _Band(band.term, band.totals, continued=True)
                 pages[-1].append(carried)
                 y += carried.height
         pages[-1].append(item)
@@ -275,10 +306,10 @@ def transcript(doc: Document, content: DocumentContent, qr: Image) -> None:
             y = _table_header(doc, y)
             for item in page_items:
                 y = (
-                    _table_band(doc, item, y)
+                    _table_band(doc, item, y, rules)
                     if isinstance(item, _Band)
                     else _table_row(doc, item, y)
                 )
         if number == len(pages):
-            _transcript_summary(doc, content, earned_total, y + 3)
+            _transcript_summary(doc, content, overall, y + 3)
         footer(doc, content, qr, page=number, pages=len(pages), numbered=True)
