@@ -27,6 +27,7 @@ from authority.keys import Identity, load_identity
 from authority.ltv import LtvServices, ServiceError, load_signing_settings
 from authority.render import Renderer
 from authority.signing import DocumentSealer
+from authority.twin import TwinSigner
 from certseal.errors import CertsealError, RenderError
 
 Job = tuple[DocumentContent, bool]
@@ -41,6 +42,7 @@ class Producer:
         self.settings = load_signing_settings(keys_dir.parent)
         services = LtvServices.build(keys_dir.parent, self.settings, identity)
         self.sealer = DocumentSealer(identity)
+        self.twins = TwinSigner(identity)  # the machine-readable twin of archival documents
         self._sealers = {"B-B": self.sealer}
         self._identity, self._services = identity, services
 
@@ -56,7 +58,8 @@ class Producer:
         """The signed PDF, or the error of this one document; raises :class:`ServiceError`."""
         content, print_locked = job
         try:
-            pdf = self.renderer.render(content, print_locked=print_locked)
+            twin = None if print_locked else self.twins.attachment(content)
+            pdf = self.renderer.render(content, print_locked=print_locked, attachment=twin)
             return self.sealer_for(content.doc_type.code).seal(pdf)
         except ServiceError:
             raise
