@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 # libpq5: PostgreSQL's client library, which psycopg loads (a verifier host may use a remote server)
 # nginx: the verifier's buffering front (slow uploads hold nginx, never a gunicorn worker)
 # wrk: the C load generator of bench/verification.py --wrk (the client does not take the cores)
-PACKAGES=(poppler-utils qpdf libnss3-tools fonts-noto-cjk fonts-hanazono chromium nginx wrk postgresql libpq5)
+# zbar-tools: zbarimg, an independent QR decoder: tests/test_demo.py reads the documents' QR codes
+PACKAGES=(poppler-utils qpdf libnss3-tools fonts-noto-cjk fonts-hanazono chromium nginx wrk postgresql libpq5 zbar-tools)
 python3 -c "import venv, ensurepip" 2>/dev/null || PACKAGES+=(python3-venv)
 
 missing=()
