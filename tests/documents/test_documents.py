@@ -38,6 +38,7 @@ from authority.twin import FILE_NAME, MEDIA_TYPE, TwinSigner, credential
 from certseal.doctypes import DOCUMENT_TYPES
 from certseal.errors import ConfigurationError, RenderError
 from tests.conftest import NOW, PASSPHRASE, nss_db
+from verifier import twin as verifier_twin
 
 ISSUED_ON = dt.date(2026, 7, 1)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -521,3 +522,38 @@ def test_archival_rendering_is_deterministic(kit: Kit) -> None:
     assert kit.renderer.render(content, print_locked=False, attachment=twin) == first
     der = kit.identity.cert.public_bytes(Encoding.DER)
     assert der  # the twin's chain is the school's: checked above against the PDF's signer
+
+
+# --- the verifier reads the twin ------------------------------------------------------------
+
+
+def test_verifier_reads_and_checks_the_twin_beside_the_verdict(
+    kit: Kit, signed_diploma: Path
+) -> None:
+    assert (verifier_twin.FILE_NAME, verifier_twin.MEDIA_TYPE) == (FILE_NAME, MEDIA_TYPE)
+    twin = verifier_twin.read_twin(signed_diploma.read_bytes())
+    assert twin is not None and twin.verified
+    shown = twin.to_dict()
+    g = kit.graduates[HOLDER]
+    assert shown["achievement"] == g.degree_en
+    assert shown["achievement_type"] == "BachelorDegree"
+    assert shown["holder"] == [g.name_zh]
+    assert shown["issuer"] == DEMO_SCHOOL.name_en
+    assert shown["valid_from"] == "2026-07-01T12:00:00+08:00"
+
+
+def test_verifier_does_not_vouch_for_a_twin_signed_by_another_key(kit: Kit, tmp_path: Path) -> None:
+    """A twin whose chain is not the PDF signer's (here: another authority's key) is shown as
+    not verified; a document without a twin shows none."""
+    other_home = tmp_path / "other"
+    init_authority(other_home, DEMO_SCHOOL, PASSPHRASE, NOW - dt.timedelta(days=30))
+    other = TwinSigner(load_identity(other_home / "keys", "signing", PASSPHRASE))
+    content = kit.content("diploma_en")
+    pdf = kit.sealer.seal(
+        kit.renderer.render(content, print_locked=False, attachment=other.attachment(content))
+    )
+    twin = verifier_twin.read_twin(pdf)
+    assert twin is not None and not twin.verified
+    locked = kit.sealer.seal(kit.renderer.render(kit.content("transcript"), print_locked=True))
+    assert verifier_twin.read_twin(locked) is None
+    assert verifier_twin.read_twin(b"%PDF-1.7 not really") is None
