@@ -13,7 +13,14 @@ import click
 from certseal.errors import ConfigurationError
 from verifier.config import VerifierConfig
 from verifier.engine import DEFAULT_MAX_BYTES
-from verifier.front import FrontConfig, Served, find_program, gunicorn_argv, write_front
+from verifier.front import (
+    THREADS,
+    FrontConfig,
+    Served,
+    find_program,
+    gunicorn_argv,
+    write_front,
+)
 
 
 @click.group()
@@ -58,6 +65,13 @@ def verifier() -> None:
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option(
+    "--threads",
+    default=THREADS,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Threads per worker: more than the requests that may wait on parses at once.",
+)
+@click.option(
     "--front",
     type=click.Choice(["nginx", "none"]),
     default="nginx",
@@ -82,6 +96,7 @@ def serve(
     host: str,
     port: int,
     workers: int,
+    threads: int,
     front: str,
     run_dir: Path | None,
 ) -> None:
@@ -113,7 +128,11 @@ def serve(
     if front == "none":
         run.mkdir(parents=True, exist_ok=True, mode=0o700)
         args = gunicorn_argv(
-            gunicorn, f"{host}:{port}", control_socket=run / "gunicorn.ctl", workers=workers
+            gunicorn,
+            f"{host}:{port}",
+            control_socket=run / "gunicorn.ctl",
+            workers=workers,
+            threads=threads,
         )
         os.execve(gunicorn, args, env)  # noqa: S606 - replace this process with the server
     nginx = find_program("nginx")
@@ -130,7 +149,9 @@ def serve(
         site_dir=cfg.site_dir.resolve() if cfg.site_dir else None,
     )
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    served = Served(front_cfg, nginx=nginx, gunicorn=gunicorn, env=env, workers=workers)
+    served = Served(
+        front_cfg, nginx=nginx, gunicorn=gunicorn, env=env, workers=workers, threads=threads
+    )
     click.echo(f"Serving on {served.url}/ (nginx, gunicorn behind it; files in {run})")
     try:
         code = served.wait()
@@ -165,6 +186,13 @@ def serve(
 @click.option("--max-upload-bytes", default=DEFAULT_MAX_BYTES, show_default=True, type=int)
 @click.option("--conns-per-address", default=16, show_default=True, type=int)
 @click.option(
+    "--uploads-per-address",
+    default=4,
+    show_default=True,
+    type=int,
+    help="Uploads at once from one address; more are answered busy.",
+)
+@click.option(
     "--access-log",
     type=click.Path(path_type=Path, dir_okay=False),
     default=Path("/var/log/nginx/certseal-verifier.access.log"),
@@ -178,6 +206,7 @@ def front_config(
     site_dir: Path | None,
     max_upload_bytes: int,
     conns_per_address: int,
+    uploads_per_address: int,
     access_log: Path,
 ) -> None:
     """Write the nginx configuration for a production server (include it in nginx's http block)."""
@@ -189,6 +218,7 @@ def front_config(
         site_dir=site_dir.resolve() if site_dir else None,
         max_upload_bytes=max_upload_bytes,
         conns_per_address=conns_per_address,
+        uploads_per_address=uploads_per_address,
         access_log=access_log.resolve(),
     )
     click.echo(write_front(cfg, main=False))

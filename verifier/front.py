@@ -27,7 +27,7 @@ from certseal.errors import ConfigurationError
 from verifier import refusals
 from verifier.engine import DEFAULT_MAX_BYTES
 from verifier.messages import LANGS, ui
-from verifier.result import Verification
+from verifier.result import Check, Reason, Verification
 
 # Sent with every page the verifier or the front serves.
 CSP = (
@@ -43,7 +43,7 @@ SECURITY_HEADERS = {
 # Room for the multipart envelope around a file of the maximum size (the app allows the same).
 ENVELOPE_BYTES = 64 * 1024
 # nginx's own refusals, by the status that stands for each group (see verifier.conf.template).
-REFUSALS = ("400", "413", "503")
+REFUSALS = ("400", "413", "429", "503")
 # Characters that would end or escape an nginx directive's argument.
 _UNSAFE = re.compile(r"[\s;{}\"'$#\\]")
 _LISTEN = re.compile(r"^(\[[0-9a-fA-F:]+\]:|[0-9A-Za-z.-]+:)?[0-9]{1,5}$")
@@ -74,6 +74,7 @@ class FrontConfig:
     body_timeout: int = 10
     send_timeout: int = 10
     conns_per_address: int = 16
+    uploads_per_address: int = 4  # uploads at once from one address; more are answered busy
     worker_connections: int = 1024
     upstream_timeout: int = 35  # gunicorn's worker timeout (30 s) and some
     access_log: Path | None = None  # default: run_dir/access.log
@@ -107,6 +108,7 @@ class FrontConfig:
             self.body_timeout,
             self.send_timeout,
             self.conns_per_address,
+            self.uploads_per_address,
             self.worker_connections,
             self.upstream_timeout,
         )
@@ -153,6 +155,7 @@ class FrontConfig:
                 "SEND_TIMEOUT": str(self.send_timeout),
                 "MAX_BODY": str(self.max_upload_bytes + ENVELOPE_BYTES),
                 "CONNS_PER_ADDRESS": str(self.conns_per_address),
+                "UPLOADS_PER_ADDRESS": str(self.uploads_per_address),
                 "ZONE_SIZE": "1m",
                 "ACCESS_LOG": f"{access} certseal",
                 "ERRORS_DIR": str(self.errors_dir),
@@ -191,6 +194,7 @@ def error_pages(max_upload_bytes: int) -> dict[str, bytes]:
     results = {
         "400": refusals.bad_request(),
         "413": refusals.too_large(max_upload_bytes),
+        "429": busy_uploads(),
         "503": refusals.unavailable(),
     }
     for lang in LANGS:
@@ -199,6 +203,14 @@ def error_pages(max_upload_bytes: int) -> dict[str, bytes]:
             out[f"{lang}/{status}.json"] = json.dumps(body, ensure_ascii=False).encode()
             out[f"{lang}/{status}.html"] = _error_html(result, lang)
     return out
+
+
+def busy_uploads() -> Verification:
+    """More uploads at once from one address than the front lets through: the file was not
+    read, as when every parse slot stays taken; try again."""
+    return Verification(
+        (Check("pdf_structure", "skipped", "parse_busy"),), (Reason("busy"),), http_status=429
+    )
 
 
 def _error_html(result: Verification, lang: str) -> bytes:

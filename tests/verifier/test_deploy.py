@@ -210,6 +210,8 @@ def test_serve_runs_nginx_before_gunicorn_and_ctrl_c_stops_both(
             str(port),
             "--run-dir",
             str(run),
+            "--threads",
+            "8",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -221,12 +223,27 @@ def test_serve_runs_nginx_before_gunicorn_and_ctrl_c_stops_both(
         assert (status, body["result"]) == (200, "warning")
         nginx_pid = int((run / "nginx.pid").read_text())
         assert (run / "gunicorn.sock").exists() and (run / "gunicorn.ctl").exists()
+        assert [b"--worker-class", b"gthread", b"--threads", b"8"] in [
+            argv[i : i + 4] for argv in _children_argv(cli.pid) for i in range(len(argv))
+        ]
     finally:
         cli.send_signal(signal.SIGINT)
         assert cli.wait(timeout=30) == 0
     assert not (run / "gunicorn.sock").exists()  # gunicorn removed it on its way out
     with pytest.raises(ProcessLookupError):
         os.kill(nginx_pid, 0)
+
+
+def _children_argv(parent: int) -> list[list[bytes]]:
+    """The command lines of a process's children."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "stat").read_text().split()[3] == str(parent):
+                out.append((entry / "cmdline").read_bytes().split(b"\0"))
+        except OSError:
+            continue
+    return out
 
 
 def test_front_config_for_the_system_nginx_is_accepted_by_nginx(tmp_path: Path) -> None:
@@ -249,6 +266,8 @@ def test_front_config_for_the_system_nginx_is_accepted_by_nginx(tmp_path: Path) 
             "/run/certseal/gunicorn.sock",
             "--access-log",
             str(tmp_path / "a.log"),
+            "--uploads-per-address",
+            "2",
         ],
         capture_output=True,
         text=True,
@@ -270,3 +289,6 @@ def test_front_config_for_the_system_nginx_is_accepted_by_nginx(tmp_path: Path) 
     )
     assert test.returncode == 0, test.stderr
     assert json.loads((out / "errors" / "zh-TW" / "413.json").read_text())["lang"] == "zh-TW"
+    assert "limit_conn certseal_uploads 2;" in conf.read_text()
+    busy = json.loads((out / "errors" / "en" / "429.json").read_text())
+    assert [r["code"] for r in busy["reasons"]] == ["busy"]

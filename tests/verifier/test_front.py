@@ -151,7 +151,11 @@ def test_slow_uploads_hold_no_worker(served: Served, issued: Issued) -> None:
     """Six clients (three times the workers) trickle their uploads; a normal upload is answered
     while every one of them is still connected and still sending."""
     pdf = issued.pdf("genuine")
-    slow = [socket.create_connection(("127.0.0.1", served.cfg.port), timeout=20) for _ in range(6)]
+    # Six clients, each from its own loopback address (one address may upload only a few at once).
+    slow = [
+        socket.create_connection(("127.0.0.1", served.cfg.port), 20, (f"127.0.1.{i + 1}", 0))
+        for i in range(6)
+    ]
     try:
         for s in slow:
             s.sendall(head(served, len(pdf)) + pdf[:10])
@@ -250,12 +254,36 @@ def test_connections_beyond_the_per_address_limit_are_refused_at_once(
         try:
             for s in slow:
                 s.sendall(head(served, len(pdf)) + pdf[:10])
-            status, _, body = answer(raw(served, head(served, len(pdf)) + pdf))
+            # Not an upload: beyond its own limit, an upload is answered busy.
+            get = "GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            status, _, body = answer(raw(served, get.encode()))
         finally:
             for s in slow:
                 s.close()
     assert status == 429
     assert [r["code"] for r in json.loads(body)["reasons"]] == ["status_unavailable"]
+
+
+def test_uploads_beyond_the_per_address_limit_are_told_busy(issued: Issued, tmp_path: Path) -> None:
+    """One upload still arriving from an address is all it may have at once here; its next
+    upload is answered busy at once, while its other requests are served."""
+    with start(issued, tmp_path, uploads_per_address=1) as served:
+        pdf = issued.pdf("genuine")
+        with socket.create_connection(("127.0.0.1", served.cfg.port), timeout=20) as slow:
+            slow.sendall(head(served, len(pdf)) + pdf[:10])
+            for _ in range(100):  # until nginx has read the slow upload's headers
+                status, _, body = answer(raw(served, head(served, len(pdf)) + pdf))
+                if status != 200:
+                    break
+                time.sleep(0.05)
+            get = "GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            other, _, _ = answer(raw(served, get.encode()))
+            slow.sendall(pdf[10:])  # the first upload, completed, is verified
+            first, _, first_body = answer(read_answer(slow))
+    assert status == 429
+    assert [r["code"] for r in json.loads(body)["reasons"]] == ["busy"]
+    assert other == 200
+    assert first == 200 and json.loads(first_body)["result"] in ("success", "warning")
 
 
 def test_a_body_shorter_than_its_length_never_reaches_a_worker(
