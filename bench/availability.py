@@ -1,9 +1,9 @@
 """Availability under attack: does a normal user still get answers while slow clients and
 hostile files run?
 
-The verifier as deployed (nginx before gunicorn with 2 sync workers, ``verifier.front``) and, in
-the same run, gunicorn alone (the baseline, the old demo), in alternating rounds (front, alone,
-front, alone…) so a busy machine weighs on both. In each round, for ``--seconds``:
+The verifier as deployed (nginx before gunicorn's 2 gthread workers, ``verifier.front``) and, in
+the same run, the same gunicorn alone (the baseline, without the front), in alternating rounds
+(front, alone, front, alone…) so a busy machine weighs on both. In each round, for ``--seconds``:
 
 - 50 slow clients, each from its own loopback address (127.0.1.x: per-address limits cannot
   help), send an upload's headers, then one byte a second, reconnecting when dropped;
@@ -11,6 +11,9 @@ front, alone…) so a busy machine weighs on both. In each round, for ``--second
   each from its own address (127.0.2.x);
 - one normal user (127.0.0.1) verifies genuine diplomas one after another, each with a 2 s
   limit: correct means ``success`` (or the limit's warning) within 2 s.
+
+The hostile clients' answers are counted by reason (``malformed_pdf``: parsed and stopped by a
+limit; ``busy``: no parse slot came free), to show the attack ran and what it got.
 
 Everything runs on 127.0.0.1 only and stops after the rounds.
 
@@ -20,6 +23,7 @@ Everything runs on 127.0.0.1 only and stops after the rounds.
 from __future__ import annotations
 
 import argparse
+import collections
 import http.client
 import json
 import os
@@ -32,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import emit, percentile, table
+from bench.common import emit, load_average, percentile, table
 from bench.hostile_files import worst_hostile_pdf
 from bench.verification import setup
 from verifier.front import FrontConfig, Served, find_program, gunicorn_argv
@@ -87,12 +91,18 @@ def _slow_client(port: int, source: str, stop: threading.Event) -> None:
             stop.wait(0.2)
 
 
-def _hostile_client(port: int, source: str, data: bytes, stop: threading.Event) -> None:
+def _hostile_client(
+    port: int, source: str, data: bytes, stop: threading.Event, got: collections.Counter[str]
+) -> None:
     while not stop.is_set():
         try:
-            _post(port, data, source, 60)
-        except (OSError, http.client.HTTPException):
+            status, body = _post(port, data, source, 60)
+        except (OSError, http.client.HTTPException) as e:
+            got[type(e).__name__] += 1
             stop.wait(0.2)
+            continue
+        reasons = body.get("reasons") or [{"code": "?"}]
+        got[f"{status} {reasons[0]['code']}"] += 1  # type: ignore[index]
 
 
 def _round(
@@ -102,10 +112,12 @@ def _round(
     seconds: float,
     hostile: bytes,
     kinds: tuple[str, ...] = ("slow", "hostile"),
+    hostile_answers: collections.Counter[str] | None = None,
 ) -> tuple[int, int, list[float]]:
     """(answers correct within 2 s, attempts, latencies of every attempt in ms)."""
     stop = threading.Event()
     threads = []
+    got = collections.Counter[str]() if hostile_answers is None else hostile_answers
     if attack and "slow" in kinds:
         threads += [
             threading.Thread(target=_slow_client, args=(port, f"127.0.1.{i + 1}", stop))
@@ -113,7 +125,9 @@ def _round(
         ]
     if attack and "hostile" in kinds:
         threads += [
-            threading.Thread(target=_hostile_client, args=(port, f"127.0.2.{i + 1}", hostile, stop))
+            threading.Thread(
+                target=_hostile_client, args=(port, f"127.0.2.{i + 1}", hostile, stop, got)
+            )
             for i in range(10)
         ]
     for t in threads:
@@ -181,6 +195,8 @@ def main() -> None:
         )
         env = {**os.environ, "CERTSEAL_VERIFIER_CONFIG": str(cfg)}
         results: dict[tuple[str, bool], list[tuple[int, int, list[float]]]] = {}
+        hostile_answers: dict[str, collections.Counter[str]] = {}
+        loads = [load_average()]
         for r in range(args.rounds):
             for setup_name in ("nginx + gunicorn", "gunicorn alone"):
                 port = _free_port()
@@ -204,11 +220,13 @@ def main() -> None:
                     _wait_port(port)
                 try:
                     for attack in (False, True):
-                        res = _round(port, genuine, attack, args.seconds, hostile, kinds)
+                        got = hostile_answers.setdefault(setup_name, collections.Counter())
+                        res = _round(port, genuine, attack, args.seconds, hostile, kinds, got)
                         results.setdefault((setup_name, attack), []).append(res)
+                        loads.append(load_average())
                         print(
                             f"  round {r + 1} {setup_name:17} {'attack' if attack else 'quiet '}: "
-                            f"{res[0]}/{res[1]} correct within 2 s",
+                            f"{res[0]}/{res[1]} correct within 2 s (load {loads[-1]:.1f})",
                             flush=True,
                         )
                 finally:
@@ -238,9 +256,24 @@ def main() -> None:
             ("", "attempts", "% correct ≤ 2 s", "p50 ms", "p99 ms"),
             rows,
         )
+        for name, got in hostile_answers.items():
+            if got:
+                answers = ", ".join(f"{n:,} × {what}" for what, n in got.most_common())
+                print(f"  hostile clients' answers, {name}: {answers}")
+        print(
+            f"  1-minute load average during the run {min(loads):.1f}–{max(loads):.1f} "
+            f"on {os.cpu_count()} cores"
+        )
         emit(
             "availability",
-            {"seconds": args.seconds, "rounds": args.rounds, "attack": args.attack, **figures},
+            {
+                "seconds": args.seconds,
+                "rounds": args.rounds,
+                "attack": args.attack,
+                "load": loads,
+                "hostile_answers": {k: dict(v) for k, v in hostile_answers.items()},
+                **figures,
+            },
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 
@@ -31,6 +33,37 @@ def rss_mb(pid: int | str = "self") -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def tree_cpu_seconds(roots: Iterable[int]) -> float:
+    """CPU time (user + system) used so far by these processes and all their descendants.
+
+    What a server spends per request, whatever else the machine runs: a benchmark reads it
+    before and after a run (children that ended meanwhile are not counted)."""
+    ppid: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        pid = int(entry.name)
+        ppid[pid] = int(fields[1])
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+    wanted = set(roots)
+    grew = True
+    while grew:
+        more = {pid for pid, parent in ppid.items() if parent in wanted} - wanted
+        wanted |= more
+        grew = bool(more)
+    return sum(ticks.get(pid, 0) for pid in wanted) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> float:
+    """The machine's 1-minute load: a run on a busy machine is one to repeat."""
+    return os.getloadavg()[0]
 
 
 def percentile(values: Sequence[float], p: float) -> float:
