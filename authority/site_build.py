@@ -49,9 +49,10 @@ SITE_SOURCE = _package_folder("certseal_site")
 LANGS = ("zh-TW", "en")
 HTML_LANG = {"zh-TW": "zh-Hant-TW", "en": "en"}
 LANG_DIR = {"zh-TW": "", "en": "en/"}
-PAGES = ("index", "check", "faq", "issuers", "transparency")
+PAGES = ("index", "bulk", "check", "faq", "issuers", "transparency")
 NAV = {
     "index": "nav_verify",
+    "bulk": "bulk_nav",
     "check": "nav_check",
     "faq": "nav_faq",
     "issuers": "nav_issuers",
@@ -59,7 +60,15 @@ NAV = {
 }
 # One stylesheet for the site and the verifier's own pages, kept in the shared package.
 STYLESHEET = _package_folder("certseal") / "static" / "certseal.css"
-ASSETS = ("site.css", "favicon.svg", "common.js", "statuslist.js", "verify.js", "check.js")
+ASSETS = (
+    "site.css",
+    "favicon.svg",
+    "common.js",
+    "statuslist.js",
+    "verify.js",
+    "check.js",
+    "bulk.js",
+)
 AUDIT_EXAMPLE_SITE = "https://verify.example.edu.tw/"
 CERT_ROLES = {
     "root.pem": "role_root",

@@ -51,14 +51,29 @@ from certseal.trustlist import (
 LANGS = ("zh-TW", "en")
 HTML_LANG = {"zh-TW": "zh-Hant-TW", "en": "en"}
 LANG_DIR = {"zh-TW": "", "en": "en/"}
-NAV = {"index": "nav_verify", "check": "nav_check", "schools": "nav_schools", "trust": "nav_trust"}
+NAV = {
+    "index": "nav_verify",
+    "bulk": "bulk_nav",
+    "check": "nav_check",
+    "schools": "nav_schools",
+    "trust": "nav_trust",
+}
 TEMPLATES = {
     "index": "index.html",
+    "bulk": "bulk.html",
     "check": "national/check.html",
     "schools": "national/schools.html",
     "trust": "national/trust.html",
 }
-SCRIPTS = ("common.js", "statuslist.js", "trustlist.js", "verify.js", "check.js", "schools.js")
+SCRIPTS = (
+    "common.js",
+    "statuslist.js",
+    "trustlist.js",
+    "verify.js",
+    "check.js",
+    "schools.js",
+    "bulk.js",
+)
 MIRROR_DIR = "schools"
 
 

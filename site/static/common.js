@@ -131,6 +131,23 @@
       onChange(input.files && input.files[0] ? input.files[0] : null);
     });
     if (!zone) return;
+    onDrop(zone, function (transfer) {
+      const files = transfer && transfer.files;
+      if (!files || !files.length) return;
+      try {
+        const copy = new DataTransfer();
+        copy.items.add(files[0]);
+        input.files = copy.files;
+      } catch (e) {
+        // Old browsers cannot set a file input; the file is still passed on below.
+      }
+      onChange(files[0]);
+    });
+  }
+
+  /** Make a zone a drop target that shows when something is dragged over it; the page's
+   *  handler gets the drop's DataTransfer (a single file, or many files and folders). */
+  function onDrop(zone, handler) {
     ["dragenter", "dragover"].forEach(function (type) {
       zone.addEventListener(type, function (ev) {
         ev.preventDefault();
@@ -146,16 +163,7 @@
     zone.addEventListener("drop", function (ev) {
       ev.preventDefault();
       zone.classList.remove("dragover");
-      const files = ev.dataTransfer && ev.dataTransfer.files;
-      if (!files || !files.length) return;
-      try {
-        const transfer = new DataTransfer();
-        transfer.items.add(files[0]);
-        input.files = transfer.files;
-      } catch (e) {
-        // Old browsers cannot set a file input; the file is still passed on below.
-      }
-      onChange(files[0]);
+      handler(ev.dataTransfer);
     });
   }
 
@@ -177,6 +185,7 @@
     facts: facts,
     setStep: setStep,
     setupDropzone: setupDropzone,
+    onDrop: onDrop,
     looksLikePdf: looksLikePdf,
   };
 })();
