@@ -103,26 +103,59 @@ def _work(job: Job) -> bytes | tuple[str, str] | tuple[str, str, str]:
     return (result.en, result.zh) if isinstance(result, CertsealError) else result
 
 
-class ParallelProducer:
-    """Renders and seals on all cores; results come back in the order of the jobs."""
+# Up to this many documents in one call are produced in this process: starting the workers
+# (a fresh interpreter each, fonts parsed, key unlocked) took about 10 s, far more than one or
+# two documents cost (issue 15).
+IN_PROCESS_MAX = 4
 
-    def __init__(self, keys_dir: Path, passphrase: str, workers: int | None = None) -> None:
+
+class ParallelProducer:
+    """Renders and seals on all cores; results come back in the order of the jobs.
+
+    The workers start on the first call of more than ``in_process_max`` documents; smaller
+    calls before that are produced in this process."""
+
+    def __init__(
+        self,
+        keys_dir: Path,
+        passphrase: str,
+        workers: int | None = None,
+        in_process_max: int = IN_PROCESS_MAX,
+    ) -> None:
         self.workers = workers or os.cpu_count() or 1
         # Check the passphrase here, so a typo fails at once with a clear message.
         load_identity(keys_dir, "signing", passphrase)
+        self._keys_dir, self._passphrase = keys_dir, passphrase
+        self.in_process_max = in_process_max
+        self._pool: ProcessPoolExecutor | None = None
+        self._local: Producer | None = None
+
+    def _start_pool(self) -> ProcessPoolExecutor:
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
             # Fresh interpreters: forked workers would inherit the authority's lock and keep it
             # after the parent is killed.
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(keys_dir, passphrase, os.getpid()),
+            initargs=(self._keys_dir, self._passphrase, os.getpid()),
         )
+        return self._pool
+
+    @property
+    def started_workers(self) -> bool:
+        """Whether the worker processes were started (a small job never starts them)."""
+        return self._pool is not None
 
     def __call__(self, jobs: Iterable[Job]) -> Iterator[bytes | CertsealError]:
         jobs = list(jobs)
+        if self._pool is None and len(jobs) <= self.in_process_max:
+            if self._local is None:
+                self._local = Producer(self._keys_dir, self._passphrase)
+            yield from self._local(jobs)
+            return
+        pool = self._pool or self._start_pool()
         chunk = max(1, min(32, len(jobs) // (self.workers * 4)))
-        for result in self._pool.map(_work, jobs, chunksize=chunk):
+        for result in pool.map(_work, jobs, chunksize=chunk):
             if isinstance(result, bytes):
                 yield result
             elif len(result) == 3:
@@ -131,11 +164,12 @@ class ParallelProducer:
                 yield RenderError(*result)
 
     def worker_pids(self) -> list[int]:
-        """For measuring the workers (bench/issuance.py)."""
-        return list(self._pool._processes or {})
+        """For measuring the workers (bench/issuance.py); none before they start."""
+        return list(self._pool._processes or {}) if self._pool is not None else []
 
     def close(self) -> None:
-        self._pool.shutdown()
+        if self._pool is not None:
+            self._pool.shutdown()
 
     def __enter__(self) -> ParallelProducer:
         return self

@@ -388,13 +388,14 @@ class Authority:
             and self.registry.collection(req.student_id, dtype.code) is None
         ):
             raise InputError(
-                f"the paper {dtype.name_en.lower()} of {req.student_id} is not recorded as "
+                f"the paper {dtype.in_sentence()} of {req.student_id} is not recorded as "
                 "collected: the digital one follows the paper one",
                 f"學號 {req.student_id} 尚未登記領取紙本{dtype.name_zh}：數位證書於領取紙本後核發",
             )
         if not dtype.requires_paper_collected and not req.order_ref:
             raise InputError(
-                f"a {dtype.name_en.lower()} is issued for an order: give its order reference",
+                f"{dtype.in_sentence(article=True)} is issued for an order: give its order "
+                "reference",
                 f"{dtype.name_zh}需依申請單核發：請提供申請單號",
             )
         # One per order (rank certificates) follows from the request key: type, student, order.

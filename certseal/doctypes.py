@@ -28,6 +28,21 @@ class DocumentType:
     def name(self, lang: str) -> str:
         return self.name_zh if lang == "zh-TW" else self.name_en
 
+    def in_sentence(self, *, article: bool = False) -> str:
+        """The English name inside a sentence, for messages: "the paper Chinese diploma", "an
+        English degree certificate". Language names keep their capital (a plain ``lower()``
+        printed "chinese-english"); other words are lower-case."""
+        name = self.name_en
+        if not name.startswith(_LANGUAGE_NAMES):
+            name = name[0].lower() + name[1:]
+        if article:
+            name = ("an " if name[0].lower() in "aeiou" else "a ") + name
+        return name
+
+
+# Adjectives of languages: capitalised in English wherever they stand.
+_LANGUAGE_NAMES = ("Chinese", "English")
+
 
 DOCUMENT_TYPES: dict[str, DocumentType] = {
     t.code: t

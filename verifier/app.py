@@ -43,7 +43,7 @@ from verifier.engine import Limits, Verifier, build_verifier
 from verifier.front import ENVELOPE_BYTES, SECURITY_HEADERS
 from verifier.messages import LANGS, Lang, ui
 from verifier.receipt import ReceiptSigner
-from verifier.result import Verification
+from verifier.result import Verification, page_view
 from verifier.status import IssuerTrust
 from verifier.store import open_store
 
@@ -58,6 +58,8 @@ FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 # upload (a certificate subject) and a traceback: only their errors are logged.
 QUIET_LOGGERS = ("pyhanko", "pyhanko_certvalidator", "fontTools", "asyncio")
 T = TypeVar("T")
+# The pages' language unless one is chosen: the site's rule (Chinese at /, English under /en/).
+PAGE_LANG: Lang = "zh-TW"
 
 
 class InMemoryRequest(Request):
@@ -133,8 +135,10 @@ def _verifier() -> Verifier:
     return v
 
 
-def choose_lang(*, read_form: bool = True) -> Lang:
-    """The ``lang`` field (form or query), else the browser's Accept-Language."""
+def choose_lang(*, read_form: bool = True, default: Lang | None = None) -> Lang:
+    """The ``lang`` field (form or query), else ``default``, else the browser's
+    Accept-Language. The pages pass the site's rule, Traditional Chinese unless English was
+    chosen (``PAGE_LANG``); the API negotiates."""
     # Parsed only when sent: an API client usually sends neither, and parsing both cost a
     # tenth of a listed document's answer.
     env = request.environ
@@ -143,6 +147,8 @@ def choose_lang(*, read_form: bool = True) -> Lang:
         asked = _read(lambda: request.form.get("lang"))
     if asked in LANGS:
         return asked  # type: ignore[return-value]
+    if default is not None:
+        return default
     if not env.get("HTTP_ACCEPT_LANGUAGE"):
         return "en"
     best = request.accept_languages.best_match(["zh-TW", "zh", "en"], default="en")
@@ -195,7 +201,7 @@ def api_verify() -> tuple[FlaskResponse, int]:
         return _bad_request(lang)
     now = _now()
     result = _verifier().verify(data, now)
-    body = result.to_dict(lang)
+    body = result.to_dict(lang, current_app.config["CERTSEAL"].time_zone)
     if signer is not None:
         name = request.files["file"].filename if "file" in request.files else None
         body["receipt"] = signer.sign_json([batch.item(name, data, result)], now)
@@ -296,13 +302,13 @@ def healthz() -> FlaskResponse:
 
 @PAGES.get("/verify")
 def verify_form() -> str:
-    lang = choose_lang()
+    lang = choose_lang(default=PAGE_LANG)
     return render_template("verify/form.html", lang=lang, t=ui(lang))
 
 
 @PAGES.post("/verify")
 def verify_page() -> tuple[str, int]:
-    lang = choose_lang()
+    lang = choose_lang(default=PAGE_LANG)
     data = _upload()
     if data is None:
         return render_template("verify/form.html", lang=lang, t=ui(lang), missing=True), 400
@@ -311,14 +317,27 @@ def verify_page() -> tuple[str, int]:
 
 
 def _render_result(result: Verification, lang: Lang) -> str:
+    zone = current_app.config["CERTSEAL"].time_zone
     return render_template(
-        "verify/result.html",
-        lang=lang,
-        t=ui(lang),
-        r=result.to_dict(lang),
-        verdict=result.result,
-        other_lang="en" if lang == "zh-TW" else "zh-TW",
+        "verify/result.html", lang=lang, t=ui(lang), page=page_view(result, lang, zone)
     )
+
+
+@PAGES.app_context_processor
+def _school_names() -> dict[str, Any]:
+    """The school the pages name, as the site names it: the one issuer's names from its status
+    list; none nationally (the pages name the federation) or with several issuers."""
+    names = None
+    verifier = _verifier()
+    if verifier.federation is None and len(verifier.sources) == 1:
+        try:
+            state = verifier.sources[0].current(_now())
+        except CertsealError:
+            state = None
+        if state is not None:
+            issuer = state.snapshot.issuer
+            names = {"zh-TW": issuer.name_zh, "en": issuer.name_en}
+    return {"school_names": names}
 
 
 def _read_only() -> FlaskResponse:
@@ -340,7 +359,7 @@ def _http_error(e: HTTPException) -> Any:
             return jsonify(batch.too_large(cfg.batch_max_bytes).to_dict(lang)), 413
         if _wants_json():
             return jsonify(result.to_dict(lang)), 413
-        return _render_result(result, lang), 413
+        return _render_result(result, choose_lang(read_form=False, default=PAGE_LANG)), 413
     if _wants_json() or request.method == "POST":
         return jsonify(refusals.bad_request().to_dict(lang)), e.code or 400
     return e
@@ -353,7 +372,7 @@ def _unexpected_error(e: Exception) -> Any:
     result = refusals.unavailable()
     if _wants_json() or (request.method == "POST" and request.path != "/verify"):
         return jsonify(result.to_dict(lang)), 503
-    return _render_result(result, lang), 503
+    return _render_result(result, choose_lang(read_form=False, default=PAGE_LANG)), 503
 
 
 def _security_headers(resp: FlaskResponse) -> FlaskResponse:

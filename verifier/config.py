@@ -15,6 +15,7 @@ from typing import Any
 
 from certseal.errors import ConfigurationError, DeserializationError
 from certseal.statuslist import Pin
+from certseal.timeutil import DEFAULT_TIME_ZONE, time_zone
 from verifier.engine import DEFAULT_MAX_BYTES
 from verifier.store import POSTGRES_SCHEMES
 
@@ -152,6 +153,12 @@ class VerifierConfig:
     batch_max_bytes: int = DEFAULT_MAX_BYTES
     # National: every school of the federation's trust list instead of configured issuers.
     federation: FederationConfig | None = None
+    # The zone the pages and the answers' sentences write times in (the school's; the JSON
+    # fields stay UTC): an IANA name, checked on construction.
+    time_zone: str = DEFAULT_TIME_ZONE
+
+    def __post_init__(self) -> None:
+        time_zone(self.time_zone)
 
     @property
     def store_location(self) -> Path | str:
@@ -202,6 +209,7 @@ class VerifierConfig:
             database=database,
             **_receipt_and_batch(d),
             federation=federation,
+            time_zone=str(d.get("time_zone") or DEFAULT_TIME_ZONE),
         )
 
     @classmethod
@@ -243,6 +251,7 @@ class VerifierConfig:
             ("receipt_key", "CERTSEAL_RECEIPT_KEY"),
             ("receipt_cert", "CERTSEAL_RECEIPT_CERT"),
             ("receipt_name", "CERTSEAL_RECEIPT_NAME"),
+            ("time_zone", "CERTSEAL_TIME_ZONE"),
         ):
             if env.get(var):
                 d[key] = env[var]

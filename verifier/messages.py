@@ -6,7 +6,13 @@ next to each other and lets the tests check that none is missing.
 
 from __future__ import annotations
 
+import functools
+import tomllib
+from importlib import resources
 from typing import Any, Literal
+
+from certseal.errors import ConfigurationError
+from certseal.timeutil import DEFAULT_TIME_ZONE, people_times
 
 Lang = Literal["en", "zh-TW"]
 LANGS: tuple[Lang, ...] = ("zh-TW", "en")
@@ -67,7 +73,7 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "revoked": (
         "The school voided this document on {revoked_at}: {reason}.",
-        "學校已於 {revoked_at} 將此文件作廢：{reason_zh}。",
+        "學校已於{revoked_at}將此文件作廢：{reason_zh}。",
     ),
     "status_unavailable": (
         "The school's status list could not be loaded, so the document's state cannot be "
@@ -77,7 +83,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "superseded": (
         "A newer version of this document was issued on {superseded_at}. Ask the holder for the "
         "latest version.",
-        "此文件已於 {superseded_at} 核發新版本，非最新版本。請向文件持有人或發證學校索取最新版本。",
+        "此文件已於{superseded_at}核發新版本，非最新版本。請向文件持有人或發證學校索取最新版本。",
     ),
     "verification_limit_reached": (
         "This document has been verified {limit} times, its limit. It is genuine, but ask the "
@@ -87,7 +93,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "status_stale": (
         "The document is authentic, but the school's status list expired on {expires} and could "
         "not be refreshed: its state is as of {issued_at}.",
-        "文件確為真本，但學校的狀態清單已於 {expires} 過期且無法更新：狀態以 {issued_at} 為準。",
+        "文件確為真本，但學校的狀態清單已於{expires}過期且無法更新：狀態以{issued_at}為準。",
     ),
     "busy": (
         "The verifier is busy checking other files and did not read this one. Try again in a "
@@ -171,13 +177,13 @@ REASONS: dict[str, tuple[str, str]] = {
         "The key that signed this document was not valid for {school} on {issued_at}, when "
         "the document was issued (valid from {valid_from} to {valid_to}{revoked}).",
         "簽署本文件的金鑰於文件核發時（{issued_at}）並非{school_zh}的有效金鑰"
-        "（有效期間 {valid_from} 至 {valid_to}{revoked_zh}）。",
+        "（有效期間{valid_from}至{valid_to}{revoked_zh}）。",
     ),
     "key_compromised": (
         "The key that signed this document was reported compromised on {revoked_at}, and "
         "{school}'s transparency log does not show the document issued before that: it cannot "
         "be told apart from a forgery. Ask the school for a new document.",
-        "簽署本文件的金鑰已於 {revoked_at} 通報外洩，且{school_zh}的透明紀錄無法證明本文件"
+        "簽署本文件的金鑰已於{revoked_at}通報外洩，且{school_zh}的透明紀錄無法證明本文件"
         "於外洩前核發，無法與偽造文件區分。請向學校申請新文件。",
     ),
     "status_list_of_another_school": (
@@ -196,7 +202,7 @@ REASONS: dict[str, tuple[str, str]] = {
         "The document was issued while {school} was a member in good standing, but the school "
         "has been suspended from the federation since {since}. Confirm with the school or the "
         "federation before relying on it.",
-        "本文件核發時{school_zh}為聯盟正式成員，但該校自 {since} 起遭聯盟停權。"
+        "本文件核發時{school_zh}為聯盟正式成員，但該校自{since}起遭聯盟停權。"
         "採信前請向學校或聯盟確認。",
     ),
 }
@@ -256,7 +262,7 @@ CHECKS: dict[str, tuple[str, str]] = {
         "未列於 {issuer_zh} 第 {version} 版狀態清單",
     ),
     "status_unavailable": ("no status list could be loaded", "無法載入狀態清單"),
-    "status_stale": ("the status list expired on {expires}", "狀態清單已於 {expires} 過期"),
+    "status_stale": ("the status list expired on {expires}", "狀態清單已於{expires}過期"),
     "log_included": (
         "its {events} event(s) are in the transparency log at checkpoint {size} ({root})",
         "其 {events} 筆事件已收錄於透明紀錄檢查點 {size}（{root}）",
@@ -272,17 +278,33 @@ CHECKS: dict[str, tuple[str, str]] = {
     "state_active": ("the document is current", "文件為最新且有效"),
     "state_superseded": (
         "replaced by a newer version on {superseded_at}",
-        "已於 {superseded_at} 由新版本取代",
+        "已於{superseded_at}由新版本取代",
     ),
-    "state_revoked": ("voided on {revoked_at}", "已於 {revoked_at} 作廢"),
+    "state_revoked": ("voided on {revoked_at}", "已於{revoked_at}作廢"),
     "count_unlimited": ("no verification limit", "無驗證次數限制"),
     "count_used": ("verification {used} of {limit}", "第 {used} 次驗證，共 {limit} 次"),
     "count_reached": ("all {limit} verifications used", "{limit} 次驗證已用完"),
     "count_not_counted": ("not counted: the result is not a success", "未計次：驗證結果非成功"),
     "proven_by_list": (
-        "these exact bytes are listed as issued in the signed status list of {issuer}; the "
-        "issuer checked the signature when it issued them",
-        "與此檔案完全相同的內容列於 {issuer_zh} 簽署的狀態清單中；發證單位核發時已檢查其簽章",
+        "proven by the status list, not re-checked: {issuer}'s signed status list lists these "
+        "exact bytes as issued, and {issuer} checked this signature when it issued them",
+        "由狀態清單證明，未重新檢查：{issuer_zh}簽署的狀態清單列有與此檔案完全相同的內容，"
+        "發證單位核發時已檢查此簽章",
+    ),
+    "proven_by_list_chain": (
+        "proven by the status list, not re-checked: {issuer} lists these bytes as a document "
+        "it issued, signed with its own certificate",
+        "由狀態清單證明，未重新檢查：{issuer_zh}將此檔案列為其核發、以其憑證簽署的文件",
+    ),
+    "proven_by_list_coverage": (
+        "proven by the status list, not re-checked: the listed fingerprint is of the whole "
+        "file, so every byte is as issued",
+        "由狀態清單證明，未重新檢查：狀態清單所列指紋涵蓋整個檔案，每個位元組皆與核發時相同",
+    ),
+    "proven_by_list_modifications": (
+        "proven by the status list, not re-checked: the file is byte for byte the one "
+        "issued, so nothing was added after signing",
+        "由狀態清單證明，未重新檢查：此檔案與核發時逐位元組相同，簽章後未加入任何內容",
     ),
     "count_offline": (
         "not counted: an offline check cannot count verifications",
@@ -290,6 +312,8 @@ CHECKS: dict[str, tuple[str, str]] = {
     ),
     "batch_refused": ("{what}", "{what_zh}"),
     "receipt_off": ("no receipt key is configured", "未設定收據簽章金鑰"),
+    # A listed file's signature checks, proven by the status list rather than re-run: each says
+    # so, and what the listing proves for that check (pdfcheck.proven_by_status_list).
     "sig_resaved": (
         "a valid signature by {signer}, kept when the file was re-saved: it no longer covers "
         "these bytes",
@@ -302,12 +326,12 @@ CHECKS: dict[str, tuple[str, str]] = {
     "school_key_logged": (
         "signed with a key of {school} later reported compromised ({revoked_at}); the school's "
         "log held the document at {logged_at}, before that",
-        "以{school_zh}其後通報外洩（{revoked_at}）的金鑰簽署；該校透明紀錄於 {logged_at} "
+        "以{school_zh}其後通報外洩（{revoked_at}）的金鑰簽署；該校透明紀錄於{logged_at}"
         "已收錄本文件，早於外洩時間",
     ),
     "school_records_kept": (
         "{school} {state} on {since}; {successor} keeps its records",
-        "{school_zh}已於 {since} {state_zh}；由{successor_zh}保管其紀錄",
+        "{school_zh}已於{since}{state_zh}；由{successor_zh}保管其紀錄",
     ),
     "school_key_problem": ("{detail}", "{detail_zh}"),
     "status_missing_federation": (
@@ -327,133 +351,75 @@ CHECKS: dict[str, tuple[str, str]] = {
     "internal_error": ("the verifier could not finish this check", "驗證服務無法完成此次檢查"),
 }
 
-# Names of the checks, as a person reads them.
-CHECK_NAMES: dict[str, tuple[str, str]] = {
-    "size": ("File size", "檔案大小"),
-    "file_type": ("File type", "檔案類型"),
-    "pdf_structure": ("PDF structure", "PDF 結構"),
-    "signature": ("Digital signature", "數位簽章"),
-    "certificate_chain": ("Issuer certificate", "發證單位憑證"),
-    "coverage": ("Whole file signed", "簽章涵蓋整份檔案"),
-    "modifications": ("No changes after signing", "簽章後未經修改"),
-    "status_list": ("Issued by the school", "學校核發紀錄"),
-    "transparency_log": ("Transparency log", "透明紀錄"),
-    "document_state": ("Current version", "文件狀態"),
-    "verification_count": ("Verification count", "驗證次數"),
-    "trust_list": ("School and key at issuance", "核發時的學校與金鑰"),
-    "upload": ("Upload", "上傳"),
-    "verifier": ("Verifier", "驗證服務"),
-}
+# The words of the pages (titles, steps, verdicts, advice, check names) are the public site's:
+# one catalog, site/strings.toml, shipped as the package certseal_site, read as data (the site
+# builder exports the same file to the browser). /verify and the site's Verify page share it, so
+# they cannot drift apart; the tests check that every key used here is there.
+SITE_PACKAGE = "certseal_site"
 
-UI: dict[str, tuple[str, str]] = {
-    "site_title": ("Document verification", "電子文件驗證"),
-    "school_system": ("certseal digital documents", "certseal 數位證書"),
-    "lang_switch": ("中文", "English"),
-    "step1": ("1 Choose the document", "1 選擇文件"),
-    "step2": ("2 Upload", "2 上傳狀態"),
-    "step3": ("3 Verification result", "3 驗證結果"),
-    "choose_file": ("Choose a PDF file", "選擇 PDF 檔案"),
-    "verify_button": ("Verify", "進行驗證"),
-    "missing_file": ("Choose one file to verify.", "請選擇一個要驗證的檔案。"),
-    "intro": (
-        "Upload the digital diploma or electronic document (PDF) exactly as you received it by "
-        "e-mail. The file is checked in memory and not kept.",
-        "請上傳您以電子郵件收到的數位學位證書或電子文件（PDF）原始檔案。檔案僅在記憶體中檢查，不會保存。",
-    ),
-    "verdict_success": ("Verified", "認證成功"),
-    "verdict_warning": ("Warning", "認證警告"),
-    "verdict_failure": ("Verification failed", "認證失敗"),
-    "summary_success": (
-        "This document was issued by the school and is the current version.",
-        "此文件確由學校核發，且為最新版本。",
-    ),
-    "summary_warning": (
-        "The document is authentic, but see the warning below.",
-        "文件確為學校核發，但請留意下列警告。",
-    ),
-    "summary_failure": (
-        "This file could not be confirmed as a document issued by the school.",
-        "無法確認此檔案為學校核發的文件。",
-    ),
-    "reasons": ("Why", "原因"),
-    "checks": ("Checks performed", "檢查項目"),
-    "document": ("The document", "文件資訊"),
-    "doc_type": ("Type", "文件類型"),
-    "doc_issuer": ("Issuer", "發證單位"),
-    "doc_issued": ("Issued", "核發時間"),
-    "doc_state": ("State", "狀態"),
-    "doc_records_kept_by": ("Records kept by", "紀錄保管學校"),
-    "doc_sha256": ("SHA-256 of the file", "檔案 SHA-256"),
-    "verifications": ("Verifications", "驗證次數"),
-    "status_list": ("Status list", "狀態清單"),
-    "status_version": (
-        "version {version}, issued {issued_at}, valid until {expires}",
-        "第 {version} 版，{issued_at} 發布，有效至 {expires}",
-    ),
-    "next": ("What to do next", "下一步"),
-    "next_success": (
-        "Nothing: you may rely on this document. Keep the original file.",
-        "無需其他動作，您可以信賴此文件。請保留原始檔案。",
-    ),
-    "next_superseded": (
-        "Ask the holder or the school for the latest version of the document.",
-        "請向文件持有人或發證學校索取最新版本。",
-    ),
-    "next_limit": (
-        "Ask the holder to request a new electronic document from the school.",
-        "請文件持有人向學校重新申請電子文件。",
-    ),
-    "next_stale": (
-        "Try again later, or contact the school to confirm the document's state.",
-        "請稍後再試，或聯絡學校確認文件狀態。",
-    ),
-    "next_failure": (
-        "Use the original attachment from the e-mail (not a printed or re-saved copy). If it "
-        "still fails, contact the school that issued it.",
-        "請使用電子郵件中的原始附件（不要列印或另存）。若仍失敗，請聯絡發證學校。",
-    ),
-    "next_zip": (
-        'Extract the ZIP file first (right-click, "Extract all"), then upload the PDF inside.',
-        "請先將 ZIP 壓縮檔解壓縮（按右鍵選「全部解壓縮」），再上傳其中的 PDF 檔。",
-    ),
-    "next_not_pdf": (
-        "Upload the PDF document itself, as attached to the e-mail you received.",
-        "請上傳 PDF 文件本身，也就是您收到的電子郵件中的附件。",
-    ),
-    "next_revoked": (
-        "Do not rely on this document. Contact the school that issued it if you have questions.",
-        "請勿採信此文件；如有疑問，請聯絡發證學校。",
-    ),
-    "next_resaved": (
-        "Use the original attachment from the e-mail: a file that was opened and saved again, "
-        'or "printed to PDF", is not the document the school issued. If the original still '
-        "fails, contact the school.",
-        "請使用電子郵件中的原始附件：經開啟後另存、或「列印成 PDF」的檔案，已不是學校核發的文件。"
-        "若原始檔仍驗證失敗，請聯絡發證學校。",
-    ),
-    "next_unavailable": (
-        "Try again in a few minutes. If it keeps failing, contact the school.",
-        "請過幾分鐘再試；若持續失敗，請聯絡發證學校。",
-    ),
-    "verify_another": ("Verify another document", "驗證其他文件"),
-    "status_passed": ("passed", "通過"),
-    "status_failed": ("failed", "未通過"),
-    "status_skipped": ("skipped", "略過"),
-    "state_active": ("current", "有效（最新版本）"),
-    "state_superseded": ("superseded by a newer version", "已由新版本取代"),
-    "state_revoked": ("voided", "已作廢"),
-}
+
+@functools.cache
+def _site_strings() -> dict[str, tuple[str, str]]:
+    path = resources.files(SITE_PACKAGE).joinpath("strings.toml")
+    try:
+        raw = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigurationError(
+            f"cannot read the site's strings {path}: {e}", f"無法讀取網站字串檔 {path}"
+        ) from e
+    return {
+        k: (v["en"], v["zh-TW"])
+        for k, v in raw.items()
+        if isinstance(v, dict) and isinstance(v.get("en"), str) and isinstance(v.get("zh-TW"), str)
+    }
 
 
 def ui(lang: Lang) -> dict[str, str]:
-    """The page strings for one language, with check names under ``check:<name>``."""
+    """The page strings for one language, with check names also under ``check:<name>``."""
     i = 1 if lang == "zh-TW" else 0
-    out = {k: v[i] for k, v in UI.items()}
-    out.update({f"check:{k}": v[i] for k, v in CHECK_NAMES.items()})
+    out = {k: v[i] for k, v in _site_strings().items()}
+    out.update({f"check:{k[6:]}": v for k, v in out.items() if k.startswith("check_")})
     return out
 
 
-REVOCATION_REASONS: dict[str, tuple[str, str]] = {}
+# What the person should do next, from the reason codes: the first rule that applies comes
+# first, each piece of advice once. site/static/common.js (NEXT_STEPS) holds the same table for
+# the site's Verify page; a test compares the two.
+NEXT_STEPS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("zip_archive",), "next_zip"),
+    (("not_pdf", "empty_file", "too_large"), "next_not_pdf"),
+    (("revoked",), "next_revoked"),
+    (("superseded",), "next_superseded"),
+    (("verification_limit_reached",), "next_limit"),
+    (
+        (
+            "not_issued",
+            "signature_invalid",
+            "modified_after_signing",
+            "no_signature",
+            "malformed_pdf",
+            "encrypted",
+            "untrusted_signer",
+            "resaved_copy",
+        ),
+        "next_resaved",
+    ),
+    (("school_not_in_trust_list",), "next_not_member"),
+    (("school_not_active", "key_not_valid_at_issuance", "key_compromised"), "next_new_document"),
+    (("status_list_of_another_school", "listed_by_another_school"), "next_ask_school"),
+    (("school_suspended",), "next_suspended"),
+    (("status_unavailable",), "next_unavailable"),
+    (("busy",), "next_busy"),
+    (("status_stale",), "next_stale"),
+)
+
+
+def next_steps(verdict: str, codes: tuple[str, ...] | list[str]) -> list[str]:
+    """The string keys of the advice for a verdict and its reason codes, in order."""
+    if verdict == "success":
+        return ["next_success"]
+    out = [key for group, key in NEXT_STEPS if any(c in codes for c in group)]
+    return list(dict.fromkeys(out)) or ["next_failure"]
 
 
 class _Missing(dict[str, Any]):
@@ -464,15 +430,25 @@ class _Missing(dict[str, Any]):
         return ""
 
 
-def _format(template: str, params: dict[str, Any]) -> str:
+def _format(template: str, params: dict[str, Any], lang: Lang, zone: str) -> str:
+    # A time in a sentence is written for people (certseal.timeutil.people_time); the JSON
+    # fields beside the sentence keep the RFC 3339 form.
+    if any(isinstance(v, str) and "T" in v and "Z" in v for v in params.values()):
+        params = {
+            k: people_times(v, lang, zone) if isinstance(v, str) else v for k, v in params.items()
+        }
     return template.format_map(_Missing(params))
 
 
-def reason_message(code: str, lang: Lang, params: dict[str, Any]) -> str:
+def reason_message(
+    code: str, lang: Lang, params: dict[str, Any], zone: str = DEFAULT_TIME_ZONE
+) -> str:
     en, zh = REASONS[code]
-    return _format(zh if lang == "zh-TW" else en, params)
+    return _format(zh if lang == "zh-TW" else en, params, lang, zone)
 
 
-def check_detail(key: str, lang: Lang, params: dict[str, Any]) -> str:
+def check_detail(
+    key: str, lang: Lang, params: dict[str, Any], zone: str = DEFAULT_TIME_ZONE
+) -> str:
     en, zh = CHECKS[key]
-    return _format(zh if lang == "zh-TW" else en, params)
+    return _format(zh if lang == "zh-TW" else en, params, lang, zone)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from verifier.messages import Lang, check_detail, reason_message
+from certseal.statuslist import REASON_CODES
+from certseal.timeutil import DEFAULT_TIME_ZONE, people_time
+from verifier.messages import Lang, check_detail, next_steps, reason_message
 
 CheckStatus = Literal["passed", "failed", "skipped"]
 Verdict = Literal["success", "warning", "failure"]
@@ -56,6 +58,10 @@ WARNING_CODES = (
     "status_stale",
     "school_suspended",
 )
+# Checks that fail with a warning, not a failure: the document is authentic, and the reason
+# they give is a warning (superseded, verification limit, stale list). Their answer carries
+# ``severity: warning`` next to ``status: failed``, and pages show them as a warning.
+WARNING_CHECKS = ("state_superseded", "count_reached", "status_stale")
 
 
 @dataclass(frozen=True)
@@ -67,12 +73,22 @@ class Check:
     detail: str
     params: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def to_dict(self, lang: Lang) -> dict[str, Any]:
-        return {
+    @property
+    def severity(self) -> Verdict | None:
+        """How bad a failed check is: ``warning`` for :data:`WARNING_CHECKS`, else failure."""
+        if self.status != "failed":
+            return None
+        return "warning" if self.detail in WARNING_CHECKS else "failure"
+
+    def to_dict(self, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> dict[str, Any]:
+        d = {
             "name": self.name,
             "status": self.status,
-            "detail": check_detail(self.detail, lang, self.params),
+            "detail": check_detail(self.detail, lang, self.params, zone),
         }
+        if self.severity == "warning":
+            d["severity"] = "warning"  # added field: ``status`` keeps its three values
+        return d
 
 
 @dataclass(frozen=True)
@@ -88,8 +104,8 @@ class Reason:
     def severity(self) -> Verdict:
         return "failure" if self.code in FAILURE_CODES else "warning"
 
-    def to_dict(self, lang: Lang) -> dict[str, Any]:
-        return {"code": self.code, "message": reason_message(self.code, lang, self.params)}
+    def to_dict(self, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> dict[str, Any]:
+        return {"code": self.code, "message": reason_message(self.code, lang, self.params, zone)}
 
 
 @dataclass(frozen=True)
@@ -186,11 +202,13 @@ class Verification:
     def codes(self) -> tuple[str, ...]:
         return tuple(r.code for r in self.reasons)
 
-    def to_dict(self, lang: Lang) -> dict[str, Any]:
+    def to_dict(self, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> dict[str, Any]:
+        """The answer in ``lang``; times in its sentences are written for people in ``zone``
+        (its fields keep RFC 3339 UTC)."""
         return {
             "result": self.result,
-            "reasons": [r.to_dict(lang) for r in self.reasons],
-            "checks": [c.to_dict(lang) for c in self.checks],
+            "reasons": [r.to_dict(lang, zone) for r in self.reasons],
+            "checks": [c.to_dict(lang, zone) for c in self.checks],
             "document": None if self.document is None else self.document.to_dict(lang),
             "verifications": None
             if self.verifications is None
@@ -198,3 +216,29 @@ class Verification:
             "status_list": None if self.status_list is None else self.status_list.to_dict(),
             "lang": lang,
         }
+
+
+@dataclass(frozen=True)
+class PageView:
+    """What the no-JavaScript result page (verify/result.html) shows of a verification: the
+    answer, the advice keys, and times written for people in the reader's language."""
+
+    r: dict[str, Any]
+    verdict: Verdict
+    next_steps: tuple[str, ...]
+    lang: Lang
+    zone: str
+
+    def when(self, iso: str | None) -> str:
+        return people_time(iso, self.lang, self.zone) if iso else ""
+
+
+def page_view(result: Verification, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> PageView:
+    """The page's view of ``result`` (the same advice rules as the site's script)."""
+    r = result.to_dict(lang, zone)
+    doc = r["document"]
+    if doc and doc.get("revocation_reason"):
+        en, zh = REASON_CODES.get(doc["revocation_reason"], REASON_CODES["other"])
+        doc["revocation_reason_text"] = zh if lang == "zh-TW" else en
+    steps = tuple(next_steps(result.result, result.codes))
+    return PageView(r, result.result, steps, lang, zone)

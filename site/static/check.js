@@ -166,9 +166,9 @@
         }, 0);
         steps.push(["passed", "cstep_snapshot", t("cdetail_snapshot", { total: total })]);
         const times = {
-          issued_at: C.formatTime(ts.issued_at),
+          issued_at: C.peopleTime(ts.issued_at),
           // The earlier of the timestamp's expiry (hours) and the snapshot's (days).
-          expires: C.formatTime(loaded.expires),
+          expires: C.peopleTime(loaded.expires),
         };
         steps.push(
           loaded.expired
@@ -199,7 +199,7 @@
           // Documents issued while the school was active stay valid after it merges or closes.
           const step = TL.stateAt(school.profile, SL.parseTime(entry.issued_at, "issued_at"));
           inactive = !step || step.state !== "active";
-          const issued = C.formatTime(entry.issued_at);
+          const issued = C.peopleTime(entry.issued_at);
           steps.push(
             inactive
               ? ["failed", "cstep_school_at_issue", t("cdetail_school_inactive_at_issue", { issued: issued })]
@@ -223,7 +223,7 @@
         t("cdetail_trust_list", {
           version: tl.targetsVersion,
           root: tl.rootVersion,
-          schools: Object.keys(tl.profiles).length,
+          schools: tl.schoolIds.length,
         }),
       ]);
       const found = tl.schools[sid];
@@ -240,7 +240,7 @@
           name: found.name,
           id: sid,
           state: t("school_state_" + current.state),
-          since: t("school_since", { time: C.formatTime(current.at) }),
+          since: t("school_since", { time: C.peopleTime(current.at) }),
           keys: found.keys.filter(function (k) {
             return k.role === "statuslist";
           }).length,
@@ -285,8 +285,8 @@
       kind = { active: "success", superseded: "warning", revoked: "failure" }[entry.state];
       heading = t("cverdict_" + entry.state);
       summary = t("csummary_" + entry.state, {
-        superseded_at: C.formatTime(entry.superseded_at),
-        revoked_at: C.formatTime(entry.revoked_at),
+        superseded_at: C.peopleTime(entry.superseded_at),
+        revoked_at: C.peopleTime(entry.revoked_at),
         reason: reasons[entry.reason] || entry.reason,
       });
       if (outcome.state.expired) {
@@ -320,10 +320,10 @@
           C.facts([
             [t("doc_type"), doc ? doc.name : entry.type],
             [t("doc_issuer"), (C.i18n.lang === "zh-TW" ? issuerInfo.name_zh : issuerInfo.name_en) || issuerInfo.code],
-            [t("doc_issued"), C.formatTime(entry.issued_at)],
+            [t("doc_issued"), C.peopleTime(entry.issued_at)],
             [t("doc_state"), t("state_" + entry.state)],
-            [t("doc_superseded_at"), C.formatTime(entry.superseded_at)],
-            [t("doc_revoked_at"), C.formatTime(entry.revoked_at)],
+            [t("doc_superseded_at"), C.peopleTime(entry.superseded_at)],
+            [t("doc_revoked_at"), C.peopleTime(entry.revoked_at)],
             [t("doc_revocation_reason"), entry.reason ? C.i18n.revocationReasons[entry.reason] || entry.reason : null],
             [t("doc_sha256"), outcome.sha256, { class: "hex" }],
           ])

@@ -29,6 +29,97 @@
     return iso.slice(0, 10) + " " + iso.slice(11, 16) + " UTC";
   }
 
+  // Times written for people, as certseal/timeutil.py people_time writes them: the reader's
+  // language, the school's time zone (the page's data-time-zone, else Taipei). The shared cases
+  // are tests/vectors/people_times.json.
+  const DEFAULT_TIME_ZONE = "Asia/Taipei";
+  const ZONE_NAMES = { "Asia/Taipei": ["Taipei time", "臺北時間"], UTC: ["UTC", "UTC"] };
+  const MONTHS = [
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+  ];
+
+  function pageTimeZone() {
+    const root = document.documentElement;
+    return (root && root.getAttribute("data-time-zone")) || DEFAULT_TIME_ZONE;
+  }
+
+  /** "2026-11-30T08:46:39Z" -> "30 November 2026, 4:46 pm Taipei time" (or in Chinese). */
+  function peopleTime(iso, lang, zone) {
+    if (typeof iso !== "string" || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(iso)) {
+      return iso || "";
+    }
+    lang = lang || I18N.lang || "zh-TW";
+    zone = zone || pageTimeZone();
+    const ms = Date.parse(iso);
+    let parts;
+    try {
+      parts = new Intl.DateTimeFormat("en-US", {
+        timeZone: zone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric",
+        hour: "numeric", minute: "numeric", second: "numeric",
+      }).formatToParts(new Date(ms));
+    } catch (e) {
+      return formatTime(iso); // a zone this browser does not know: UTC, said so
+    }
+    const p = {};
+    parts.forEach(function (part) {
+      p[part.type] = Number(part.value);
+    });
+    let name = ZONE_NAMES[zone];
+    if (!name) {
+      const minutes = Math.round(
+        (Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - ms) / 60000
+      );
+      const abs = Math.abs(minutes);
+      const label = "UTC" + (minutes >= 0 ? "+" : "\u2212") + Math.floor(abs / 60) +
+        (abs % 60 ? ":" + String(abs % 60).padStart(2, "0") : "");
+      name = [label, label];
+    }
+    const hour = p.hour % 12 || 12;
+    const minute = String(p.minute).padStart(2, "0");
+    if (lang === "zh-TW") {
+      return p.year + "年" + p.month + "月" + p.day + "日 " + (p.hour < 12 ? "上午" : "下午") +
+        hour + ":" + minute + "（" + name[1] + "）";
+    }
+    return p.day + " " + MONTHS[p.month - 1] + " " + p.year + ", " + hour + ":" + minute + " " +
+      (p.hour < 12 ? "am" : "pm") + " " + name[0];
+  }
+
+  // What the person should do next, from the reason codes: the same table as
+  // verifier/messages.py NEXT_STEPS (a test compares them); the first rule that applies first.
+  const NEXT_STEPS = [
+    [["zip_archive"], "next_zip"],
+    [["not_pdf", "empty_file", "too_large"], "next_not_pdf"],
+    [["revoked"], "next_revoked"],
+    [["superseded"], "next_superseded"],
+    [["verification_limit_reached"], "next_limit"],
+    [
+      ["not_issued", "signature_invalid", "modified_after_signing", "no_signature",
+        "malformed_pdf", "encrypted", "untrusted_signer", "resaved_copy"],
+      "next_resaved",
+    ],
+    [["school_not_in_trust_list"], "next_not_member"],
+    [["school_not_active", "key_not_valid_at_issuance", "key_compromised"], "next_new_document"],
+    [["status_list_of_another_school", "listed_by_another_school"], "next_ask_school"],
+    [["school_suspended"], "next_suspended"],
+    [["status_unavailable"], "next_unavailable"],
+    [["busy"], "next_busy"],
+    [["status_stale"], "next_stale"],
+  ];
+
+  /** The string keys of the advice for a verdict and its reason codes, each once, in order. */
+  function nextSteps(verdict, codes) {
+    if (verdict === "success") return ["next_success"];
+    const out = [];
+    NEXT_STEPS.forEach(function (rule) {
+      const applies = rule[0].some(function (c) {
+        return codes.indexOf(c) >= 0;
+      });
+      if (applies && out.indexOf(rule[1]) < 0) out.push(rule[1]);
+    });
+    return out.length ? out : ["next_failure"];
+  }
+
   function formatSize(bytes) {
     if (bytes < 1024) return bytes + " B";
     if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(1) + " KB";
@@ -176,6 +267,9 @@
     t: t,
     has: has,
     formatTime: formatTime,
+    peopleTime: peopleTime,
+    NEXT_STEPS: NEXT_STEPS,
+    nextSteps: nextSteps,
     formatSize: formatSize,
     el: el,
     clear: clear,

@@ -129,34 +129,14 @@
     C.clear(result);
   }
 
-  /** What the person should do, from the reason codes; the first that applies comes first. */
+  /** What the person should do: the shared rules (common.js NEXT_STEPS, as the verifier's). */
   function nextSteps(data) {
     const codes = (data.reasons || []).map(function (r) {
       return r.code;
     });
-    if (data.result === "success") return [t("next_success")];
-    const rules = [
-      [["zip_archive"], "next_zip"],
-      [["not_pdf", "empty_file", "too_large"], "next_not_pdf"],
-      [["revoked"], "next_revoked"],
-      [["superseded"], "next_superseded"],
-      [["verification_limit_reached"], "next_limit"],
-      [
-        ["not_issued", "signature_invalid", "modified_after_signing", "no_signature",
-          "malformed_pdf", "encrypted", "untrusted_signer"],
-        "next_resaved",
-      ],
-      [["status_unavailable"], "next_unavailable"],
-      [["status_stale"], "next_stale"],
-    ];
-    const out = [];
-    rules.forEach(function (rule) {
-      const applies = rule[0].some(function (c) {
-        return codes.indexOf(c) >= 0;
-      });
-      if (applies && out.indexOf(t(rule[1])) < 0) out.push(t(rule[1]));
+    return C.nextSteps(data.result, codes).map(function (key) {
+      return t(key);
     });
-    return out.length ? out : [t("next_failure")];
   }
 
   function render(data) {
@@ -194,16 +174,17 @@
       const rows = [
         [t("doc_type"), doc.type_name || doc.type],
         [t("doc_issuer"), doc.issuer],
-        [t("doc_issued"), C.formatTime(doc.issued_at)],
+        [t("doc_issued"), C.peopleTime(doc.issued_at, lang)],
         [t("doc_state"), doc.state ? t("state_" + doc.state) : null],
-        [t("doc_superseded_at"), C.formatTime(doc.superseded_at)],
-        [t("doc_revoked_at"), C.formatTime(doc.revoked_at)],
+        [t("doc_superseded_at"), C.peopleTime(doc.superseded_at, lang)],
+        [t("doc_revoked_at"), C.peopleTime(doc.revoked_at, lang)],
         [
           t("doc_revocation_reason"),
           doc.revocation_reason
             ? C.i18n.revocationReasons[doc.revocation_reason] || doc.revocation_reason
             : null,
         ],
+        [t("doc_records_kept_by"), doc.records_kept_by ? doc.records_kept_by.name : null],
       ];
       if (data.verifications) {
         rows.push([t("doc_verifications"), t("verifications_value", data.verifications)]);
@@ -220,7 +201,9 @@
           (data.checks || []).map(function (c) {
             // A check this site does not know yet still shows, under its own name.
             const name = C.has("check_" + c.name) ? t("check_" + c.name) : c.name.replace(/_/g, " ");
-            return C.checkItem(c.status, t("status_" + c.status), name, c.detail);
+            // A failed check that only warns (superseded, limit, stale list) looks like one.
+            const shown = c.severity === "warning" ? "warning" : c.status;
+            return C.checkItem(shown, t("status_" + shown), name, c.detail);
           })
         )
       )
@@ -233,8 +216,8 @@
           { class: "status-list-line" },
           t("status_list_line", {
             version: s.version,
-            issued_at: C.formatTime(s.issued_at),
-            expires: C.formatTime(s.expires),
+            issued_at: C.peopleTime(s.issued_at, lang),
+            expires: C.peopleTime(s.expires, lang),
           })
         )
       );
