@@ -142,8 +142,8 @@
   }
 
   function isZip(file) {
-    if (!file.size || !file.slice) return Promise.resolve(false);
-    return readBytes(file.slice(0, 4)).then(
+    if (!file.size || !file.slice || !file.arrayBuffer) return Promise.resolve(false);
+    return file.slice(0, 4).arrayBuffer().then(
       function (buf) {
         const head = String.fromCharCode.apply(null, new Uint8Array(buf));
         return ZIP_MAGIC.indexOf(head) >= 0;
@@ -152,16 +152,6 @@
         return false;
       }
     );
-  }
-
-  function readBytes(blob) {
-    if (blob.arrayBuffer) return blob.arrayBuffer();
-    return new Promise(function (resolve, reject) {
-      const reader = new FileReader();
-      reader.onload = function () { resolve(reader.result); };
-      reader.onerror = function () { reject(reader.error); };
-      reader.readAsArrayBuffer(blob);
-    });
   }
 
   function choose(list) {
@@ -273,20 +263,21 @@
     results.setAttribute("aria-busy", on ? "true" : "false");
   }
 
-  const run_ = { rows: [], receipts: [], done: 0, total: 0, part: 0, parts: 0 };
+  // The run under way: its rows (the CSV's too), receipts, and files done of the total.
+  const state = { rows: [], receipts: [], done: 0, total: 0, part: 0, parts: 0, wantReceipt: false };
 
   function run(sel, wantReceipt) {
-    run_.rows = [];
-    run_.receipts = [];
-    run_.done = sel.tooBig.length;
-    run_.total = sel.entries.length;
-    run_.part = 0;
-    run_.parts = sel.parts.length;
-    run_.wantReceipt = wantReceipt;
+    state.rows = [];
+    state.receipts = [];
+    state.done = sel.tooBig.length;
+    state.total = sel.entries.length;
+    state.part = 0;
+    state.parts = sel.parts.length;
+    state.wantReceipt = wantReceipt;
     sel.tooBig.forEach(function (e) {
       addRow(unchecked(e, t("bulk_reason_too_big", { max_mb: maxMb })));
     });
-    progress.max = Math.max(run_.total, 1);
+    progress.max = Math.max(state.total, 1);
     progressBox.hidden = false;
     results.hidden = false;
     showProgress();
@@ -294,19 +285,19 @@
   }
 
   function showProgress() {
-    progress.value = run_.done;
+    progress.value = state.done;
     progressText.textContent = t("bulk_progress", {
-      done: run_.done,
-      total: run_.total,
-      part: Math.min(run_.part + 1, run_.parts),
-      parts: run_.parts,
+      done: state.done,
+      total: state.total,
+      part: Math.min(state.part + 1, state.parts),
+      parts: state.parts,
     });
   }
 
   function next(queue) {
     if (!queue.length) return Promise.resolve();
     const part = queue.shift();
-    return send(part, run_.wantReceipt).then(
+    return send(part, state.wantReceipt).then(
       function (answer) {
         const data = answer.data;
         const codes = data && data.reasons ? data.reasons.map(function (r) { return r.code; }) : [];
@@ -314,13 +305,13 @@
         if (refused && part.length > 1 && (answer.tooLarge || overlaps(codes, SPLIT_CODES))) {
           const half = Math.ceil(part.length / 2);
           queue.unshift(part.slice(0, half), part.slice(half));
-          run_.parts += 1;
+          state.parts += 1;
           showProgress();
           return next(queue);
         }
-        if (refused && codes.indexOf("receipt_unavailable") >= 0 && run_.wantReceipt) {
+        if (refused && codes.indexOf("receipt_unavailable") >= 0 && state.wantReceipt) {
           // The certificate is published but the service signs no receipts: go on without.
-          run_.wantReceipt = false;
+          state.wantReceipt = false;
           queue.unshift(part);
           return next(queue);
         }
@@ -328,8 +319,8 @@
           // An answer this page cannot read: its files are still listed, as not checked.
           part.forEach(function (entry) { addRow(unchecked(entry, t("bulk_reason_bad_response"))); });
         }).then(function () {
-          run_.done += part.length;
-          run_.part += 1;
+          state.done += part.length;
+          state.part += 1;
           showProgress();
           return next(queue);
         });
@@ -339,7 +330,7 @@
         const reason = e && e.message === "network" ? "bulk_reason_network" : "bulk_reason_bad_response";
         [part].concat(queue).forEach(function (p) {
           p.forEach(function (entry) { addRow(unchecked(entry, t(reason))); });
-          run_.done += p.length;
+          state.done += p.length;
         });
         showProgress();
       }
@@ -393,7 +384,7 @@
       return Promise.resolve();
     }
     if (data.receipt) {
-      run_.receipts.push({ part: run_.receipts.length + 1, count: files.length, receipt: data.receipt });
+      state.receipts.push({ part: state.receipts.length + 1, count: files.length, receipt: data.receipt });
     }
     // Without a ZIP file, the answer lists the files in the order they were sent.
     const oneToOne = files.length === part.length && !part.some(function (e) { return e.zip; });
@@ -414,8 +405,10 @@
   /** The SHA-256 of a file the verifier found no document in, computed here (when the
    *  browser offers Web Crypto), so that every CSV row can be matched to its file. */
   function localSha256(file) {
-    if (!SL || !window.crypto || !window.crypto.subtle) return Promise.resolve("");
-    return readBytes(file).then(SL.sha256Hex).catch(function () {
+    if (!SL || !window.crypto || !window.crypto.subtle || !file.arrayBuffer) {
+      return Promise.resolve("");
+    }
+    return file.arrayBuffer().then(SL.sha256Hex).catch(function () {
       return "";
     });
   }
@@ -453,7 +446,7 @@
   }
 
   function addRow(row) {
-    run_.rows.push(row);
+    state.rows.push(row);
     tbody.appendChild(
       el(
         "tr",
@@ -481,16 +474,16 @@
   // -- the end of a run ------------------------------------------------------------------
   function finish() {
     const counts = { success: 0, warning: 0, failure: 0, unchecked: 0 };
-    run_.rows.forEach(function (r) { counts[r.verdict] += 1; });
+    state.rows.forEach(function (r) { counts[r.verdict] += 1; });
     summary.textContent = t("bulk_summary", {
-      total: run_.rows.length,
+      total: state.rows.length,
       success: counts.success,
       warning: counts.warning,
       failure: counts.failure,
       unchecked: counts.unchecked,
     });
     progress.value = progress.max;
-    progressText.textContent = t("bulk_progress_done", { total: run_.total });
+    progressText.textContent = t("bulk_progress_done", { total: state.total });
     offerDownloads();
     setBusy(false);
     results.hidden = false;
@@ -513,9 +506,9 @@
     C.clear(downloadList);
     const when = stamp();
     downloadList.appendChild(
-      download(t("bulk_download_csv"), "certseal-bulk-" + when + ".csv", csv(run_.rows), "text/csv;charset=utf-8")
+      download(t("bulk_download_csv"), "certseal-bulk-" + when + ".csv", csv(state.rows), "text/csv;charset=utf-8")
     );
-    run_.receipts.forEach(function (r) {
+    state.receipts.forEach(function (r) {
       downloadList.appendChild(
         download(
           t("bulk_download_receipt", { part: r.part, count: r.count }),
@@ -525,12 +518,12 @@
         )
       );
     });
-    if (run_.receipts.length && certificate) {
+    if (state.receipts.length && certificate) {
       downloadList.appendChild(
         download(t("bulk_download_certificate"), "verifier-receipt.pem", certificate, "application/x-pem-file")
       );
     }
-    receiptHowto.hidden = !run_.receipts.length;
+    receiptHowto.hidden = !state.receipts.length;
     downloads.hidden = false;
   }
 

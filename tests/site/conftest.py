@@ -14,6 +14,7 @@ import json
 import threading
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,36 @@ def built_site(issued: Issued) -> tuple[Path, ...]:
     )
 
 
+def verifier_config(issued: Issued, counts_db: Path, **extra: Any) -> dict[str, Any]:
+    """A verifier trusting the session's authority and serving its published site."""
+    return {
+        "issuers": [
+            {
+                "name": "demo",
+                "trust_dir": str(issued.home / "keys"),
+                "source": str(issued.published),
+            }
+        ],
+        "counts_db": str(counts_db),
+        "site_dir": str(issued.published),
+        **extra,
+    }
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve a WSGI app on 127.0.0.1 for the block; yields its URL, ending with a slash."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
 @pytest.fixture(scope="session")
 def site(
     issued: Issued, built_site: tuple[Path, ...], tmp_path_factory: pytest.TempPathFactory
@@ -78,28 +109,9 @@ def site(
     tmp = tmp_path_factory.mktemp("site-verifier")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("verifier.app.utcnow", lambda: FROZEN)
-        app = create_app(
-            {
-                "issuers": [
-                    {
-                        "name": "demo",
-                        "trust_dir": str(issued.home / "keys"),
-                        "source": str(issued.published),
-                    }
-                ],
-                "counts_db": str(tmp / "counts.sqlite"),
-                "site_dir": str(issued.published),
-            }
-        )
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield Site(f"http://127.0.0.1:{server.server_port}/", issued.published, built_site)
-        finally:
-            server.shutdown()
-            thread.join()
-            server.server_close()
+        app = create_app(verifier_config(issued, tmp / "counts.sqlite"))
+        with serving(app) as url:
+            yield Site(url, issued.published, built_site)
 
 
 @pytest.fixture(scope="module")

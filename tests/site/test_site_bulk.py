@@ -12,14 +12,12 @@ import datetime as dt
 import hashlib
 import io
 import json
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from certseal.pki import load_certificates
 from certseal.receipt import check_receipt
@@ -32,7 +30,9 @@ from tests.site.conftest import (
     axe,
     new_page,
     screenshot,
+    serving,
     tampered,
+    verifier_config,
     zipped,
 )
 from verifier.app import create_app
@@ -52,32 +52,18 @@ def receipt_site(issued: Issued, tmp_path_factory: pytest.TempPathFactory) -> It
     tmp = tmp_path_factory.mktemp("bulk-receipts")
     key, cert = new_receipt_key(tmp / "receipt", "bulk.test", FROZEN - dt.timedelta(days=1))
     app = create_app(
-        {
-            "issuers": [
-                {
-                    "name": "demo",
-                    "trust_dir": str(issued.home / "keys"),
-                    "source": str(issued.published),
-                }
-            ],
-            "counts_db": str(tmp / "counts.sqlite"),
-            "site_dir": str(issued.published),
-            "receipt_key": str(key),
-            "receipt_cert": str(cert),
-            "receipt_name": "bulk.test",
-            "batch_max_files": 3,
-        },
+        verifier_config(
+            issued,
+            tmp / "counts.sqlite",
+            receipt_key=str(key),
+            receipt_cert=str(cert),
+            receipt_name="bulk.test",
+            batch_max_files=3,
+        ),
         clock=lambda: FROZEN,
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Site(f"http://127.0.0.1:{server.server_port}/", issued.published, ())
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
+    with serving(app) as url:
+        yield Site(url, issued.published, ())
 
 
 @pytest.fixture
