@@ -423,7 +423,7 @@
       reason: (f.reasons || []).map(function (r) { return r.message; }).join(" "),
       type: doc.type ? doc.type_name || doc.type : "",
       school: doc.type ? doc.issuer || "" : "",
-      issued: doc.type ? C.formatTime(doc.issued_at) : "",
+      issued: doc.type ? C.peopleTime(doc.issued_at, lang) : "",
       sha256: doc.sha256 || "",
     };
   }

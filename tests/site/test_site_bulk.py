@@ -21,6 +21,7 @@ import pytest
 
 from certseal.pki import load_certificates
 from certseal.receipt import check_receipt
+from certseal.timeutil import people_time
 from tests.conftest import NOW, Issued
 from tests.site.conftest import (
     ARTIFACTS,
@@ -189,7 +190,9 @@ def test_a_folder_becomes_a_table_and_a_csv(
     genuine = table["收件匣/畢業證書.pdf"]
     assert genuine["verdict"] == "success" and genuine["word"].endswith("認證成功")
     assert genuine["type"] == "中文學位證書" and genuine["school"] == "國立示範大學"
-    assert genuine["issued"].startswith(NOW.strftime("%Y-%m-%d"))
+    # Written for people, as on the Verify page: the school's zone, the reader's language.
+    assert genuine["issued"].startswith(people_time(NOW, "zh-TW").split()[0])
+    assert genuine["issued"].endswith("（臺北時間）")
     old = table["收件匣/sub/old.pdf"]
     assert (old["verdict"], old["codes"]) == ("warning", "superseded")
     edited = table["收件匣/edited.pdf"]
@@ -258,6 +261,7 @@ def test_english_page_with_a_zip_file(page: Any, site: Site, issued: Issued) -> 
     assert set(table) == {"docs.zip/a/diploma.pdf", "docs.zip/a/revoked.pdf", "old.pdf"}
     assert table["docs.zip/a/diploma.pdf"]["word"].endswith("Verified")
     assert table["docs.zip/a/diploma.pdf"]["type"] == "Chinese diploma"
+    assert table["docs.zip/a/diploma.pdf"]["issued"].endswith(" Taipei time")
     assert table["docs.zip/a/revoked.pdf"]["verdict"] == "failure"
     assert "revoked" in table["docs.zip/a/revoked.pdf"]["codes"]
     assert table["old.pdf"]["word"].endswith("Warning")
