@@ -1,10 +1,12 @@
 """The verifier's deployment: nginx in front of gunicorn (docs/deployment.md).
 
-gunicorn's synchronous workers are few and block on a client's socket: a client that sends one
-byte a second holds a worker for as long as it likes. nginx reads each request in full, in memory,
-before passing it on over a unix socket, so a worker only ever sees a complete request. This
-module writes nginx's configuration from ``verifier/deploy/`` and, for the demo and the tests,
-runs both servers as children of one process (:class:`Served`).
+A worker that reads a client's socket itself is held by a client that sends one byte a second
+for as long as it likes. nginx reads each request in full, in memory, before passing it on over
+a unix socket, so gunicorn only ever sees a complete request. gunicorn runs ``gthread`` workers:
+a request that waits for a parse slot or its parse process holds a thread but no CPU, and there
+are more threads than such requests can take, so a listed document always finds one. This module
+writes nginx's configuration from ``verifier/deploy/`` and, for the demo and the tests, runs both
+servers as children of one process (:class:`Served`).
 """
 
 from __future__ import annotations
