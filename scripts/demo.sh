@@ -1,112 +1,165 @@
 #!/usr/bin/env bash
-# The README's main command: set up, run a demo authority end to end, then serve the verifier
-# and the public site on 127.0.0.1 as production does: nginx buffers every request in front of
-# gunicorn (docs/deployment.md). Ctrl-C stops both.
+# The README's main command: a federation of three fictional schools on 127.0.0.1.
+#
+#   bash scripts/demo.sh          set everything up from scratch, then serve (Ctrl-C stops)
+#   bash scripts/demo.sh serve    serve what the last run set up
+#   bash scripts/demo.sh renew    re-sign the short-lived timestamps (safe while serving)
+#
+# Three authorities (DEMO; JADE, with an 81-character English name; JHMC, merged into JADE after
+# it issued its class) each issue their class; a federation operator admits them and publishes
+# the trust list and the national site; DEMO delivers its documents to a local SMTP sink and one
+# transcript to a local SFTP folder standing for WES. Then one national verifier and site are
+# served as production does: nginx in front of gunicorn (docs/deployment.md).
+#
+# Settings: CERTSEAL_DEMO_PORT (8080), CERTSEAL_DEMO_HOME (~/.local/share/certseal-demo: keys,
+# registries, the operator), CERTSEAL_DEMO_OUT (./demo-out: what is published and delivered),
+# CERTSEAL_DEMO_SERVE=0 (set up, do not serve), CERTSEAL_DEMO_SETUP=0 (skip scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+[ "${CERTSEAL_DEMO_SETUP:-1}" = 0 ] || bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
-# The demo authority's keys and registry live outside the checkout, as a real one's must.
-export CERTSEAL_HOME="${CERTSEAL_DEMO_HOME:-$HOME/.local/share/certseal-demo}/authority"
+PORT="${CERTSEAL_DEMO_PORT:-8080}"
+DEMO_HOME="${CERTSEAL_DEMO_HOME:-$HOME/.local/share/certseal-demo}"
+OUT="${CERTSEAL_DEMO_OUT:-$PWD/demo-out}"
+BASE="http://127.0.0.1:$PORT"
+SITE="$OUT/site"              # the national site; each school's published folder under schools/
+INPUT="$OUT/input"            # what the registrars and the operator were given
+SCHOOLS=(DEMO JADE JHMC)
 export CERTSEAL_PASSPHRASE="demo passphrase, not a secret"   # a real registrar is prompted
 export CERTSEAL_ACTOR="demo-registrar"
-OUT="$PWD/demo-out"
-PORT="${CERTSEAL_DEMO_PORT:-8080}"
-SAMPLES="authority/sample_data"
+export CERTSEAL_FEDERATION_HOME="$DEMO_HOME/federation"
+DATA="python scripts/demo_data.py"
 
-rm -rf "$(dirname "$CERTSEAL_HOME")" "$OUT"
-mkdir -p "$OUT/samples"
+# Each school's authority keeps its keys and registry outside the checkout, as a real one must.
+home_of() { echo "$DEMO_HOME/schools/$1"; }
+as_school() { local id=$1; shift; CERTSEAL_HOME="$(home_of "$id")" certseal "$@"; }
 
-echo "== Set up the demo authority (root CA, document-signing and status-list keys)"
-certseal authority init --demo
-echo "== Import the sample class"
-certseal authority import graduates "$SAMPLES/graduates.csv"
-certseal authority import courses "$SAMPLES/courses.csv"
-certseal authority import ranks "$SAMPLES/ranks.csv"
-echo "== Paper diplomas collected; digital diplomas due"
-mapfile -t STUDENTS < <(python - "$SAMPLES/graduates.csv" <<'PY'
-import csv, sys
-for row in csv.DictReader(open(sys.argv[1], encoding="utf-8-sig")):
-    print(row["student_id"])
-PY
-)
-certseal authority collected "${STUDENTS[@]}" --on "$(date -u -d '2 days ago' +%F)"
-certseal authority due | head -5
-echo "== Issue every due digital diploma"
-certseal authority issue --due | head -3
-echo "== Issue electronic documents for orders"
-mapfile -t WITH_COURSES < <(python - "$SAMPLES/courses.csv" <<'PY'
-import csv, sys
-seen = []
-for row in csv.DictReader(open(sys.argv[1], encoding="utf-8-sig")):
-    if row["student_id"] not in seen:
-        seen.append(row["student_id"])
-print("\n".join(seen[:3]))
-PY
-)
-mapfile -t WITH_RANK < <(python - "$SAMPLES/ranks.csv" <<'PY'
-import csv, sys
-print(next(csv.DictReader(open(sys.argv[1], encoding="utf-8-sig")))["student_id"])
-PY
-)
-for s in "${WITH_COURSES[@]}"; do
-  certseal authority issue --type transcript --student "$s" --order "ORD-$s" | head -2
+renew() {
+  echo "== Re-sign each school's status-list timestamp and the trust list's"
+  for id in "${SCHOOLS[@]}"; do
+    as_school "$id" authority publish --timestamp-only --out "$SITE/schools/$id"
+  done
+  certseal federation refresh
+  certseal federation publish --out "$SITE" --site
+}
+
+serve() {
+  if [ ! -d "$SITE/trust" ]; then
+    echo "Nothing set up in $OUT yet: run 'bash scripts/demo.sh' first." >&2
+    echo "尚未在 $OUT 建立示範資料：請先執行 'bash scripts/demo.sh'。" >&2
+    exit 3
+  fi
+  exec certseal verifier serve --federation "$BASE/trust/" \
+    --root-pin "$CERTSEAL_FEDERATION_HOME/repo/metadata/1.root.json" \
+    --site-dir "$SITE" --counts-db "$DEMO_HOME/verifier/counts.sqlite" \
+    --run-dir "$DEMO_HOME/run" --port "$PORT"
+}
+
+case "${1:-}" in
+  serve) serve ;;
+  renew) renew; exit 0 ;;
+  "") ;;
+  *) echo "usage: bash scripts/demo.sh [serve|renew]" >&2; exit 2 ;;
+esac
+
+rm -rf "$DEMO_HOME" "$OUT"
+mkdir -p "$INPUT" "$SITE/schools"
+
+echo "== The federation operator: root keys (any 2 of 3 sign) and the online key"
+certseal federation init --origin "127.0.0.1:$PORT/trust/log"
+
+echo "== Three schools, each with its own page $BASE/schools/<ID>/ printed on its documents"
+$DATA schools --port "$PORT" --out "$INPUT"
+for id in "${SCHOOLS[@]}"; do
+  as_school "$id" authority init --school "$INPUT/$id.json" >/dev/null
+  # The request's addresses default to the school's page: <page>/status/ and <page>/log/.
+  as_school "$id" authority export-request --out "$INPUT/$id-request.json" \
+    --domain "${id,,}.example.edu.tw" >/dev/null
+  certseal federation admit "$INPUT/$id-request.json"
 done
-certseal authority issue --type rank_certificate --student "${WITH_RANK[0]}" --order "ORD-R1" | head -2
-certseal authority issue --type degree_certificate_en --student "${STUDENTS[0]}" --order "ORD-D1" | head -2
 
-DIPLOMAS=$(certseal authority --json list | python -c '
-import json, sys
-docs = [d for d in json.load(sys.stdin) if d["type"] == "diploma_zh"]
-print(docs[0]["doc_id"], docs[1]["doc_id"], docs[2]["doc_id"])')
-read -r GENUINE OLD REVOKED <<<"$DIPLOMAS"
-echo "== Reissue $OLD (補發) and revoke $REVOKED"
-certseal authority reissue "$OLD" --reason lost
-certseal authority revoke "$REVOKED" --reason-code degree_revoked --reason "Demo: degree revoked by the senate"
-echo "== Publish the signed status list and the public site"
-certseal authority publish --out "$OUT/site"
+# issue_class ID CSV_DIR: import a class, record the paper diplomas collected, issue what is due.
+issue_class() {
+  local id=$1 dir=$2
+  as_school "$id" authority import graduates "$dir/graduates.csv"
+  as_school "$id" authority import courses "$dir/courses.csv"
+  as_school "$id" authority import ranks "$dir/ranks.csv"
+  mapfile -t students < <(python -c '
+import csv, sys
+for row in csv.DictReader(open(sys.argv[1], encoding="utf-8-sig")):
+    print(row["student_id"])' "$dir/graduates.csv")
+  as_school "$id" authority collected "${students[@]}" --on "$(date -u -d '2 days ago' +%F)" >/dev/null
+  as_school "$id" authority issue --due | sed -n 1p   # the summary line; every file is listed
+}
 
-echo "== Sample files to try, in demo-out/samples/"
-python - "$CERTSEAL_HOME" "$OUT/samples" "$GENUINE" "$OLD" "$REVOKED" <<'PY'
-import io, json, shutil, subprocess, sys, zipfile
-from pathlib import Path
-home, out, genuine, old, revoked = Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:]
-docs = {d["doc_id"]: d for d in json.loads(subprocess.run(
-    ["certseal", "authority", "--json", "list"], capture_output=True, check=True).stdout)}
-def copy(doc_id, name):
-    shutil.copy(home / docs[doc_id]["path"], out / name)
-copy(genuine, "genuine-diploma.pdf")
-copy(old, "superseded-diploma.pdf")
-copy(revoked, "revoked-diploma.pdf")
-transcript = next(d for d in docs.values() if d["type"] == "transcript")
-copy(transcript["doc_id"], "transcript-limit-3.pdf")
-data = (out / "genuine-diploma.pdf").read_bytes()
-mid = len(data) // 3
-(out / "tampered-diploma.pdf").write_bytes(data[:mid] + bytes([data[mid] ^ 1]) + data[mid + 1:])
-(out / "appended-diploma.pdf").write_bytes(data + b"\n% added after signing\n")
-buf = io.BytesIO()
-with zipfile.ZipFile(buf, "w") as z:
-    z.writestr("genuine-diploma.pdf", data)
-(out / "diploma-in-a-zip.zip").write_bytes(buf.getvalue())
-for p in sorted(out.iterdir()):
-    print("  ", p.name)
-PY
-certseal authority export-trust --out "$OUT/trust" >/dev/null
+echo "== DEMO: the sample class of 30, its orders, a reissue and a revocation"
+issue_class DEMO authority/sample_data
+$DATA orders --out "$INPUT/DEMO-orders.csv"
+as_school DEMO authority import orders "$INPUT/DEMO-orders.csv"
+as_school DEMO authority issue-orders | sed -n 1p
+read -r _ OLD REVOKED <<<"$(CERTSEAL_HOME="$(home_of DEMO)" $DATA diplomas 3)"
+as_school DEMO authority reissue "$OLD" --reason lost
+as_school DEMO authority revoke "$REVOKED" --reason-code degree_revoked \
+  --reason "Demo: degree revoked by the senate"
+as_school DEMO authority publish --out "$SITE/schools/DEMO"
 
+echo "== DEMO delivers: e-mail to a local SMTP sink, one transcript to a local SFTP folder (WES)"
+# One line a message goes to deliver.log; shown only when something goes wrong.
+as_school DEMO authority deliver --smtp-sink "$OUT/mail" --sftp-sink "$OUT/wes" \
+  2>"$DEMO_HOME/deliver.log" || { cat "$DEMO_HOME/deliver.log" >&2; exit 1; }
+
+echo "== JADE: eight graduates"
+$DATA class --first 8 --out "$INPUT/JADE-class"
+issue_class JADE "$INPUT/JADE-class"
+as_school JADE authority publish --out "$SITE/schools/JADE"
+
+echo "== JHMC: six graduates; then it merges into JADE, which keeps its records"
+$DATA class --first 6 --out "$INPUT/JHMC-class"
+issue_class JHMC "$INPUT/JHMC-class"
+as_school JHMC authority publish --out "$SITE/schools/JHMC"
+sleep 1   # the merger takes effect after the last issuance, not in the same second
+certseal federation set-state JHMC merged --successor JADE
+
+echo "== The trust list and the national site"
+certseal federation refresh
+certseal federation publish --out "$SITE" --site
+certseal federation list
+
+echo "== Sample files to try, one folder per school, in $OUT/samples/"
+CERTSEAL_HOME="$(home_of DEMO)" $DATA samples --home "$(home_of DEMO)" --out "$OUT/samples/DEMO" \
+  --superseded "$OLD" --revoked "$REVOKED" --variants
+for id in JADE JHMC; do
+  CERTSEAL_HOME="$(home_of "$id")" $DATA samples --home "$(home_of "$id")" --out "$OUT/samples/$id"
+done
+
+MAILS=$(find "$OUT/mail" -name '*.eml' | wc -l)
+SHOW="${OUT#"$PWD"/}"   # paths as a newcomer in the checkout types them
 cat <<EOT
 
-== The verifier and the public site: http://127.0.0.1:$PORT/
-nginx listens there, reads each upload in full and serves the site; gunicorn (2 workers) verifies
-behind it on a unix socket (docs/deployment.md). Try it:
-  curl -s -F file=@demo-out/samples/genuine-diploma.pdf http://127.0.0.1:$PORT/api/v1/verify
-  curl -s -F file=@demo-out/samples/superseded-diploma.pdf -F lang=en http://127.0.0.1:$PORT/api/v1/verify
-  curl -s -F file=@demo-out/samples/tampered-diploma.pdf http://127.0.0.1:$PORT/api/v1/verify
-  curl -s -H 'Content-Type: application/pdf' --data-binary @demo-out/samples/revoked-diploma.pdf \
-    http://127.0.0.1:$PORT/api/v1/verify
-  curl -s http://127.0.0.1:$PORT/api/v1/status
-or open http://127.0.0.1:$PORT/ in a browser and drop a file from demo-out/samples/.
-Ctrl-C stops both servers.
+== Delivered by DEMO
+  $MAILS messages in $SHOW/mail/ (.eml: open them in any mail program; the signed PDF is attached)
+  the WES upload in $SHOW/wes/: $(cd "$OUT/wes" && ls)
+
+== The national verifier and site: $BASE/
+nginx listens there, reads each upload in full and serves the national site; gunicorn verifies
+behind it, trusting each school only through the trust list from its pinned root. Each school's
+own page (printed on its documents) is $BASE/schools/<ID>/: DEMO, JADE, JHMC. Try it:
+  curl -s -F file=@$SHOW/samples/DEMO/genuine-diploma.pdf $BASE/api/v1/verify
+  curl -s -F file=@$SHOW/samples/JADE/genuine-diploma.pdf $BASE/api/v1/verify
+  curl -s -F file=@$SHOW/samples/JHMC/genuine-diploma.pdf -F lang=en $BASE/api/v1/verify
+      (JHMC merged into JADE: its diploma stays valid and names JADE as keeping its records)
+  curl -s -F file=@$SHOW/samples/DEMO/superseded-diploma.pdf -F lang=en $BASE/api/v1/verify
+  curl -s -F file=@$SHOW/samples/DEMO/tampered-diploma.pdf $BASE/api/v1/verify
+  curl -s -H 'Content-Type: application/pdf' --data-binary @$SHOW/samples/DEMO/revoked-diploma.pdf \\
+    $BASE/api/v1/verify
+  curl -s $BASE/api/v1/status
+or open $BASE/ in a browser (verify, check without uploading, schools) and drop a file from
+$SHOW/samples/.
+
+The schools' status lists carry a timestamp valid for 6 hours, the trust list one valid for a
+day: a demo left running longer answers "stale". Renew them while it runs (within a week; after
+that, run the demo again): CERTSEAL_DEMO_PORT=$PORT bash scripts/demo.sh renew
+Ctrl-C stops both servers; 'CERTSEAL_DEMO_PORT=$PORT bash scripts/demo.sh serve' starts them again.
 EOT
-exec certseal verifier serve --trust-dir "$OUT/trust" --source "$OUT/site" --site-dir "$OUT/site" \
-  --counts-db "$(dirname "$CERTSEAL_HOME")/verifier/counts.sqlite" --port "$PORT"
+[ "${CERTSEAL_DEMO_SERVE:-1}" = 0 ] || serve
