@@ -176,7 +176,8 @@ def _wrk(
     url: str, body: Path, seconds: float, lua: Path, servers: list[int]
 ) -> tuple[float, float, int, float]:
     """(requests/s, p99 ms, errors, servers' CPU µs per request) of one wrk run: 2 threads, 4
-    connections."""
+    connections (all from 127.0.0.1: the front answers a fifth upload at once from one address
+    busy)."""
     cpu = tree_cpu_seconds(servers)
     out = subprocess.run(
         ["wrk", "-t2", "-c4", f"-d{seconds:.0f}s", "-s", str(lua), url],
