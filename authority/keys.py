@@ -105,8 +105,12 @@ def issue_certificate(
     not_after: dt.datetime,
     usage: x509.KeyUsage,
     ca: bool,
+    crl_url: str | None = None,
 ) -> x509.Certificate:
-    """One certificate; also used by the tests to build look-alike and bogus PKI."""
+    """One certificate; also used by the tests to build look-alike and bogus PKI.
+
+    ``crl_url`` names where the issuer's CRL is published: without it a validator fifty
+    years on has no revocation data for the certificate and cannot place it in time."""
     issuer_name = issuer.subject if issuer is not None else subject
     builder = (
         x509.CertificateBuilder()
@@ -124,6 +128,14 @@ def issue_certificate(
             critical=False,
         )
     )
+    if crl_url is not None:
+        point = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)],
+            relative_name=None,
+            reasons=None,
+            crl_issuer=None,
+        )
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -190,6 +202,7 @@ def _new_leaf(
         not_after=end,
         usage=_key_usage(sign=True, commit=commit, ca=False),
         ca=False,
+        crl_url=crl_url(school),
     )
     return key, cert
 
@@ -221,6 +234,7 @@ def create_pki(
             _write_new(staging / f"{role}.pem", cert_pem(pairs[role][1]))
         _write_new(staging / "signing.chain.pem", cert_pem(root[1]))
         _write_new(staging / "statuslist.chain.pem", cert_pem(root[1]))
+        write_crl(staging, sign_crl(root[0], root[1], now))
     return {role: pair[1] for role, pair in pairs.items()}
 
 
@@ -337,3 +351,96 @@ def public_material(keys_dir: Path) -> dict[str, bytes]:
         if path.exists():
             out[name] = path.read_bytes()
     return out
+
+
+# -- the root's certificate revocation list -------------------------------------------------
+CRL_FILE = "root.crl"
+CRL_DAYS = 400
+"""How long a CRL is current: a year and a margin, as each publish signs a new one."""
+
+
+def crl_url(school: School) -> str:
+    """Where the root's CRL is published: ``certs/root.crl`` next to the status list, under the
+    school's verification site (the authority is offline; publishing is how it answers)."""
+    return f"{school.verify_url.rstrip('/')}/certs/{CRL_FILE}"
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """A certificate the root revokes: a key compromise, dated from when the key is suspect."""
+
+    serial: int
+    since: dt.datetime
+    reason: x509.ReasonFlags = x509.ReasonFlags.key_compromise
+
+
+def sign_crl(
+    root_key: PrivateKey,
+    root: x509.Certificate,
+    now: dt.datetime,
+    revoked: tuple[Revoked, ...] = (),
+    *,
+    days: int = CRL_DAYS,
+) -> bytes:
+    """The root's CRL (DER), current from ``now`` for ``days``.
+
+    A revocation is dated by its ``since``: a validator then accepts signatures proven (by a
+    timestamp) to be older than the compromise and refuses the later ones."""
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(root.subject)
+        .last_update(now - dt.timedelta(minutes=5))
+        .next_update(now + dt.timedelta(days=days))
+        .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
+            critical=False,
+        )
+    )
+    for r in revoked:
+        entry = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(r.serial)
+            .revocation_date(r.since)
+            .add_extension(x509.CRLReason(r.reason), critical=False)
+            .build()
+        )
+        builder = builder.add_revoked_certificate(entry)
+    return builder.sign(root_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def write_crl(keys_dir: Path, der: bytes) -> None:
+    """Replace the home's current CRL (a CRL is superseded by the next one, by design)."""
+    tmp = keys_dir / f".{CRL_FILE}.tmp"
+    tmp.write_bytes(der)
+    os.replace(tmp, keys_dir / CRL_FILE)
+
+
+def read_crl(keys_dir: Path) -> bytes | None:
+    """The home's current CRL, or None (an authority made before CRLs, or an imported CA)."""
+    try:
+        return (keys_dir / CRL_FILE).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def renew_crl(
+    keys_dir: Path, passphrase: str, now: dt.datetime, revoked: tuple[Revoked, ...] = ()
+) -> bytes | None:
+    """Sign a new CRL with the root's key, when this authority holds it (not for an imported
+    CA, whose CRL is the CA's business): what ``publish`` does each time."""
+    key_path = keys_dir / "root.key.pem"
+    if not key_path.exists():
+        return None
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), passphrase.encode())
+    except (ValueError, TypeError):
+        raise PassphraseError(
+            "the passphrase does not unlock the root key", "密碼無法解開根金鑰"
+        ) from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise ConfigurationError("unsupported key type", "不支援的金鑰類型")
+    root = load_certificates((keys_dir / "root.pem").read_bytes())[0]
+    der = sign_crl(key, root, now, revoked)
+    write_crl(keys_dir, der)
+    return der

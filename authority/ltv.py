@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asn1crypto import cms
+from asn1crypto import cms, crl
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -34,9 +34,10 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.fetchers.api import CRLFetcher, FetcherBackend, Fetchers
 from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
-from authority.keys import Identity
+from authority.keys import Identity, read_crl
 from certseal.errors import ConfigurationError, InputError, SigningError
 from certseal.pki import load_certificates
 
@@ -129,11 +130,16 @@ class SigningSettings:
 __all__ = [
     "PROFILES",
     "CheckedTimeStamper",
+    "Extension",
     "LtvServices",
     "ServiceError",
     "SigningSettings",
     "extend_timestamp",
+    "extension_services",
+    "extensions",
     "load_signing_settings",
+    "newest_timestamp_expiry",
+    "record_extension",
     "timestamp_attribute",
 ]
 
@@ -255,17 +261,99 @@ class LtvServices:
         that is down or untrusted stops the batch before the first document."""
         if not settings.uses_tsa or settings.tsa_url is None:
             return None
+        return cls.for_chain(home, settings, identity.chain)
+
+    @classmethod
+    def for_chain(
+        cls, home: Path, settings: SigningSettings, chain: tuple[Any, ...]
+    ) -> LtvServices:
+        """The services from public material only (the signing certificate's chain): what
+        extending a timestamp needs, with no private key unlocked."""
+        if settings.tsa_url is None:
+            raise ConfigurationError(
+                f"no time-stamping service is configured: set tsa_url in {SIGNING_FILE}",
+                f"未設定時戳服務：請於 {SIGNING_FILE} 設定 tsa_url",
+            )
         tsa_roots = _tsa_roots(home / settings.tsa_trust)
-        own_roots = [_asn1(c) for c in identity.chain if c.issuer == c.subject]
+        identity_chain = chain
+        own_roots = [_asn1(c) for c in identity_chain if c.issuer == c.subject]
         timestamper = CheckedTimeStamper(settings.tsa_url, tsa_roots, settings.timeout_seconds)
+        own_crl = read_crl(home / "keys")
+        backend = OwnCrlBackend(
+            RequestsFetcherBackend(per_request_timeout=settings.timeout_seconds),
+            [] if own_crl is None else [crl.CertificateList.load(own_crl)],
+        )
         vc = ValidationContext(
             trust_roots=[*own_roots, *tsa_roots],
-            other_certs=[_asn1(c) for c in identity.chain],
+            other_certs=[_asn1(c) for c in identity_chain],
             allow_fetching=True,
-            fetcher_backend=RequestsFetcherBackend(per_request_timeout=settings.timeout_seconds),
+            fetcher_backend=backend,
         )
         probe = asyncio.run(timestamper.async_dummy_response("sha256"))
         return cls(timestamper, vc, len(probe.dump()))
+
+
+class _OwnCrlFetcher(CRLFetcher):
+    """CRLs for certificates our own root issued come from the home, never from the network:
+    the authority is offline, and what it would fetch is the file it publishes itself."""
+
+    def __init__(self, outside: CRLFetcher, own: list[crl.CertificateList]) -> None:
+        self._outside = outside
+        self._own = {c["tbs_cert_list"]["issuer"].dump(): c for c in own}
+        self._served: dict[bytes, list[crl.CertificateList]] = {}
+
+    def _mine(self, cert: Any) -> list[crl.CertificateList] | None:
+        found = self._own.get(cert.issuer.dump()) if hasattr(cert, "issuer") else None
+        return None if found is None else [found]
+
+    async def fetch(self, cert: Any, *, use_deltas: Any = None) -> list[crl.CertificateList]:
+        mine = self._mine(cert)
+        if mine is not None:
+            self._served[cert.dump()] = mine
+            return mine
+        return list(await self._outside.fetch(cert, use_deltas=use_deltas))
+
+    def fetched_crls(self) -> list[crl.CertificateList]:
+        served = [c for crls in self._served.values() for c in crls]
+        return [*self._outside.fetched_crls(), *served]
+
+    def fetched_crls_for_cert(self, cert: Any) -> list[crl.CertificateList]:
+        mine = self._served.get(cert.dump())
+        if mine is not None:
+            return mine
+        return list(self._outside.fetched_crls_for_cert(cert))
+
+
+class OwnCrlBackend(FetcherBackend):  # type: ignore[misc]
+    """pyhanko's fetchers, with :class:`_OwnCrlFetcher` in front of the CRL one."""
+
+    def __init__(self, outside: FetcherBackend, own: list[crl.CertificateList]) -> None:
+        self._outside = outside
+        self._own = own
+
+    def get_fetchers(self) -> Fetchers:
+        f = self._outside.get_fetchers()
+        return Fetchers(
+            ocsp_fetcher=f.ocsp_fetcher,
+            crl_fetcher=_OwnCrlFetcher(f.crl_fetcher, self._own),
+            cert_fetcher=f.cert_fetcher,
+        )
+
+    async def close(self) -> None:
+        await self._outside.close()  # type: ignore[no-untyped-call]
+
+
+def extension_services(home: Path) -> LtvServices:
+    """The services ``extend-timestamps`` uses: the home's TSA settings and the public chain of
+    the signing certificate; no key is unlocked."""
+    try:
+        chain = tuple(load_certificates((home / "keys" / "signing.chain.pem").read_bytes()))
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"no authority in {home}: run 'certseal authority init' first",
+            f"{home} 沒有簽發單位：請先執行 certseal authority init",
+        ) from None
+    return LtvServices.for_chain(home, load_signing_settings(home), chain)
 
 
 def _tsa_roots(path: Path) -> list[asn1_x509.Certificate]:
@@ -319,3 +407,64 @@ def signature_digest(signature: bytes) -> bytes:
     """What the signature timestamp covers: the SHA-256 of the signature value (RFC 3161 in
     CMS, RFC 5816; PAdES B-T)."""
     return hashlib.sha256(signature).digest()
+
+
+def newest_timestamp_expiry(pdf: bytes) -> Any | None:
+    """When the certificate of the document's newest document timestamp expires (a datetime),
+    or None for a document without one (not B-LTA: nothing to extend)."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    stamps = [s for s in reader.embedded_signatures if s.sig_object.get("/Type") == "/DocTimeStamp"]
+    if not stamps:
+        return None
+    return stamps[-1].signer_cert["tbs_certificate"]["validity"]["not_after"].native
+
+
+# -- the record of extended copies ------------------------------------------------------------
+# The registry's append-only ``extensions`` table: an extended copy is a new file; the issued
+# file, its hash and its status-list entry never change.
+
+
+@dataclass(frozen=True)
+class Extension:
+    """One extended copy of an issued document: its file and what it was made from."""
+
+    doc_id: str
+    path: str
+    sha256: str
+    size: int
+    source_sha256: str
+    timestamp_expires: str
+    at: str
+    actor: str
+
+
+def extensions(conn: Any, doc_id: str | None = None) -> list[Extension]:
+    """The extended copies recorded, oldest first (all, or of one document)."""
+    sql = (
+        "SELECT doc_id, path, sha256, size, source_sha256, timestamp_expires, at, actor "
+        "FROM extensions"
+    )
+    rows = (
+        conn.execute(sql + " ORDER BY seq").fetchall()
+        if doc_id is None
+        else conn.execute(sql + " WHERE doc_id = ? ORDER BY seq", (doc_id,)).fetchall()
+    )
+    return [Extension(*tuple(r)) for r in rows]
+
+
+def record_extension(conn: Any, ext: Extension) -> None:
+    with conn:
+        conn.execute(
+            "INSERT INTO extensions (doc_id, path, sha256, size, source_sha256, "
+            "timestamp_expires, at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                ext.doc_id,
+                ext.path,
+                ext.sha256,
+                ext.size,
+                ext.source_sha256,
+                ext.timestamp_expires,
+                ext.at,
+                ext.actor,
+            ),
+        )

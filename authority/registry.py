@@ -75,6 +75,20 @@ CREATE TABLE IF NOT EXISTS events (
     successor TEXT REFERENCES documents (doc_id)
 );
 CREATE INDEX IF NOT EXISTS events_doc ON events (doc_id, seq);
+-- An extended copy of an issued document (authority/ltv.py): a new file with a renewed
+-- archival timestamp; the issued file and its listed hash never change.
+CREATE TABLE IF NOT EXISTS extensions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents (doc_id),
+    path TEXT NOT NULL UNIQUE,
+    sha256 TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    source_sha256 TEXT NOT NULL,
+    timestamp_expires TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS extensions_doc ON extensions (doc_id, seq);
 CREATE TABLE IF NOT EXISTS publications (
     version INTEGER PRIMARY KEY,
     issued_at TEXT NOT NULL,
@@ -85,7 +99,15 @@ CREATE TABLE IF NOT EXISTS publications (
 );
 """
 
-_APPEND_ONLY = ("meta", "records", "collections", "documents", "events", "publications")
+_APPEND_ONLY = (
+    "meta",
+    "records",
+    "collections",
+    "documents",
+    "events",
+    "publications",
+    "extensions",
+)
 
 
 def _append_only_triggers() -> str:

@@ -27,7 +27,22 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from authority.config import School
 from authority.content import DocumentContent
-from authority.keys import create_pki, import_pkcs12, load_identity, public_material
+from authority.keys import (
+    CRL_FILE,
+    create_pki,
+    import_pkcs12,
+    load_identity,
+    public_material,
+    renew_crl,
+)
+from authority.ltv import (
+    Extension,
+    LtvServices,
+    extend_timestamp,
+    extensions,
+    newest_timestamp_expiry,
+    record_extension,
+)
 from authority.records import Course, Graduate, ImportReport, Rank, parse_csv
 from authority.registry import DocumentRow, Registry, Reissue
 from authority.site_build import build_site
@@ -625,6 +640,11 @@ class Authority:
         material = public_material(self.keys_dir)
         for name, data in material.items():
             _write_atomic(certs / name, data)
+        # The root's CRL, signed afresh: what a validator decades on reads (docs/key-lifecycle.md).
+        crl = renew_crl(self.keys_dir, passphrase, now)
+        if crl is not None:
+            _write_atomic(certs / CRL_FILE, crl)
+            written += 1
         written += len(
             build_site(
                 out_dir, school=self.school, snapshot=built.snapshot, certs=material, now=now
@@ -649,6 +669,51 @@ class Authority:
             out_dir,
             built.timestamp.expires,
         )
+
+    def extend_timestamps(
+        self, *, now: dt.datetime, before: dt.datetime, actor: str, services: LtvServices
+    ) -> list[Extension]:
+        """Extend the archival timestamp chain of every issued, unrevoked B-LTA document whose
+        newest document timestamp's certificate expires before ``before``.
+
+        Each extended copy is a new file (``documents/extended/``), recorded in the registry's
+        append-only ``extensions`` table; the issued file and its listed hash never change, and
+        the verifier maps the copy to its entry (docs/verifier.md). A failing TSA stops the run
+        (:class:`ServiceError`); what was extended before it stays recorded, and a re-run
+        continues with the rest."""
+        made: list[Extension] = []
+        folder = self.home / "documents" / "extended"
+        for row in self.registry.documents():
+            if self.registry.state(row.doc_id).state == "revoked":
+                continue
+            done = extensions(self.registry.conn, row.doc_id)
+            source = self.home / (done[-1].path if done else row.path)
+            pdf = source.read_bytes()
+            expires = newest_timestamp_expiry(pdf)
+            if expires is None or expires >= before:
+                continue
+            extended = extend_timestamp(pdf, services)
+            new_expiry = newest_timestamp_expiry(extended)
+            rel = f"documents/extended/{row.doc_id}.{len(done) + 1}.pdf"
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.home / rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(fd, "wb") as f:  # a new file, never over an earlier one
+                f.write(extended)
+                f.flush()
+                os.fsync(f.fileno())
+            ext = Extension(
+                row.doc_id,
+                rel,
+                sha256_hex(extended),
+                len(extended),
+                sha256_hex(pdf),
+                format_time(new_expiry) if new_expiry is not None else "",
+                format_time(now),
+                actor,
+            )
+            record_extension(self.registry.conn, ext)
+            made.append(ext)
+        return made
 
     def renew_timestamp(self, out_dir: Path, passphrase: str, *, now: dt.datetime) -> PublishReport:
         """Re-sign only ``timestamp.json`` of the last publication, with a later issue time and

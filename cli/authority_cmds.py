@@ -18,12 +18,13 @@ import click
 
 from authority.config import DEMO_SCHOOL, School
 from authority.keys import public_material
+from authority.ltv import extension_services
 from authority.onboarding import export_request
 from authority.production import ParallelProducer, Producer
 from authority.registry import REISSUE_REASONS, Reissue
 from authority.service import Authority, IssueRequest, init_authority
 from certseal.doctypes import DOCUMENT_TYPES
-from certseal.errors import ConfigurationError, InputError, PassphraseError
+from certseal.errors import CertsealError, ConfigurationError, InputError, PassphraseError
 from certseal.statuslist import REASON_CODES
 from certseal.timeutil import format_time, parse_time, utcnow
 
@@ -479,6 +480,41 @@ def publish(c: _Ctx, out_dir: Path, timestamp_only: bool) -> None:
         f"timestamp expires {format_time(rep.timestamp_expires)}, "
         f"snapshot {format_time(rep.expires)}.",
     )
+
+
+@authority.command("extend-timestamps")
+@click.option(
+    "--before",
+    "before",
+    default=None,
+    help="Extend documents whose newest timestamp's certificate expires before this date "
+    "(YYYY-MM-DD or an ISO time, UTC); default: one year from now.",
+)
+@pass_ctx
+def extend_timestamps(c: _Ctx, before: str | None) -> None:
+    """Renew the archival timestamp of issued B-LTA documents before their timestamps'
+    certificates expire: each gets a new extended copy; the issued file is never changed."""
+    until = c.now + dt.timedelta(days=365) if before is None else _parse_date(before)
+    with c.open() as auth:
+        services = extension_services(auth.home)
+        made = auth.extend_timestamps(now=c.now, before=until, actor=c.actor, services=services)
+    c.emit(
+        [m.__dict__ for m in made],
+        f"Extended {len(made)} document(s) whose timestamps expire before {format_time(until)}"
+        + "".join(f"\n  {m.doc_id}: {m.path}" for m in made),
+    )
+
+
+def _parse_date(text: str) -> dt.datetime:
+    try:
+        if len(text) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tzinfo=dt.UTC)
+        return parse_time(text)
+    except (ValueError, CertsealError):
+        raise InputError(
+            f"--before must be a date (YYYY-MM-DD) or an ISO time, not '{text}'",
+            f"--before 須為日期（YYYY-MM-DD）或 ISO 時間，而非「{text}」",
+        ) from None
 
 
 @authority.command("export-trust")

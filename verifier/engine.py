@@ -21,7 +21,14 @@ from certseal.timeutil import format_time
 from verifier import federation as national
 from verifier.federation import Federated, FederationTrust
 from verifier.isolation import IsolatedParser, Isolation
-from verifier.pdfcheck import SIGNATURE_CHECKS, StructureLimits, proven_by_status_list, sniff
+from verifier.ltv import ExtendedCopy
+from verifier.pdfcheck import (
+    SIGNATURE_CHECKS,
+    StructureLimits,
+    proven_by_status_list,
+    proven_extended_copy,
+    sniff,
+)
 from verifier.result import Check, DocumentInfo, Reason, StatusListInfo, Verification
 from verifier.status import IssuerTrust, StatusSource
 from verifier.store import Store
@@ -132,6 +139,15 @@ class Verifier:
         else:
             # Not listed: the full parse, bounded and in a separate process (isolation.py).
             sig = self._parser.check(data, self._anchors(sources), now)
+            extended = sig.extra.get("extended")
+            if isinstance(extended, ExtendedCopy):
+                # An issued file plus long-term validation data only: answered as the entry
+                # that lists its earlier revision (docs/verifier.md).
+                hit = self._lookup_extended(extended, now, sources, data, fed)
+                if hit is not None:
+                    loaded, found, lookup_error, signer, sha = hit
+                    listed_by = next(st for s, st in loaded if s is found[0]).snapshot.issuer
+                    sig = proven_extended_copy(_names(listed_by), extended)
         checks = list(sniffed.checks + sig.checks)
         reasons = list(sig.reasons)
         if fed is not None:
@@ -362,6 +378,30 @@ class Verifier:
             return loaded, None, lookup_error, None
         signer = national.signer_cert_sha256(data)
         return loaded, national.choose_listing(fed, hits, signer), lookup_error, signer
+
+    def _lookup_extended(
+        self,
+        extended: ExtendedCopy,
+        now: dt.datetime,
+        sources: list[StatusSource],
+        data: bytes,
+        fed: Federated | None,
+    ) -> (
+        tuple[
+            list[tuple[StatusSource, TrustedState]],
+            tuple[StatusSource, Entry],
+            CertsealError | None,
+            str | None,
+            str,
+        ]
+        | None
+    ):
+        """The listed entry of an extended copy's earlier revision, the latest first."""
+        for candidate in reversed(extended.candidates):
+            loaded, found, error, signer = self._lookup(candidate, now, sources, data, fed)
+            if found is not None:
+                return loaded, found, error, signer, candidate
+        return None
 
     def _anchors(self, sources: list[StatusSource]) -> list[asn1_x509.Certificate]:
         """The certificates a signature must chain to: configured roots, or nationally every

@@ -46,6 +46,7 @@ from typing import IO, Any
 
 from asn1crypto import x509 as asn1_x509
 
+from verifier.ltv import ExtendedCopy
 from verifier.pdfcheck import (
     SIGNATURE_CHECKS,
     SignatureFacts,
@@ -204,6 +205,7 @@ def facts_to_wire(facts: SignatureFacts) -> dict[str, Any]:
         if facts.trust_anchor is None
         else base64.b64encode(facts.trust_anchor.dump()).decode(),
         "signer": facts.signer,
+        "extended": None if "extended" not in facts.extra else facts.extra["extended"].to_dict(),
     }
 
 
@@ -222,7 +224,10 @@ def facts_from_wire(d: dict[str, Any]) -> SignatureFacts:
     signer = d["signer"]
     if signer is not None and not isinstance(signer, str):
         raise TypeError("signer")
-    return SignatureFacts(tuple(checks), reasons, trust_anchor=anchor, signer=signer)
+    extra = {}
+    if d.get("extended") is not None:  # an issued file plus long-term validation data
+        extra["extended"] = ExtendedCopy.from_dict(d["extended"])
+    return SignatureFacts(tuple(checks), reasons, trust_anchor=anchor, signer=signer, extra=extra)
 
 
 def _params(params: Any) -> dict[str, Any]:

@@ -253,6 +253,17 @@ CHECKS: dict[str, tuple[str, str]] = {
     ),
     "mods_none": ("no changes after signing", "簽章後未經修改"),
     "mods_found": ("changes after signing: {detail}", "簽章後遭修改：{detail_zh}"),
+    # An issued document with long-term validation data added since (verifier/ltv.py).
+    "mods_ltv_added": (
+        "long-term validation data added after issuance ({timestamps} document timestamps and "
+        "the validation data they cover); nothing else was changed",
+        "核發後加入了長期驗證資料（{timestamps} 個文件時戳及其涵蓋的驗證資料），未有其他修改",
+    ),
+    "coverage_issued_revision": (
+        "the signature covers the issued revision of this file, which {issuer}'s signed status "
+        "list lists as issued; later revisions only add long-term validation data",
+        "簽章涵蓋此檔案的核發版本，{issuer_zh}簽署的狀態清單列其為核發文件；之後的版本僅加入長期驗證資料",
+    ),
     "status_found": (
         "listed in status list version {version} of {issuer}",
         "列於 {issuer_zh} 第 {version} 版狀態清單",
@@ -285,6 +296,8 @@ CHECKS: dict[str, tuple[str, str]] = {
     "count_used": ("verification {used} of {limit}", "第 {used} 次驗證，共 {limit} 次"),
     "count_reached": ("all {limit} verifications used", "{limit} 次驗證已用完"),
     "count_not_counted": ("not counted: the result is not a success", "未計次：驗證結果非成功"),
+    # A listed file's signature checks, proven by the status list rather than re-run: each says
+    # so, and what the listing proves for that check (pdfcheck.proven_by_status_list).
     "proven_by_list": (
         "proven by the status list, not re-checked: {issuer}'s signed status list lists these "
         "exact bytes as issued, and {issuer} checked this signature when it issued them",
@@ -312,8 +325,6 @@ CHECKS: dict[str, tuple[str, str]] = {
     ),
     "batch_refused": ("{what}", "{what_zh}"),
     "receipt_off": ("no receipt key is configured", "未設定收據簽章金鑰"),
-    # A listed file's signature checks, proven by the status list rather than re-run: each says
-    # so, and what the listing proves for that check (pdfcheck.proven_by_status_list).
     "sig_resaved": (
         "a valid signature by {signer}, kept when the file was re-saved: it no longer covers "
         "these bytes",

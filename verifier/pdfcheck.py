@@ -45,6 +45,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
 from verifier._pyhanko import LinearReader, declared_sizes, xref_facts
+from verifier.ltv import DOC_TIMESTAMP, ExtendedCopy, extended_copy
 from verifier.result import Check, Reason
 
 PDF_SUBFILTER = "/ETSI.CAdES.detached"
@@ -381,7 +382,6 @@ def _count_signature_fields(reader: PdfFileReader) -> int:
     return count
 
 
-def proven_by_status_list(issuer: dict[str, str]) -> SignatureFacts:
 # What the listing proves for each signature check, worded per check (verifier/messages.py).
 _PROVEN_BY_LIST = {
     "signature": "proven_by_list",
@@ -391,6 +391,7 @@ _PROVEN_BY_LIST = {
 }
 
 
+def proven_by_status_list(issuer: dict[str, str]) -> SignatureFacts:
     """The signature checks for bytes the issuer's signed status list lists as issued: each one
     passed, and each says it was proven by the list rather than re-run."""
     return SignatureFacts(
@@ -400,6 +401,23 @@ _PROVEN_BY_LIST = {
         ),
         (),
         signer=issuer["issuer"],
+    )
+
+
+def proven_extended_copy(issuer: dict[str, str], extended: ExtendedCopy) -> SignatureFacts:
+    """The checks for an issued document, listed by the status list, with long-term validation
+    data added since (verifier/ltv.py): the list proves the issued revision, pyhanko's
+    difference analysis that nothing else was added."""
+    facts = proven_by_status_list(issuer)
+    params = {**issuer, "timestamps": extended.timestamps, "sha256": extended.file_sha256}
+    return SignatureFacts(
+        (
+            *(c for c in facts.checks if c.name not in ("coverage", "modifications")),
+            Check("coverage", "passed", "coverage_issued_revision", params),
+            Check("modifications", "passed", "mods_ltv_added", params),
+        ),
+        (),
+        signer=facts.signer,
     )
 
 
@@ -485,7 +503,10 @@ def _check_signature(
             (*checks, Check("signature", "failed", "sig_none"), *_skipped(*SIGNATURE_CHECKS[1:])),
             (Reason("no_signature"),),
         )
-    if count > 1 or len(sigs) != counted:
+    # Document timestamps after the certification signature are long-term validation data
+    # (verifier/ltv.py): the difference analysis below decides whether that is all they are.
+    timestamps_only = len(sigs) == counted and all(_is_doc_timestamp(s) for s in sigs[1:])
+    if (count > 1 and not timestamps_only) or len(sigs) != counted:
         detail = f"{count} signatures"
         return SignatureFacts(
             (
@@ -531,6 +552,24 @@ def _check_signature(
         )
     reasons: list[Reason] = []
     signer = _signer_name(status)
+    if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
+        extended = extended_copy(data, sigs, status)
+        if extended is not None:
+            return _extended_facts(checks, extended, signer)
+    if count > 1:  # document timestamps over something else than long-term validation data
+        detail = f"{count} signatures"
+        return SignatureFacts(
+            (
+                *checks,
+                Check("signature", "failed", "sig_many", {"count": count}),
+                *_skipped(*SIGNATURE_CHECKS[1:]),
+            ),
+            (
+                Reason(
+                    "modified_after_signing", {"detail": detail, "detail_zh": f"共 {count} 個簽章"}
+                ),
+            ),
+        )
     if status.valid and not status.intact:
         resaved = _resaved_copy(data, sig, vc, signer)
         if resaved is not None:
@@ -587,6 +626,34 @@ def _check_signature(
             )
     return SignatureFacts(
         tuple(checks), tuple(reasons), trust_anchor=anchor if not reasons else None, signer=signer
+    )
+
+
+def _is_doc_timestamp(sig: Any) -> bool:
+    try:
+        return bool(sig.sig_object.get("/Type") == DOC_TIMESTAMP)
+    except Exception:
+        return False
+
+
+def _extended_facts(checks: list[Check], extended: ExtendedCopy, signer: str) -> SignatureFacts:
+    """An issued file with long-term validation data appended: a failure until the status list
+    lists one of its earlier revisions (verifier/engine.py then answers as for that entry)."""
+    detail = "long-term validation data was added after signing"
+    detail_zh = "簽章後加入了長期驗證資料"
+    return SignatureFacts(
+        (
+            *checks,
+            Check("signature", "passed", "sig_one", {"signer": signer}),
+            Check("certificate_chain", "skipped", "skipped_earlier"),
+            Check(
+                "coverage", "failed", "coverage_partial", {"detail": detail, "detail_zh": detail_zh}
+            ),
+            Check("modifications", "passed", "mods_ltv_added", {"timestamps": extended.timestamps}),
+        ),
+        (Reason("modified_after_signing", {"detail": detail, "detail_zh": detail_zh}),),
+        signer=signer,
+        extra={"extended": extended},
     )
 
 

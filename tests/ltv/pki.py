@@ -240,3 +240,16 @@ class _Placeholder:
     def __call__(self, environ: Any, start_response: Any) -> Any:  # pragma: no cover
         start_response("503 Service Unavailable", [])
         return [b""]
+
+
+@contextmanager
+def answering_at(live: LivePki, when: dt.datetime) -> Iterator[None]:
+    """The same services on the same address, answering as of ``when`` (CRLs, OCSP and TSA
+    dated then): how a validator decades after issuance sees the TSA's revocation data."""
+    before = live.server.app
+    store = AnimatorArchStore({ArchLabel(ARCH): live.arch})
+    live.server.app = Animator(store, at_time=when, with_web_ui=False)
+    try:
+        yield
+    finally:
+        live.server.app = before
