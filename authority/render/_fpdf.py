@@ -2,10 +2,13 @@
 
 Speed needs them: a document shares fonts parsed once per process (fpdf2 would parse each font
 again for every document), embeds subsets cut by :mod:`authority.fonts` (fpdf2's own subsetter
-takes hundreds of milliseconds), and reuses print-lock keys made once (deriving them takes
-about 5 ms). Each of these reaches into fpdf2's private attributes and methods, which change
-between releases without notice, so ``tests/authority/test_fpdf_internals.py`` fails as soon as
-another fpdf2 version is installed; then read this module against the new fpdf2 and move
+takes hundreds of milliseconds), reuses print-lock keys made once (deriving them takes
+about 5 ms), and reuses images encoded and drawings rendered once (:class:`ImageStore`: fpdf2
+would hash and compress the QR code and the emblem, and parse and draw the seal's SVG, again for
+every document: about 10 ms of a diploma). Each of these reaches into fpdf2's private
+attributes and methods, which change between releases without notice, so
+``tests/authority/test_fpdf_internals.py`` fails as soon as another fpdf2 version is
+installed; then read this module against the new fpdf2 and move
 :data:`WRITTEN_FOR` on.
 
 The rest of :mod:`authority.render` uses fpdf2's public drawing API only (pages, lines,
@@ -18,6 +21,7 @@ import copy
 import datetime as dt
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +30,8 @@ from fpdf import FPDF
 from fpdf.encryption import StandardSecurityHandler
 from fpdf.enums import AccessPermission, EncryptionMethod, OutputIntentSubType, PDFResourceType
 from fpdf.fonts import SubsetMap, TTFFont
+from fpdf.image_datastructures import RasterImageInfo
+from fpdf.image_parsing import get_img_info
 from fpdf.output import (
     CIDSystemInfo,
     OutputProducer,
@@ -36,10 +42,11 @@ from fpdf.output import (
 )
 from fpdf.syntax import Name, PDFArray, PDFContentStream, PDFString
 from fpdf.util import builtin_srgb2014_bytes
+from PIL.Image import Image
 
 from authority.fonts import CidCffSubsetter, FontFace, TrueTypeSubsetter
 
-__all__ = ["WRITTEN_FOR", "FpdfDocument", "LockKeys", "SharedFace", "Subsetter"]
+__all__ = ["WRITTEN_FOR", "FpdfDocument", "ImageStore", "LockKeys", "SharedFace", "Subsetter"]
 
 WRITTEN_FOR = "2.8.9"  # the fpdf2 release whose internals this module was read against
 
@@ -107,6 +114,66 @@ class SharedFace:
         return cls(face, family, style, template, subsetter)
 
 
+# --- images shared across documents ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Raster:
+    """A raster image as fpdf2 embeds it: its name (fpdf2's MD5 of the pixels) and encoding."""
+
+    name: str
+    info: RasterImageInfo
+
+
+@dataclass(frozen=True)
+class _Drawing:
+    """An SVG as fpdf2 drew it once: the content-stream bytes and the graphics states it named."""
+
+    stream: bytes
+    styles: tuple[tuple[str, Name], ...]
+
+
+class ImageStore:
+    """Images encoded and SVG drawings rendered once, for every document of a renderer.
+
+    A raster is hashed and compressed by fpdf2 on each use in a new document; here once. An SVG
+    is parsed and drawn by fpdf2 into the page's content stream; the same SVG drawn at the same
+    place, from the same graphics state, into a document that has named the same graphics
+    states so far, writes the same bytes, so they are kept and written again. A drawing that
+    registers anything else (gradients, soft masks, images inside the SVG) is never kept: fpdf2
+    draws it each time. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # id() of an object that the entry itself keeps alive, so the id is not reused.
+        self._rasters: dict[int, tuple[Image, _Raster | None]] = {}
+        self._drawings: dict[tuple[object, ...], _Drawing | None] = {}
+
+    def raster(self, image: Image, image_filter: str) -> _Raster | None:
+        """``image`` as fpdf2 would embed it; None where fpdf2 must do it (an ICC profile)."""
+        with self._lock:
+            entry = self._rasters.get(id(image))
+        if entry is not None and entry[0] is image:
+            return entry[1]
+        # What fpdf2's preload_image does for a PIL image.
+        name = hashlib.new("md5", image.tobytes(), usedforsecurity=False).hexdigest()
+        info = get_img_info(name, image, image_filter)  # type: ignore[arg-type]
+        raster = None if info.get("iccp") is not None else _Raster(name, info)
+        with self._lock:
+            self._rasters[id(image)] = (image, raster)
+        return raster
+
+    def drawing(self, key: tuple[object, ...]) -> _Drawing | bool | None:
+        """The drawing kept under ``key``; None if it may not be kept; False if not drawn yet."""
+        with self._lock:
+            return self._drawings.get(key, False)
+
+    def keep(self, key: tuple[object, ...], drawing: _Drawing | None) -> None:
+        with self._lock:
+            self._drawings[key] = drawing
+
+
 # --- the document ----------------------------------------------------------------------------
 
 
@@ -117,6 +184,7 @@ class FpdfDocument(FPDF):
         super().__init__(orientation=orientation, unit=unit, format=format)
         self.fast_fonts: dict[str, Subsetter] = {}
         self.opened: list[ttLib.TTFont] = []  # font files opened for this document alone
+        self.store: ImageStore | None = None  # images shared with other documents, if any
 
     def add_shared_font(self, face: SharedFace) -> None:
         """Make ``face`` usable under its family and style, without parsing it again."""
@@ -129,6 +197,77 @@ class FpdfDocument(FPDF):
             self.fast_fonts[face.key] = face.subsetter
         if shared.is_cff and shared.is_cid_keyed:
             self._set_min_pdf_version("1.6")
+
+    def picture(
+        self, image: Image, x: float, y: float, w: float, h: float, *, keep_aspect: bool = False
+    ) -> None:
+        """``FPDF.image`` of a PIL image, encoded once per :class:`ImageStore` (same bytes)."""
+        raster = self.store.raster(image, self.image_cache.image_filter) if self.store else None
+        if raster is None:
+            self.image(image, x=x, y=y, w=w, h=h, keep_aspect_ratio=keep_aspect)
+            return
+        images = self.image_cache.images
+        info = images.get(raster.name)
+        if isinstance(info, RasterImageInfo):
+            info["usages"] = info["usages"] + 1  # type: ignore[operator]
+        else:
+            # A copy: writing the document stores its object number in the info.
+            info = RasterImageInfo(raster.info)
+            info["i"] = len(images) + 1
+            info["usages"] = 1
+            info["iccp_i"] = None
+            images[raster.name] = info
+        self._raster_image(raster.name, image, info, x, y, w, h, keep_aspect_ratio=keep_aspect)
+
+    def vector(self, svg: bytes, x: float, y: float, w: float, h: float) -> None:
+        """``FPDF.image`` of SVG source, proportions kept; drawn once per :class:`ImageStore`
+        for each place and state it is drawn in (same bytes)."""
+        contents = self.pages[self.page].contents
+        if self.store is None or not isinstance(contents, bytearray):
+            self.image(svg, x=x, y=y, w=w, h=h, keep_aspect_ratio=True)
+            return
+        catalog = self._resource_catalog
+        styles = tuple(catalog.graphics_styles.items())
+        key = (svg, x, y, w, h, self.k, self.h, self._style_state(), styles)
+        kept = self.store.drawing(key)
+        if isinstance(kept, _Drawing):
+            for style, name in kept.styles:
+                catalog.graphics_styles[style] = name
+            contents.extend(kept.stream)
+            catalog.index_stream_resources(kept.stream.decode("latin-1"), self.page)
+            self._set_min_pdf_version("1.4")
+            return
+        before, others = len(contents), self._other_resources()
+        self.image(svg, x=x, y=y, w=w, h=h, keep_aspect_ratio=True)
+        if kept is None:
+            return
+        drawing = None
+        if self._other_resources() == others:
+            added = tuple(catalog.graphics_styles.items())[len(styles) :]
+            drawing = _Drawing(bytes(contents[before:]), added)
+        self.store.keep(key, drawing)
+
+    def _style_state(self) -> tuple[object, ...]:
+        """What fpdf2 draws an SVG from (``_current_graphic_style``), comparable."""
+        return (
+            self.allow_images_transparency,
+            self.line_width,
+            str(self.draw_color),
+            str(self.fill_color),
+            tuple(sorted(self.dash_pattern.items())),
+        )
+
+    def _other_resources(self) -> tuple[object, ...]:
+        """The document's resources a drawing may add besides graphics states."""
+        catalog = self._resource_catalog
+        return (
+            len(self.image_cache.images),
+            tuple(len(catalog.resources[kind]) for kind in sorted(catalog.resources, key=str)),
+            len(catalog.soft_mask_xobjects),
+            len(catalog.form_xobjects),
+            catalog.next_xobject_index,
+            catalog.last_reserved_object_id,
+        )
 
     def em_width(self, font_key: str, text: str) -> float:
         """The advance width of ``text`` in a font, in thousandths of an em."""
@@ -169,7 +308,8 @@ class FpdfDocument(FPDF):
             output_condition_identifier="sRGB IEC61966-2.1",
             output_condition="sRGB IEC61966-2.1",
             registry_name="http://www.color.org",
-            dest_output_profile=PDFICCProfile(contents=_SRGB_PROFILE, n=3, alternate="DeviceRGB"),
+            # A copy of one compressed once: writing numbers the copy as an object of this PDF.
+            dest_output_profile=copy.copy(_SRGB_PROFILE),
             info="sRGB2014 (v2)",
         )
         self.set_xmp_metadata(xmp)
@@ -209,7 +349,8 @@ class FpdfDocument(FPDF):
             font.close()
 
 
-_SRGB_PROFILE = builtin_srgb2014_bytes()  # fpdf2's own sRGB profile (v2, 3 KB)
+# fpdf2's own sRGB profile (v2, 3 KB), compressed once.
+_SRGB_PROFILE = PDFICCProfile(contents=builtin_srgb2014_bytes(), n=3, alternate="DeviceRGB")
 
 
 # --- writing the PDF -------------------------------------------------------------------------

@@ -62,7 +62,10 @@ class Document(FpdfDocument):
 
     def mark(self, mark: Mark, x: float, y: float, size: float) -> None:
         """A seal or emblem centred in a ``size`` square from ``(x, y)``, proportions kept."""
-        self.image(mark.source, x=x, y=y, w=size, h=size, keep_aspect_ratio=True)
+        if isinstance(mark.source, bytes):
+            self.vector(mark.source, x, y, size, size)
+        else:
+            self.picture(mark.source, x, y, size, size, keep_aspect=True)
 
     def width(self, text: str, size: float, bold: bool = False) -> float:
         """The width of one line of ``text`` at ``size`` points, in millimetres."""

@@ -175,7 +175,7 @@ def footer(
     doc.set_draw_color(*RULE)
     doc.set_line_width(0.2)
     doc.line(MARGIN, top, PAGE_W - MARGIN, top)
-    doc.image(qr, x=MARGIN, y=top + 3, w=23, h=23)
+    doc.picture(qr, MARGIN, top + 3, 23, 23)
     x = MARGIN + 27
     width = CONTENT_W - 27 - (32 if numbered else 0)
     issued = content.issued_on

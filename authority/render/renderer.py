@@ -17,7 +17,7 @@ from PIL.Image import Image
 from authority.content import DocumentContent
 from authority.fonts import FontSet, default_font_set, describe
 from authority.fonts import coverage as font_coverage
-from authority.render._fpdf import LockKeys, SharedFace
+from authority.render._fpdf import ImageStore, LockKeys, SharedFace
 from authority.render.archive import xmp
 from authority.render.document import SERIF, Document
 from authority.render.layouts import LAYOUTS, Layout
@@ -66,6 +66,7 @@ class Renderer:
         self._lock = threading.Lock()
         self._qr: dict[str, Image] = {}
         self._marks: dict[str, Mark] = {}
+        self._images = ImageStore()  # the QR codes, seal and emblem, encoded or drawn once
         self._keys: LockKeys | None = None
 
     def render(
@@ -105,6 +106,7 @@ class Renderer:
             )
         fallbacks = self._fallbacks_for(content)
         doc = Document()
+        doc.store = self._images
         doc.seal_mark = self._mark(content.school.seal_image, "seal")
         doc.emblem_mark = self._mark(content.school.emblem_image, "emblem")
         try:

@@ -35,12 +35,13 @@ def test_installed_fpdf2_is_the_version_the_internals_were_written_for() -> None
 # What _fpdf.py relies on, so that a failure says which piece moved.
 CLASS_INTERNALS = [
     (FPDF, "_set_min_pdf_version"),
+    (FPDF, "_raster_image"),
     (OutputProducer, "_add_fonts"),
     (OutputProducer, "_add_catalog"),
     (OutputProducer, "_add_pdf_obj"),
     (StandardSecurityHandler, "generate_passwords"),
 ]
-INSTANCE_INTERNALS = ["_fallback_font_ids", "_security_handler", "_resource_catalog"]
+INSTANCE_INTERNALS = ["_fallback_font_ids", "_security_handler", "_resource_catalog", "pages"]
 FONT_SLOTS = [
     "i",
     "cw",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import io
 import itertools
 import json
 import re
@@ -522,6 +523,39 @@ def test_archival_rendering_is_deterministic(kit: Kit) -> None:
     assert kit.renderer.render(content, print_locked=False, attachment=twin) == first
     der = kit.identity.cert.public_bytes(Encoding.DER)
     assert der  # the twin's chain is the school's: checked above against the PDF's signer
+
+
+def test_images_reused_across_documents_write_the_bytes_fpdf2_writes(kit: Kit) -> None:
+    """The seal drawn, the emblem and QR code encoded once per renderer (``ImageStore``) give
+    the bytes fpdf2 gives drawing and encoding them for each document: a fresh renderer's
+    first document (fpdf2 does it all) equals the same document from a renderer that has
+    reused them many times, for every document type."""
+    att = kit.twins.attachment(kit.content("diploma_en"))
+    for code in sorted(DOCUMENT_TYPES):
+        content = kit.content(code)
+        reused = kit.renderer.render(content, print_locked=False, attachment=att)
+        assert Renderer().render(content, print_locked=False, attachment=att) == reused
+
+
+def test_an_svg_seal_with_a_gradient_is_drawn_by_fpdf2_each_time(kit: Kit, tmp_path: Path) -> None:
+    """A drawing that names a pattern cannot be replayed into another document: it is not
+    kept, and every document still has its seal, byte for byte as fpdf2 draws it."""
+    seal = tmp_path / "gradient.svg"
+    seal.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100">'
+        '<defs><linearGradient id="g" gradientUnits="userSpaceOnUse" x1="0" y1="0" x2="100"'
+        ' y2="0"><stop offset="0" stop-color="#b22222"/><stop offset="1" stop-color="#fff"/>'
+        '</linearGradient></defs><circle cx="50" cy="50" r="45" fill="url(#g)"/></svg>',
+        "utf-8",
+    )
+    school = dataclasses.replace(DEMO_SCHOOL, seal_image=str(seal))
+    content = kit.content("diploma_zh", school=school)
+    renderer = Renderer()
+    first = renderer.render(content, print_locked=False)
+    assert renderer.render(content, print_locked=False) == first
+    assert Renderer().render(content, print_locked=False) == first
+    with pikepdf.open(io.BytesIO(first)) as pdf:
+        assert "/Pattern" in pdf.pages[0].Resources
 
 
 # --- the verifier reads the twin ------------------------------------------------------------
