@@ -442,6 +442,8 @@ def _history(
         ("timestamp", tl.timestamp_version - 1),  # the current one is timestamp.json
     ):
         wanted += [(role, role, v) for v in range(1, last + 1)]
+    for group, last in tl.groups.items():  # signed by the same offline keys as targets
+        wanted += [(group, "targets", v) for v in range(1, last + 1)]
     for sid, school in tl.schools.items():
         wanted += [(sid, "school", v) for v in range(1, school.role_version + 1)]
     seen = dict(state.files) if state else {}

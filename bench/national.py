@@ -7,10 +7,11 @@ in the same run: the naive design, one flat signed JSON list of every document.
 ``--federation`` measures instead the national site's check without uploading: a real operator
 admits ``--schools`` schools (60), each with a status list of ``--per-school`` documents
 (50,000), and the bytes one browser check downloads are counted file by file, as the page
-fetches them (trust list: timestamp, snapshot, targets, the chosen school's role; then the
-school's status timestamp, snapshot, one bucket, one shard), raw and gzip-compressed, with the
-trust list fetched (first check) and cached (later checks). Baseline in the same run: reading
-the whole trust list (every school's role, as the Python client does) before the status list.
+fetches them (trust list: timestamp, snapshot, targets, the chosen school's group and role, the
+largest of each; then the school's status timestamp, snapshot, one bucket, one shard), raw and
+gzip-compressed, with the trust list fetched (first check) and cached (later checks). Baseline
+in the same run: reading the whole trust list (every group and every school's role, as the
+Python client does) before the status list.
 
     .venv/bin/python -m bench.national [--documents 3000000]
     .venv/bin/python -m bench.national --federation [--schools 60 --per-school 50000]
@@ -28,6 +29,7 @@ import random
 import shutil
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +193,7 @@ def _gz(data: bytes) -> int:
 
 def federation_bench(schools: int, per_school: int) -> None:
     """Bytes of one check without uploading on the national site (see the module's doc)."""
-    from certseal.trustlist import TRUST_DIR, metadata_path
+    from certseal.trustlist import TRUST_DIR, group_of, metadata_path
     from federation.operator import Operator, init_operator
 
     work = Path(tempfile.mkdtemp(prefix="certseal-bench-federation-"))
@@ -216,6 +218,7 @@ def federation_bench(schools: int, per_school: int) -> None:
             "targets": (meta / metadata_path("targets", state.targets)).read_bytes(),
         }
         roles = {sid: (meta / metadata_path(sid, v)).read_bytes() for sid, v in state.roles.items()}
+        groups = [(meta / metadata_path(n, v)).read_bytes() for n, v in state.groups.items()]
         key = ec.generate_private_key(ec.SECP256R1())
         with timed(f, "status_publish_s"):
             built = build_publication(
@@ -232,11 +235,14 @@ def federation_bench(schools: int, per_school: int) -> None:
             "bucket": max((v for p, v in built.files.items() if p.startswith("buckets/")), key=len),
             "shard": max((v for p, v in built.files.items() if p.startswith("shards/")), key=len),
         }
+        # The worst case: the largest group of schools and the largest school role.
+        one_group = max(groups, key=len)
+        largest = max(Counter(group_of(sid) for sid in state.roles).values())
         one_role = max(roles.values(), key=len)
-        trust_cold = [*read.values(), one_role]
+        trust_cold = [*read.values(), one_group, one_role]
         trust_warm = [read["timestamp.json"]]  # revalidated; versioned files stay cached
         status_files = list(status.values())
-        every_role = [*read.values(), *roles.values()]
+        every_role = [*read.values(), *groups, *roles.values()]
         rows = []
         figures: dict[str, dict[str, int]] = {}
         for label, files, base in (
@@ -251,7 +257,8 @@ def federation_bench(schools: int, per_school: int) -> None:
             rows.append((label + ", raw (B)", raw, braw, "≤ 65,536"))
             rows.append((label + ", gzip (B)", gz, bgz, "≤ 65,536"))
         print(
-            f"schools: {schools}  documents per school: {per_school:,}  "
+            f"schools: {schools} in {len(groups)} groups (the largest holds {largest})  "
+            f"documents per school: {per_school:,}  "
             f"admitting them all: {f['admit_s']:.1f} s"
         )
         table(
@@ -259,7 +266,8 @@ def federation_bench(schools: int, per_school: int) -> None:
             ("figure", "ours", "whole trust list", "target"),
             rows,
         )
-        parts = {**{f"trust {k}": v for k, v in read.items()}, "trust one role": one_role}
+        parts = {f"trust {k}": v for k, v in read.items()}
+        parts.update({"trust largest group": one_group, "trust one role": one_role})
         parts.update({f"status {k}": v for k, v in status.items()})
         for name, data in parts.items():
             print(f"  {name:<22} {len(data):>8,} B raw  {_gz(data):>8,} B gzip")

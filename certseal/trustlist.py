@@ -16,6 +16,7 @@ import base64
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from securesystemslib.signer import CryptoSigner, Signature, SSlibKey
 from tuf.api import exceptions as tuf_errors
-from tuf.api.metadata import DelegatedRole, Metadata, TargetFile, Targets
+from tuf.api.metadata import DelegatedRole, Delegations, Metadata, TargetFile, Targets
+from tuf.api.serialization import SerializationError
 from tuf.api.serialization.json import JSONSerializer
 
 from certseal import _tuf, pki
@@ -73,8 +75,29 @@ _SCHOOL_ID = re.compile(r"[A-Z][A-Z0-9]{1,9}")
 _DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SERIALIZER = JSONSerializer(compact=True)
 _T = TypeVar("_T")
+
+GROUP_PREFIX = "schools-"
+"""Groups of schools are the roles ``schools-0`` … ``schools-f`` (never a school id: lower case)."""
+_GROUP = re.compile(r"schools-[0-9a-f]")
+
+
+class _CompactUtf8(JSONSerializer):
+    """python-tuf's compact JSON, but text as UTF-8 rather than ``\\uXXXX`` escapes (a Chinese
+    character costs 3 bytes, not 6). Signatures are over TUF's canonical JSON of ``signed``,
+    not over the file's bytes, so the file's spelling is free; both readers parse UTF-8."""
+
+    def serialize(self, metadata_obj: Metadata[Any]) -> bytes:
+        try:
+            text = json.dumps(
+                metadata_obj.to_dict(), separators=(",", ":"), sort_keys=True, ensure_ascii=False
+            )
+            return text.encode("utf-8")
+        except Exception as e:  # as python-tuf's own serializer: one error type
+            raise SerializationError("Failed to serialize JSON") from e
+
+
+_SERIALIZER = _CompactUtf8()
 
 
 def school_path(school_id: str) -> str:
@@ -85,6 +108,50 @@ def school_path(school_id: str) -> str:
 def key_path(school_id: str, cert_sha256: str) -> str:
     """The target path of one of a school's certificates (DER) in the school's role."""
     return f"schools/{school_id}/keys/{cert_sha256}.der"
+
+
+def keys_pattern(school_id: str) -> str:
+    """The paths a school's own role is delegated: its certificates, nothing else."""
+    return f"schools/{school_id}/keys/*"
+
+
+def group_of(school_id: str) -> str:
+    """The role holding a school's profile and delegation: one of 16 groups, by the first hex
+    digit of the SHA-256 of its id, so a school never moves and a browser reads one group."""
+    return GROUP_PREFIX + hashlib.sha256(school_id.encode()).hexdigest()[0]
+
+
+def group_paths(school_ids: Iterable[str]) -> list[str]:
+    """What ``targets`` delegates to a group: each of its schools' profile and certificates."""
+    return [p for sid in sorted(school_ids) for p in (school_path(sid), keys_pattern(sid))]
+
+
+def group_schools(delegation: DelegatedRole) -> tuple[str, ...]:
+    """The schools ``targets`` gives a group, from its paths (as :func:`group_paths` writes them).
+
+    Raises:
+        DeserializationError: not a group, or its paths are not exactly pairs of a school's
+            profile and certificates.
+    """
+    name = delegation.name
+    paths = delegation.paths
+    if not _GROUP.fullmatch(name) or paths is None or not delegation.terminating:
+        raise DeserializationError(
+            f"the list of schools delegates {name!r}, which is not a group of schools",
+            f"學校清單委派的 {name!r} 不是學校群組",
+        )
+    ids = []
+    for profile in paths[::2]:
+        sid = profile.removeprefix("schools/").removesuffix(".json")
+        ids.append(sid)
+        if not _SCHOOL_ID.fullmatch(sid):
+            break
+    if not paths or paths != group_paths(ids) or len(set(ids)) != len(ids):
+        raise DeserializationError(
+            f"group {name} is delegated paths other than its schools' profiles and keys",
+            f"群組 {name} 受委派的路徑不只是其學校的資料與金鑰",
+        )
+    return tuple(ids)
 
 
 def metadata_path(role: str, version: int | None = None) -> str:
@@ -505,6 +572,38 @@ def school_role(
     return Metadata(Targets(version=version, expires=expires, targets=targets))
 
 
+def list_of_schools(
+    keys: Sequence[SSlibKey],
+    threshold: int,
+    groups: Mapping[str, Iterable[str]],
+    version: int,
+    expires: dt.datetime,
+) -> Targets:
+    """``targets``, unsigned: each group of schools delegated its schools' paths, to the
+    offline keys (the same ``keys`` and ``threshold`` as ``targets`` itself)."""
+    roles = {
+        name: DelegatedRole(name, [k.keyid for k in keys], threshold, True, group_paths(ids))
+        for name, ids in sorted(groups.items())
+        if ids
+    }
+    delegations = Delegations({k.keyid: k for k in keys}, roles)
+    return Targets(version=version, expires=expires, delegations=delegations)
+
+
+def put_school(group: Targets, profile: SchoolProfile, status_key: SSlibKey) -> None:
+    """Set a school's profile and its delegation (to ``status_key``) in its group."""
+    if group.delegations is None or group.delegations.roles is None:
+        group.delegations = Delegations({}, {})
+    roles = group.delegations.roles
+    assert roles is not None
+    sid = profile.school_id
+    for keyid in roles[sid].keyids if sid in roles else []:
+        group.revoke_key(keyid, sid)
+    roles[sid] = DelegatedRole(sid, [], 1, True, [keys_pattern(sid)])
+    group.add_key(status_key, sid)
+    group.targets[school_path(sid)] = profile_target(profile)
+
+
 def parse_metadata(data: bytes, what: str) -> Metadata[Any]:
     try:
         return Metadata.from_bytes(data)
@@ -795,6 +894,8 @@ class TrustList:
     expires: dt.datetime
     schools: Mapping[str, SchoolEntry]
     log: Mapping[str, Any] | None = None
+    groups: Mapping[str, int] = field(default_factory=dict)
+    """Each group of schools (``schools-<h>``) and its version."""
 
     def school(self, school_id: str) -> SchoolEntry | None:
         return self.schools.get(school_id)
@@ -843,20 +944,24 @@ class TrustList:
             return KeyCheck("wrong_key_role", issued_at, school, found[0][1])
         key = matching[0]
         step = school.profile.state_at(issued_at)
-        if key.revoked_at is not None and key.revoked_at <= issued_at:
-            outcome = (
-                "key_compromised_before_issuance"
-                if key.reason == "key_compromise"
-                else "key_revoked_before_issuance"
-            )
-            return KeyCheck(outcome, issued_at, school, key)
-        if not key.valid_from <= issued_at < key.valid_to:
-            return KeyCheck("key_not_valid_at_issuance", issued_at, school, key)
-        if step is None or step.state != "active":
+        outcome = key_outcome(key, issued_at)
+        if outcome in ("valid", "valid_if_logged") and (step is None or step.state != "active"):
             return KeyCheck("school_not_active_at_issuance", issued_at, school, key)
+        return KeyCheck(outcome, issued_at, school, key)
+
+
+def key_outcome(key: KeyRecord, issued_at: dt.datetime) -> str:
+    """The key's own verdict for a document issued at ``issued_at`` (one of
+    :data:`KEY_OUTCOMES`): revoked before it, outside its window, valid only if the log shows
+    the document before a later compromise, or valid. The federation and a single school's
+    verifier (:mod:`certseal.keyhistory`) judge with it."""
+    if key.revoked_at is not None and key.revoked_at <= issued_at:
         if key.reason == "key_compromise":
-            return KeyCheck("valid_if_logged", issued_at, school, key)
-        return KeyCheck("valid", issued_at, school, key)
+            return "key_compromised_before_issuance"
+        return "key_revoked_before_issuance"
+    if not key.valid_from <= issued_at < key.valid_to:
+        return "key_not_valid_at_issuance"
+    return "valid_if_logged" if key.reason == "key_compromise" else "valid"
 
 
 def entry_from_metadata(
@@ -1007,32 +1112,36 @@ class TrustListClient:
         )
         data = self._get(metadata_path("targets", targets_version), MAX_BYTES["targets"], "targets")
         targets = self._call(partial(trusted.update_targets, data), "targets")
-        schools: dict[str, SchoolEntry] = {}
-        delegations = targets.delegations
-        roles = {} if delegations is None or delegations.roles is None else delegations.roles
-        for name, delegation in roles.items():
-            meta = snapshot.meta.get(f"{name}.json")
-            target = targets.targets.get(school_path(name))
-            if meta is None or target is None:
-                raise DeserializationError(
-                    f"school {name} is delegated but has no profile or no snapshot entry",
-                    f"{name} 已委派但缺少學校資料或快照項目",
-                )
-            key = (name, meta.version)
-            role_data = self._roles.get(key) or self._get(
-                metadata_path(name, meta.version), MAX_BYTES["school"], f"role {name}"
-            )
-            role = self._call(
-                partial(trusted.update_delegated_targets, role_data, name, "targets"),
-                f"role of {name}",
-            )
-            self._roles[key] = role_data
-            schools[name] = entry_from_metadata(target, delegation, role)
-        listed = {p for p in targets.targets if p.startswith("schools/")}
-        if listed != {school_path(n) for n in schools}:
+        if targets.targets:
             raise DeserializationError(
-                "the trust list names a school it does not delegate", "信任清單有未委派的學校"
+                "the list of schools lists targets of its own: schools are in its groups",
+                "學校清單本身列有目標，學校應列在其群組中",
             )
+        schools: dict[str, SchoolEntry] = {}
+        groups: dict[str, int] = {}
+        for name, delegation in _delegated(targets, "the list of schools").items():
+            ids = group_schools(delegation)
+            if schools.keys() & set(ids):
+                raise DeserializationError(
+                    f"group {name} lists a school another group lists", "同一學校列於兩個群組"
+                )
+            group = self._delegated(trusted, snapshot, name, "targets", MAX_BYTES["targets"])
+            groups[name] = group.version
+            roles = _delegated(group, f"group {name}")
+            if set(roles) != set(ids) or set(group.targets) != {school_path(s) for s in ids}:
+                raise DeserializationError(
+                    f"group {name} does not hold exactly the schools the list gives it",
+                    f"群組 {name} 所列學校與學校清單不符",
+                )
+            for sid in ids:
+                if roles[sid].paths != [keys_pattern(sid)] or not roles[sid].terminating:
+                    raise DeserializationError(
+                        f"school {sid} is delegated more than its own keys",
+                        f"學校 {sid} 受委派的範圍超出其金鑰",
+                    )
+                role = self._delegated(trusted, snapshot, sid, name, MAX_BYTES["school"])
+                profile = group.targets[school_path(sid)]
+                schools[sid] = entry_from_metadata(profile, roles[sid], role)
         log = snapshot.unrecognized_fields.get(LOG_FIELD)
         self.current = TrustList(
             targets.version,
@@ -1041,8 +1150,28 @@ class TrustListClient:
             min(trusted.timestamp.expires, snapshot.expires, targets.expires, trusted.root.expires),
             schools,
             log if isinstance(log, Mapping) else None,
+            groups,
         )
         return self.current
+
+    def _delegated(
+        self, trusted: Any, snapshot: Any, name: str, delegator: str, limit: int
+    ) -> Targets:
+        """A delegated role (a group, or a school's), as pinned by the snapshot and signed by
+        its delegator's keys; one already read at that version is not fetched again."""
+        what = f"role of {name}" if delegator != "targets" else f"group {name}"
+        meta = snapshot.meta.get(f"{name}.json")
+        if meta is None:
+            raise DeserializationError(
+                f"{what} is delegated but has no snapshot entry", f"{name} 已委派但缺少快照項目"
+            )
+        key = (name, meta.version)
+        data = self._roles.get(key) or self._get(metadata_path(name, meta.version), limit, what)
+        role: Targets = self._call(
+            partial(trusted.update_delegated_targets, data, name, delegator), what
+        )
+        self._roles[key] = data
+        return role
 
     @staticmethod
     def _call(fn: Callable[[], _T], what: str) -> _T:
@@ -1050,6 +1179,13 @@ class TrustListClient:
             return fn()
         except (tuf_errors.RepositoryError, ValueError) as e:
             raise _wrap(e, what) from e
+
+
+def _delegated(targets: Targets, what: str) -> dict[str, DelegatedRole]:
+    delegations = targets.delegations
+    if delegations is not None and delegations.succinct_roles is not None:
+        raise DeserializationError(f"{what} uses hash-bin delegations", f"{what} 使用雜湊分箱委派")
+    return {} if delegations is None or delegations.roles is None else dict(delegations.roles)
 
 
 # --- the trust list's transparency log -----------------------------------------------------

@@ -33,8 +33,6 @@ from typing import IO, Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import (
-    DelegatedRole,
-    Delegations,
     Metadata,
     MetaFile,
     Root,
@@ -65,12 +63,16 @@ from certseal.trustlist import (
     TrustEvent,
     TrustList,
     TrustListClient,
+    cast_targets,
     check_key_history,
     events_for,
+    group_of,
     key_path,
+    list_of_schools,
     metadata_path,
     parse_metadata,
     profile_target,
+    put_school,
     role_keys,
     school_path,
     tuf_key,
@@ -98,6 +100,7 @@ class OperatorState:
     roles: dict[str, int]
     log_size: int
     time: str = ""  # when it was committed: the operator reads its own list as of then
+    groups: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -112,6 +115,7 @@ class OperatorState:
             dict(d["roles"]),
             d["log_size"],
             d["time"],
+            dict(d.get("groups", {})),
         )
 
 
@@ -167,7 +171,15 @@ def init_operator(
         trustlist.sign(root_md, key)
     repo = home / "repo"
     write_once(repo / metadata_path("root", 1), trustlist.to_bytes(root_md))
-    targets = Metadata(Targets(expires=now + dt.timedelta(days=DAYS["targets"])))
+    targets = Metadata(
+        list_of_schools(
+            [tuf_key(k.public_key()) for k in private.values()],
+            threshold,
+            {},
+            1,
+            now + dt.timedelta(days=DAYS["targets"]),
+        )
+    )
     for key in list(private.values())[:threshold]:
         trustlist.sign(targets, key)
     write_once(repo / metadata_path("targets", 1), trustlist.to_bytes(targets))
@@ -291,8 +303,6 @@ class Operator:
         """
         verified = OnboardingRequest.from_bytes(request).verify()
         sid = verified.school_id
-        state = self.state()
-        targets = self._metadata("targets", state.targets)
         current = self.trust_list(now)
         old = current.school(sid)
         if old is None:
@@ -318,16 +328,8 @@ class Operator:
                 )
             profile = old.profile
         _check_expiry(verified.role.signed.expires, now, sid)
-        signed = targets.signed
-        if signed.delegations is None:
-            signed.delegations = Delegations(keys={}, roles={})
-        roles = signed.delegations.roles
-        assert roles is not None
-        for keyid in roles[sid].keyids if sid in roles else []:
-            signed.revoke_key(keyid, sid)
-        roles[sid] = DelegatedRole(sid, [], 1, True, [f"schools/{sid}/keys/*"])
-        signed.add_key(tuf_key(verified.status_key), sid)
-        signed.targets[school_path(sid)] = profile_target(profile)
+        group = self._group(group_of(sid))
+        put_school(group.signed, profile, tuf_key(verified.status_key))
         files = {key_path(sid, hashlib.sha256(der).hexdigest()): der for der in _ders(request)}
         entry = SchoolEntry(
             profile, verified.keys, verified.role.signed.version, (pki.key_id(verified.status_key),)
@@ -335,7 +337,7 @@ class Operator:
         self._commit(
             now,
             online,
-            targets=(targets, signers),
+            groups=({group_of(sid): group}, signers),
             roles={sid: trustlist.to_bytes(verified.role)},
             files=files,
             events=events_for(old, entry, now),
@@ -358,10 +360,10 @@ class Operator:
             raise InputError(
                 f"school {school_id} is not in the trust list", f"信任清單中沒有 {school_id}"
             )
-        md = trustlist.cast_targets(parse_metadata(role, f"{school_id}'s key history"))
-        targets = self._metadata("targets", state.targets).signed
+        md = cast_targets(parse_metadata(role, f"{school_id}'s key history"))
+        group = self._group(group_of(school_id), state).signed
         try:
-            targets.verify_delegate(school_id, md.signed_bytes, md.signatures)
+            group.verify_delegate(school_id, md.signed_bytes, md.signatures)
         except (tuf_errors.UnsignedMetadataError, ValueError) as e:
             raise SignatureVerificationError(
                 f"school {school_id}'s key history is not signed by its delegated key: {e}",
@@ -399,8 +401,6 @@ class Operator:
             raise InputError(
                 "a state change cannot be dated in the future", "狀態變更日期不可晚於現在"
             )
-        committed = self.state()
-        targets = self._metadata("targets", committed.targets)
         current = self.trust_list(now)
         old = current.school(school_id)
         if old is None:
@@ -420,11 +420,14 @@ class Operator:
             if state == "merged":
                 changed[successor] = _with(heir.profile, lambda p: p.with_predecessor(school_id))
         events = []
+        groups: dict[str, Metadata[Targets]] = {}
         for sid, profile in changed.items():
-            targets.signed.targets[school_path(sid)] = profile_target(profile)
+            name = group_of(sid)
+            group = groups.setdefault(name, self._group(name))
+            group.signed.targets[school_path(sid)] = profile_target(profile)
             entry = current.schools[sid]
             events += events_for(entry, dataclasses.replace(entry, profile=profile), now)
-        self._commit(now, online, targets=(targets, signers), events=events)
+        self._commit(now, online, groups=(groups, signers), events=events)
         return changed[school_id]
 
     def refresh(
@@ -434,12 +437,14 @@ class Operator:
         online: ec.EllipticCurvePrivateKey,
         signers: Sequence[ec.EllipticCurvePrivateKey] = (),
     ) -> OperatorState:
-        """Re-sign snapshot and timestamp (and targets, given the offline keys) before they
-        expire: a client refuses an expired trust list, so this runs on a schedule."""
-        targets = None
-        if signers:
-            targets = (self._metadata("targets", self.state().targets), signers)
-        return self._commit(now, online, targets=targets)
+        """Re-sign snapshot and timestamp (and, given the offline keys, targets and every group
+        of schools) before they expire: a client refuses an expired trust list, so this runs on
+        a schedule."""
+        if not signers:
+            return self._commit(now, online)
+        state = self.state()
+        groups = {name: self._group(name, state) for name in state.groups}
+        return self._commit(now, online, groups=(groups, signers), every_group=True)
 
     def publish(self, out_dir: Path) -> int:
         """Copy the trust list into ``out_dir/trust``: files it lacks, then the mutable ones,
@@ -462,16 +467,29 @@ class Operator:
 
     # --- the one commit path ----------------------------------------------------------------
 
+    def _group(self, name: str, state: OperatorState | None = None) -> Metadata[Targets]:
+        """A group of schools as last committed, or a new empty one (its version and expiry
+        are set when it is signed)."""
+        version = (state or self.state()).groups.get(name)
+        if version is None:
+            return Metadata(Targets(expires=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
+        return cast_targets(self._metadata(name, version))
+
     def _commit(
         self,
         now: dt.datetime,
         online: ec.EllipticCurvePrivateKey,
         *,
-        targets: tuple[Metadata[Targets], Sequence[ec.EllipticCurvePrivateKey]] | None = None,
+        groups: tuple[dict[str, Metadata[Targets]], Sequence[ec.EllipticCurvePrivateKey]]
+        | None = None,
         roles: dict[str, bytes] | None = None,
         files: dict[str, bytes] | None = None,
         events: Sequence[TrustEvent] = (),
+        every_group: bool = False,
     ) -> OperatorState:
+        """Write what changed, then snapshot and timestamp. Changed groups of schools are
+        re-signed with ``signers`` (offline keys), and so is ``targets`` when the schools it
+        gives a group change, or with ``every_group`` (``refresh --targets``: before expiry)."""
         state = self.state()
         self.trust_list(now)  # the committed list still verifies, and time moves forward
         root = self._metadata("root", state.root).signed
@@ -480,24 +498,42 @@ class Operator:
         ):
             raise InputError("the online key is not this federation's", "線上金鑰不屬於此聯盟")
         new_roles = dict(state.roles)
+        new_groups = dict(state.groups)
+        targets_version = state.targets
+        if groups is not None:
+            changed, signers = groups
+            _check_signers(root, signers, self.threshold, self.root_key_names)
+            members = {n: _members(self._group(n, state)) for n in state.groups}
+            before = dict(members)
+            for name, md in sorted(changed.items()):
+                md.signed.version = new_groups[name] = state.groups.get(name, 0) + 1
+                _sign_offline(md, signers, now)
+                write_file(
+                    self.repo / metadata_path(name, md.signed.version), trustlist.to_bytes(md)
+                )
+                members[name] = _members(md)
+            if members != before or every_group:
+                targets_version = state.targets + 1
+                targets = Metadata(
+                    list_of_schools(
+                        _role_keys(root, "targets"),
+                        root.roles["targets"].threshold,
+                        members,
+                        targets_version,
+                        now + dt.timedelta(days=DAYS["targets"]),
+                    )
+                )
+                _sign_offline(targets, signers, now)
+                write_file(
+                    self.repo / metadata_path("targets", targets_version),
+                    trustlist.to_bytes(targets),
+                )
         for rel, data in (files or {}).items():
             write_once(self.repo / trustlist.TARGETS_DIR / rel, data)
         for sid, data in (roles or {}).items():
-            version = trustlist.cast_targets(parse_metadata(data, sid)).signed.version
+            version = cast_targets(parse_metadata(data, sid)).signed.version
             write_file(self.repo / metadata_path(sid, version), data)
             new_roles[sid] = version
-        targets_version = state.targets
-        if targets is not None:
-            md, signers = targets
-            _check_signers(root, signers, self.threshold, self.root_key_names)
-            md.signed.version = targets_version = state.targets + 1
-            md.signed.expires = now + dt.timedelta(days=DAYS["targets"])
-            md.signatures.clear()
-            for key in signers:
-                trustlist.sign(md, key)
-            write_file(
-                self.repo / metadata_path("targets", targets_version), trustlist.to_bytes(md)
-            )
         log = None
         log_size = state.log_size
         if events:
@@ -505,7 +541,7 @@ class Operator:
             cp = self.log.append(log_size, numbered, origin=self.origin, now=now, key=online)
             log, log_size = cp, cp.size
         new = dataclasses.replace(
-            state, targets=targets_version, roles=new_roles, log_size=log_size
+            state, targets=targets_version, roles=new_roles, log_size=log_size, groups=new_groups
         )
         return self._publish_snapshot(new, online, now, log=log)
 
@@ -520,6 +556,7 @@ class Operator:
         """Sign snapshot and timestamp over ``state``, check the result, then commit it."""
         previous = self._snapshot_log_field(state)
         meta = {"targets.json": MetaFile(state.targets)}
+        meta.update({f"{name}.json": MetaFile(v) for name, v in sorted(state.groups.items())})
         meta.update({f"{sid}.json": MetaFile(v) for sid, v in sorted(state.roles.items())})
         snapshot = Snapshot(
             version=state.snapshot + 1,
@@ -615,6 +652,21 @@ def _check_expiry(expires: dt.datetime, now: dt.datetime, sid: str) -> None:
 
 def _role_keys(root: Root, role: str) -> list[Any]:
     return [root.keys[k] for k in root.roles[role].keyids]
+
+
+def _members(group: Metadata[Targets]) -> list[str]:
+    delegations = group.signed.delegations
+    return sorted(delegations.roles or {}) if delegations is not None else []
+
+
+def _sign_offline(
+    md: Metadata[Targets], signers: Sequence[ec.EllipticCurvePrivateKey], now: dt.datetime
+) -> None:
+    """Sign the list of schools or one of its groups anew, with the offline keys."""
+    md.signed.expires = now + dt.timedelta(days=DAYS["targets"])
+    md.signatures.clear()
+    for key in signers:
+        trustlist.sign(md, key)
 
 
 def _check_signers(

@@ -212,12 +212,63 @@
     return role;
   }
 
+  // -- groups of schools ----------------------------------------------------------------------
+  const GROUP = /^schools-[0-9a-f]$/;
+
+  function profilePath(sid) {
+    return "schools/" + sid + ".json";
+  }
+
+  function keysPattern(sid) {
+    return "schools/" + sid + "/keys/*";
+  }
+
+  /** A role's delegations by name (python-tuf's Delegations.roles; no hash-bin delegations). */
+  function delegatedRoles(md, what) {
+    const delegations = own(md.signed, "delegations");
+    if (delegations === undefined) return {};
+    if (!isObject(delegations) || own(delegations, "succinct_roles") !== undefined || !Array.isArray(delegations.roles)) {
+      throw fail("format", what + " has malformed delegations");
+    }
+    const roles = {};
+    delegations.roles.forEach(function (r) {
+      if (!isObject(r) || typeof r.name !== "string" || own(roles, r.name)) {
+        throw fail("format", what + " has a malformed delegation");
+      }
+      roles[r.name] = r;
+    });
+    return roles;
+  }
+
+  /** The schools targets gives a group: its paths are each school's profile and keys, sorted. */
+  function groupSchools(role) {
+    const paths = role.paths;
+    const ok =
+      GROUP.test(role.name) &&
+      role.terminating === true &&
+      Array.isArray(paths) &&
+      paths.length > 0 &&
+      paths.length % 2 === 0;
+    const ids = [];
+    if (ok) {
+      for (let i = 0; i < paths.length; i += 2) {
+        const m = /^schools\/([A-Z][A-Z0-9]{1,9})\.json$/.exec(paths[i]);
+        if (!m || paths[i + 1] !== keysPattern(m[1]) || (ids.length && ids[ids.length - 1] >= m[1])) {
+          throw fail("format", "group " + role.name + " is delegated paths other than its schools' profiles and keys");
+        }
+        ids.push(m[1]);
+      }
+      return ids;
+    }
+    throw fail("format", "the list of schools delegates " + role.name + ", which is not a group of schools");
+  }
+
   // -- one school -----------------------------------------------------------------------------
   const SCHOOL_STATES = ["active", "suspended", "merged", "closed"];
 
-  /** The profile (targets → custom.school), checked against its signed hash. */
-  function schoolProfile(targets, sid) {
-    const target = own(targets.signed.targets, "schools/" + sid + ".json");
+  /** The profile (its group → custom.school), checked against its signed hash. */
+  function schoolProfile(group, sid) {
+    const target = own(group.signed.targets, profilePath(sid));
     const profile = own(own(target, "custom"), "school");
     if (!isObject(profile) || profile.id !== sid) {
       return Promise.reject(fail("format", "school " + sid + " has no profile of its own"));
@@ -369,51 +420,69 @@
       })
       .then(function (md) {
         targets = md;
-        const delegations = own(targets.signed, "delegations") || { keys: {}, roles: [] };
-        const roles = {};
-        (Array.isArray(delegations.roles) ? delegations.roles : []).forEach(function (r) {
-          if (!isObject(r) || typeof r.name !== "string") throw fail("format", "a malformed delegation");
-          roles[r.name] = r;
+        if (Object.keys(targets.signed.targets).length) {
+          throw fail("format", "the list of schools lists targets of its own: schools are in its groups");
+        }
+        // targets gives each group of schools its schools' paths; a school is in one group.
+        const groups = delegatedRoles(targets, "the list of schools");
+        const groupOf = {};
+        Object.keys(groups).forEach(function (name) {
+          groupSchools(groups[name]).forEach(function (sid) {
+            if (groupOf[sid]) throw fail("format", "group " + name + " lists a school another group lists");
+            groupOf[sid] = name;
+          });
         });
-        const listed = Object.keys(targets.signed.targets || {})
-          .filter(function (p) {
-            return p.indexOf("schools/") === 0;
+        const ids = Object.keys(groupOf).sort();
+        const wanted = o.schools ? o.schools : ids;
+        wanted.forEach(function (sid) {
+          if (!groupOf[sid]) throw fail("format", "the trust list has no school " + sid);
+        });
+        const needed = ids
+          .map(function (sid) {
+            return groupOf[sid];
+          })
+          .filter(function (name, i, all) {
+            return all.indexOf(name) === i && wanted.some(function (sid) {
+              return groupOf[sid] === name;
+            });
           })
           .sort();
-        const delegated = Object.keys(roles).sort();
-        delegated.forEach(function (sid) {
-          if (!SCHOOL_ID.test(sid)) throw fail("format", "a delegation is not named after a school");
-        });
-        if (
-          listed.join("\n") !==
-          delegated
-            .map(function (sid) {
-              return "schools/" + sid + ".json";
-            })
-            .join("\n")
-        ) {
-          throw fail("format", "the trust list names a school it does not delegate");
-        }
-        const wanted = o.schools ? o.schools : delegated;
         const profiles = {};
         const schools = {};
+        const read = {};
         return Promise.all(
-          delegated.map(function (sid) {
-            return schoolProfile(targets, sid).then(function (p) {
-              profiles[sid] = p;
+          needed.map(function (name) {
+            return readRole(name, targets.signed.delegations.keys || {}, groups[name]).then(function (group) {
+              const members = groupSchools(groups[name]);
+              const roles = delegatedRoles(group, "group " + name);
+              if (
+                Object.keys(roles).sort().join("\n") !== members.join("\n") ||
+                Object.keys(group.signed.targets).sort().join("\n") !==
+                  members.map(profilePath).sort().join("\n")
+              ) {
+                throw fail("format", "group " + name + " does not hold exactly the schools the list gives it");
+              }
+              read[name] = { md: group, roles: roles };
+              return Promise.all(
+                members.map(function (sid) {
+                  return schoolProfile(group, sid).then(function (p) {
+                    profiles[sid] = p;
+                  });
+                })
+              );
             });
           })
         )
           .then(function () {
             return Promise.all(
               wanted.map(function (sid) {
-                if (!roles[sid]) throw fail("format", "the trust list has no school " + sid);
-                return readRole(sid, delegations.keys || {}, roles[sid]).then(function (role) {
-                  const paths = roles[sid].paths;
-                  const prefix = "schools/" + sid + "/keys/*";
-                  if (!Array.isArray(paths) || paths.length !== 1 || paths[0] !== prefix) {
-                    throw fail("format", "school " + sid + " is delegated more than its own keys");
-                  }
+                const group = read[groupOf[sid]];
+                const delegation = group.roles[sid];
+                const paths = delegation.paths;
+                if (!Array.isArray(paths) || paths.length !== 1 || paths[0] !== keysPattern(sid) || delegation.terminating !== true) {
+                  throw fail("format", "school " + sid + " is delegated more than its own keys");
+                }
+                return readRole(sid, group.md.signed.delegations.keys || {}, delegation).then(function (role) {
                   schools[sid] = { profile: profiles[sid], keys: schoolKeys(role, sid), roleVersion: role.signed.version };
                 });
               })
@@ -436,6 +505,7 @@
                 snapshot: snapshot.signed.version,
                 meta: metaVersions,
               },
+              schoolIds: ids,
               profiles: profiles,
               schools: schools,
             };
@@ -448,14 +518,15 @@
       if (!isObject(meta) || !Number.isSafeInteger(meta.version)) {
         return Promise.reject(fail("format", "the snapshot does not list " + name));
       }
-      const limit = name === "targets" ? MAX_BYTES.targets : MAX_BYTES.school;
+      const limit = SCHOOL_ID.test(name) ? MAX_BYTES.school : MAX_BYTES.targets;
       return fetchFile("metadata/" + meta.version + "." + name + ".json", limit)
         .then(function (bytes) {
           return checkMeta(bytes, meta, name);
         })
         .then(function (bytes) {
           const md = parseMetadata(bytes, "targets", name);
-          return verifyRole(md, keys, role, name === "targets" ? "list of schools" : "role of " + name).then(
+          const what = name === "targets" ? "list of schools" : SCHOOL_ID.test(name) ? "role of " + name : "group " + name;
+          return verifyRole(md, keys, role, what).then(
             function () {
               checkVersion(md, meta.version, name);
               checkExpiry(md, now, name);

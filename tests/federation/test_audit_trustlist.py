@@ -21,7 +21,12 @@ from cli import main
 from tests.conftest import NOW
 from tests.federation.conftest import T0, Federation
 from tests.federation.test_federation_operator import rotate
-from tests.federation.test_federation_reader import current_targets, forge, publish
+from tests.federation.test_federation_reader import (
+    current_targets,
+    forge,
+    publish,
+    without_school,
+)
 
 LATER = T0 + dt.timedelta(days=1)
 
@@ -77,15 +82,7 @@ def test_a_removed_school(federation: Federation, tmp_path: Path) -> None:
     """Even re-signed with the threshold of offline keys: the log and the memory disagree."""
     folder = publish(federation, tmp_path / "site")
     state = first_audit(federation, folder)
-    targets = current_targets(folder)
-    del targets.signed.targets["schools/NTCU.json"]
-    assert targets.signed.delegations is not None and targets.signed.delegations.roles
-    del targets.signed.delegations.roles["NTCU"]
-    targets.signed.version += 1
-    targets.signatures.clear()
-    for key in federation.roots[:2]:
-        trustlist.sign(targets, key)
-    forge(folder, federation.online, LATER, {"targets": targets})
+    forge(folder, federation.online, LATER, without_school(folder, "NTCU", federation.roots[:2]))
     report = audit_trust_list(str(folder), root_of(federation), reference_time=LATER, state=state)
     assert set(report.codes) == {"school_removed"}
     assert {v.check for v in report.violations} == {"list_vs_log", "remembered"}

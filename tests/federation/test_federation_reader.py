@@ -90,10 +90,38 @@ def forge(
     (meta / "timestamp.json").write_bytes(trustlist.to_bytes(stamp))
 
 
-def current_targets(folder: Path) -> Metadata[Any]:
+def current_role(folder: Path, name: str) -> Metadata[Any]:
+    """The latest published version of a role: targets, a group of schools, a school's."""
     meta = folder / "metadata"
-    versions = sorted(int(p.name.split(".")[0]) for p in meta.glob("*.targets.json"))
-    return Metadata.from_bytes((meta / f"{versions[-1]}.targets.json").read_bytes())
+    versions = sorted(int(p.name.split(".")[0]) for p in meta.glob(f"*.{name}.json"))
+    return Metadata.from_bytes((meta / f"{versions[-1]}.{name}.json").read_bytes())
+
+
+def current_targets(folder: Path) -> Metadata[Any]:
+    return current_role(folder, "targets")
+
+
+def without_school(
+    folder: Path, sid: str, signers: list[ec.EllipticCurvePrivateKey]
+) -> dict[str, Metadata[Any]]:
+    """The list of schools and the school's group, re-signed by ``signers`` without ``sid``:
+    what a holder of the offline keys could publish, for :func:`forge`."""
+    name = trustlist.group_of(sid)
+    group = current_role(folder, name)
+    del group.signed.targets[trustlist.school_path(sid)]
+    del group.signed.delegations.roles[sid]
+    targets = current_targets(folder)
+    roles = targets.signed.delegations.roles
+    gone = {trustlist.school_path(sid), trustlist.keys_pattern(sid)}
+    roles[name].paths = [p for p in roles[name].paths if p not in gone]
+    if not roles[name].paths:
+        del roles[name]
+    for md in (targets, group):
+        md.signed.version += 1
+        md.signatures.clear()
+        for key in signers:
+            trustlist.sign(md, key)
+    return {"targets": targets, name: group}
 
 
 def test_read_over_http_from_the_pinned_root(
@@ -125,12 +153,8 @@ def test_a_list_signed_by_fewer_than_the_threshold_is_refused(
     federation: Federation, tmp_path: Path
 ) -> None:
     folder = publish(federation, tmp_path / "site")
-    targets = current_targets(folder)
-    del targets.signed.targets["schools/NTCU.json"]
-    targets.signed.version += 1
-    targets.signatures.clear()
-    trustlist.sign(targets, federation.roots[0])  # one of the two needed
-    forge(folder, federation.online, LATER, {"targets": targets})
+    # One of the two offline keys needed.
+    forge(folder, federation.online, LATER, without_school(folder, "NTCU", federation.roots[:1]))
     with pytest.raises(SignatureVerificationError, match="signed by 1/2 keys"):
         client(folder, federation).refresh(LATER)
 
@@ -140,15 +164,7 @@ def test_a_removed_school_is_detected_by_comparing_with_the_log(
 ) -> None:
     """Even with the threshold of offline keys, dropping a school leaves the log disagreeing."""
     folder = publish(federation, tmp_path / "site")
-    targets = current_targets(folder)
-    del targets.signed.targets["schools/NTCU.json"]
-    assert targets.signed.delegations is not None and targets.signed.delegations.roles
-    del targets.signed.delegations.roles["NTCU"]
-    targets.signed.version += 1
-    targets.signatures.clear()
-    for key in federation.roots[:2]:
-        trustlist.sign(targets, key)
-    forge(folder, federation.online, LATER, {"targets": targets})
+    forge(folder, federation.online, LATER, without_school(folder, "NTCU", federation.roots[:2]))
     tl = client(folder, federation).refresh(LATER)
     assert "NTCU" not in tl.schools
     found = compare_with_log(tl, logged_events(folder, federation))

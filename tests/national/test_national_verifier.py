@@ -19,7 +19,7 @@ from certseal.errors import ConfigurationError
 from certseal.statuslist import Entry, Issuer, build_publication, build_shards, sha256_hex
 from tests.conftest import NOW, PASSPHRASE
 from tests.federation.test_federation_operator import rotate
-from tests.federation.test_federation_reader import current_targets, forge
+from tests.federation.test_federation_reader import forge, without_school
 from tests.national.conftest import (
     CLOCK,
     PUBLISHED,
@@ -124,15 +124,8 @@ def test_a_school_removed_from_the_trust_list(national: National, schools: Schoo
     unverifiable here (the trust list's log shows the removal to auditors)."""
     national.publish()
     folder = national.www / trustlist.TRUST_DIR
-    targets = current_targets(folder)
-    del targets.signed.targets["schools/NTCU.json"]
-    assert targets.signed.delegations is not None and targets.signed.delegations.roles
-    del targets.signed.delegations.roles["NTCU"]
-    targets.signed.version += 1
-    targets.signatures.clear()
-    for key in national.federation.roots[:2]:
-        trustlist.sign(targets, key)
-    forge(folder, national.federation.online, READY, {"targets": targets})
+    removed = without_school(folder, "NTCU", national.federation.roots[:2])
+    forge(folder, national.federation.online, READY, removed)
     body = national.verify(schools.docs["NTCU"]["genuine"])
     assert codes(body) == ["school_not_in_trust_list", "not_issued"], body
 

@@ -25,7 +25,7 @@ from werkzeug.serving import make_server
 from authority.config import DEMO_SCHOOL
 from authority.onboarding import export_request
 from certseal.statuslist import sha256_hex
-from certseal.trustlist import metadata_path
+from certseal.trustlist import group_of, metadata_path
 from federation.site import build_from_operator
 from tests.conftest import NOW, PASSPHRASE, Issued
 from tests.federation.conftest import T0, make_federation
@@ -153,9 +153,18 @@ def test_a_document_of_any_school_checked_from_the_trust_list(
     assert sha256_hex(issued.pdf("successor")) in text
     assert all(m == "GET" for m, _ in requests)
     trust = [u.split("/trust/metadata/")[1] for _, u in requests if "/trust/metadata/" in u]
-    # The trust list once: a probe for a newer root, then the chosen school's role only.
+    # The trust list once: a probe for a newer root, then the chosen school's group and role.
     kinds = sorted(p.split(".", 1)[-1] if p[0].isdigit() else p for p in trust)
-    assert kinds == ["DEMO.json", "root.json", "snapshot.json", "targets.json", "timestamp.json"]
+    assert kinds == sorted(
+        [
+            "DEMO.json",
+            f"{group_of('DEMO')}.json",
+            "root.json",
+            "snapshot.json",
+            "targets.json",
+            "timestamp.json",
+        ]
+    )
     assert trust[0] == "2.root.json"
     status = [u.split("/schools/DEMO/status/")[1] for _, u in requests if "/status/" in u]
     assert [s.split("/")[0] for s in status] == ["timestamp.json", "snapshot", "buckets", "shards"]
@@ -196,7 +205,7 @@ def test_a_forged_trust_list_is_refused(page: Any, national: National, issued: I
             target["custom"]["school"]["name_en"] = "Forged University"
         route.fulfill(response=response, body=json.dumps(md))
 
-    page.route("**/trust/metadata/*.targets.json", forge)
+    page.route(f"**/trust/metadata/*.{group_of('DEMO')}.json", forge)
     verdict = check(page, national, "DEMO", issued.pdf("successor"), lang_dir="en/")
     assert verdict.get_attribute("data-state") == "error"
     assert "signature" in verdict.inner_text()

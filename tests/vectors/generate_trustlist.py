@@ -37,8 +37,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Signature
 from tuf.api.metadata import (
-    DelegatedRole,
-    Delegations,
     Metadata,
     MetaFile,
     Root,
@@ -53,8 +51,10 @@ from certseal.trustlist import (
     KeyRecord,
     SchoolProfile,
     StateChange,
+    group_of,
+    list_of_schools,
     metadata_path,
-    profile_target,
+    put_school,
     school_path,
     school_role,
     to_bytes,
@@ -203,6 +203,7 @@ def build(
     key_extra: dict[str, Any] | None = None,
     foreign_path: bool = False,
     profile_tampered: bool = False,
+    school_twice: bool = False,
 ) -> dict[str, bytes]:
     """A trust list of two schools: VECA (active) and VECB (merged into VECA)."""
     repo = Repo()
@@ -217,9 +218,6 @@ def build(
     roles = _school_roles(
         repo, role_signer=role_signer, key_extra=key_extra, foreign_path=foreign_path
     )
-    targets = Targets(version=1, expires=T0 + dt.timedelta(days=90))
-    targets.delegations = Delegations(keys={}, roles={})
-    assert targets.delegations.roles is not None
     admitted = T0 - dt.timedelta(days=30)
     profiles = {
         "VECA": _profile("VECA", (StateChange("active", admitted),), predecessors=("VECB",)),
@@ -231,19 +229,33 @@ def build(
             ),
         ),
     }
+    groups: dict[str, Targets] = {}
     for sid, profile in profiles.items():
-        targets.delegations.roles[sid] = DelegatedRole(sid, [], 1, True, [f"schools/{sid}/keys/*"])
-        targets.add_key(tuf_key(STATUS[sid].public_key()), sid)
-        target = profile_target(profile)
-        if profile_tampered and sid == "VECB":
-            target.unrecognized_fields["custom"]["school"]["name_en"] = "Not Vector B"
-        targets.targets[school_path(sid)] = target
+        homes = [group_of(sid)] + ([group_of("VECA")] if school_twice and sid == "VECB" else [])
+        for name in homes:
+            group = groups.setdefault(name, Targets(expires=T0 + dt.timedelta(days=90)))
+            put_school(group, profile, tuf_key(STATUS[sid].public_key()))
+            if profile_tampered and sid == "VECB":
+                custom = group.targets[school_path(sid)].unrecognized_fields["custom"]
+                custom["school"]["name_en"] = "Not Vector B"
+    members = {
+        name: [r for r in g.delegations.roles or {}] if g.delegations else []
+        for name, g in groups.items()
+    }
+    offline = [tuf_key(k.public_key()) for k in repo.root_keys]
+    targets = list_of_schools(offline, 2, members, 1, T0 + dt.timedelta(days=90))
     targets_md = Metadata(targets)
     for key in repo.root_keys[:targets_signers]:
         _sign(targets_md, key)
     # Under the name the snapshot gives, whatever version the file holds.
     repo.files[metadata_path("targets", targets_version_in_snapshot)] = to_bytes(targets_md)
+    for name, group in groups.items():
+        group_md = Metadata(group)
+        for key in repo.root_keys[:2]:
+            _sign(group_md, key)
+        repo.files[metadata_path(name, 1)] = to_bytes(group_md)
     meta = {"targets.json": MetaFile(targets_version_in_snapshot)}
+    meta.update({f"{name}.json": MetaFile(1) for name in sorted(groups)})
     meta.update({f"{sid}.json": MetaFile(v) for sid, v in roles.items()})
     snapshot = Snapshot(version=timestamp_version, expires=T0 + dt.timedelta(days=7), meta=meta)
     snapshot_md = Metadata(snapshot)
@@ -338,6 +350,12 @@ def cases() -> list[Case]:
             profile_tampered=True,
         ),
         failing(
+            "school_in_two_groups",
+            "VECB's profile and delegation are in its own group and in VECA's, both signed",
+            "format",
+            school_twice=True,
+        ),
+        failing(
             "targets_version_not_the_snapshots",
             "the snapshot names targets version 2, the file holds version 1",
             "rollback",
@@ -373,16 +391,23 @@ def expected(files: dict[str, bytes]) -> dict[str, Any]:
     targets_version = snapshot.signed.meta["targets.json"].version
     targets = Metadata[Targets].from_bytes(files[metadata_path("targets", targets_version)])
     schools = {}
-    for path, target in sorted(targets.signed.targets.items()):
-        profile = SchoolProfile.from_dict(target.custom["school"])
-        role_version = snapshot.signed.meta[f"{profile.school_id}.json"].version
-        role = Metadata[Targets].from_bytes(files[metadata_path(profile.school_id, role_version)])
-        assert path == school_path(profile.school_id)
-        schools[profile.school_id] = {
-            "state": profile.current.state,
-            "role_version": role_version,
-            "keys": sorted(t.hashes["sha256"] for t in role.signed.targets.values()),
-        }
+    assert targets.signed.delegations is not None and targets.signed.delegations.roles
+    for name in targets.signed.delegations.roles:
+        group_version = snapshot.signed.meta[f"{name}.json"].version
+        group = Metadata[Targets].from_bytes(files[metadata_path(name, group_version)])
+        for path, target in sorted(group.signed.targets.items()):
+            profile = SchoolProfile.from_dict(target.custom["school"])
+            role_version = snapshot.signed.meta[f"{profile.school_id}.json"].version
+            role = Metadata[Targets].from_bytes(
+                files[metadata_path(profile.school_id, role_version)]
+            )
+            assert path == school_path(profile.school_id)
+            schools[profile.school_id] = {
+                "state": profile.current.state,
+                "role_version": role_version,
+                "keys": sorted(t.hashes["sha256"] for t in role.signed.targets.values()),
+            }
+    schools = dict(sorted(schools.items()))
     return {
         "ok": True,
         "timestamp_version": timestamp.signed.version,
