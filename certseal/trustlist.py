@@ -3,11 +3,14 @@
 The format is TUF metadata (python-tuf's Metadata API), laid out as ``docs/trust-list.md``
 describes: the operator's ``root`` (threshold of offline keys) delegates ``targets`` (the list
 of schools), ``snapshot`` and ``timestamp`` (freshness, rollback protection); ``targets``
-delegates each school's entry to a role named after the school, signed with the school's own
-status-list key, which lists the school's key history. This module holds the models, the
-school's role as a school writes it, the onboarding request, the leaves of the trust list's
-transparency log, and the client rules (:class:`TrustListClient`), which are python-tuf's own
-(:mod:`certseal._tuf`). It does no I/O of its own: reads go through a :data:`Fetch`.
+delegates each school's paths to one of 16 groups (``schools-<h>``, same offline keys), which
+holds the school's profile and delegates the school's own role, named after the school and
+signed with the school's status-list key, which lists the school's key history. A browser
+checking one document thus reads one group, not every school's profile and delegation. This
+module holds the models, the school's role as a school writes it, the onboarding request, the
+leaves of the trust list's transparency log, and the client rules (:class:`TrustListClient`),
+which are python-tuf's own (:mod:`certseal._tuf`). It does no I/O of its own: reads go through
+a :data:`Fetch`.
 """
 
 from __future__ import annotations
@@ -1035,9 +1038,9 @@ class TrustListClient:
 
     The first root is the trust anchor (shipped with the verifier, the site, the auditor). Each
     :meth:`refresh` rotates the root as far as the signed chain goes, then reads timestamp,
-    snapshot, targets and every school's role, refusing anything older than what this client
-    saw before (rollback), expired at ``now`` (freeze), or signed by fewer keys than its
-    threshold. Roles whose version did not change are not fetched again.
+    snapshot, targets, every group of schools and every school's role, refusing anything older
+    than what this client saw before (rollback), expired at ``now`` (freeze), or signed by
+    fewer keys than its threshold. Roles whose version did not change are not fetched again.
     """
 
     def __init__(self, fetch: Fetch, root: bytes) -> None:

@@ -22,6 +22,7 @@ from tests.conftest import NOW
 from tests.federation.conftest import T0, Federation
 from tests.federation.test_federation_operator import rotate
 from tests.federation.test_federation_reader import (
+    current_role,
     current_targets,
     forge,
     publish,
@@ -76,6 +77,22 @@ def test_a_list_signed_by_fewer_than_the_threshold(federation: Federation, tmp_p
     assert report.codes == ("below_threshold",)
     assert "signed by 1/2 keys" in report.violations[0].detail
     assert report.new_state is None
+
+
+def test_a_group_of_schools_signed_by_fewer_than_the_threshold(
+    federation: Federation, tmp_path: Path
+) -> None:
+    """A school's state lives in its group: the group needs the same offline threshold."""
+    folder = publish(federation, tmp_path / "site")
+    name = trustlist.group_of("NTHU")
+    group = current_role(folder, name)
+    group.signed.version += 1
+    group.signatures.clear()
+    trustlist.sign(group, federation.roots[0])  # one of the two needed
+    forge(folder, federation.online, LATER, {name: group})
+    report = audit_trust_list(str(folder), root_of(federation), reference_time=LATER)
+    assert report.codes == ("below_threshold",)
+    assert f"group {name}" in report.violations[0].detail
 
 
 def test_a_removed_school(federation: Federation, tmp_path: Path) -> None:
