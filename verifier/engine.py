@@ -32,6 +32,7 @@ from verifier.pdfcheck import (
 from verifier.result import Check, DocumentInfo, Reason, StatusListInfo, Verification
 from verifier.status import IssuerTrust, StatusSource
 from verifier.store import Store
+from verifier.twin import scan_twin
 
 log = logging.getLogger("certseal.verifier")
 
@@ -298,7 +299,10 @@ class Verifier:
                     Check("verification_count", "failed", "count_reached", {"limit": entry.limit})
                 )
                 reasons.append(Reason("verification_limit_reached", {"limit": entry.limit}))
-        return Verification(tuple(checks), tuple(reasons), doc, verifications, info)
+        # Beside a verdict that is not a failure, what the document's machine-readable twin says:
+        # found by a bounded scan of the listed bytes, never by a parse (verifier/twin.py).
+        twin = None if any(r.severity == "failure" for r in reasons) else scan_twin(data)
+        return Verification(tuple(checks), tuple(reasons), doc, verifications, info, twin=twin)
 
     def _proven_log_check(
         self, src: StatusSource, state: TrustedState, entry: Entry, sha: str

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from certseal.statuslist import REASON_CODES
 from certseal.timeutil import DEFAULT_TIME_ZONE, people_time
 from verifier.messages import Lang, check_detail, next_steps, reason_message
+from verifier.twin import Twin
 
 CheckStatus = Literal["passed", "failed", "skipped"]
 Verdict = Literal["success", "warning", "failure"]
@@ -187,6 +188,8 @@ class Verification:
     verifications: tuple[int, int] | None = None  # (used, limit)
     status_list: StatusListInfo | None = None
     http_status: int = 200
+    # The document's machine-readable twin, shown beside the verdict; never decides it.
+    twin: Twin | None = None
 
     @property
     def result(self) -> Verdict:
@@ -215,6 +218,8 @@ class Verification:
             else {"used": self.verifications[0], "limit": self.verifications[1]},
             "status_list": None if self.status_list is None else self.status_list.to_dict(),
             "lang": lang,
+            # Added, optional: only when the document carries a readable twin.
+            **({} if self.twin is None else {"twin": self.twin.to_dict()}),
         }
 
 

@@ -192,6 +192,36 @@
       rows.push([t("doc_sha256"), doc.sha256, { class: "hex" }]);
       parts.push(C.panel(t("document"), C.facts(rows)));
     }
+    const twin = data.twin;
+    if (twin) {
+      // What the document's machine-readable credential says, beside the verdict (never part of it).
+      const panel = C.panel(
+        t("twin"),
+        el("div", null, [
+          el("p", { class: "twin-intro" }, t("twin_intro")),
+          C.facts([
+            [
+              t("twin_proof"),
+              t(twin.verified ? "twin_verified" : "twin_not_verified"),
+              { class: "twin-proof" },
+            ],
+            [
+              t("twin_holder"),
+              (twin.holder || []).filter(Boolean).join(lang === "zh-TW" ? "、" : ", "),
+            ],
+            [t("twin_student_id"), twin.student_id],
+            [t("twin_achievement"), twin.achievement],
+            [t("twin_achievement_description"), twin.achievement_description],
+            [t("twin_completed"), twin.completed ? String(twin.completed).slice(0, 10) : null],
+            [t("twin_credits"), twin.credits_earned === undefined ? null : String(twin.credits_earned)],
+            [t("twin_issuer"), twin.issuer],
+          ]),
+        ]),
+        "twin"
+      );
+      panel.setAttribute("data-verified", twin.verified ? "true" : "false");
+      parts.push(panel);
+    }
     parts.push(
       C.panel(
         t("checks"),

@@ -567,6 +567,7 @@ def test_verifier_reads_and_checks_the_twin_beside_the_verdict(
     assert (verifier_twin.FILE_NAME, verifier_twin.MEDIA_TYPE) == (FILE_NAME, MEDIA_TYPE)
     twin = verifier_twin.read_twin(signed_diploma.read_bytes())
     assert twin is not None and twin.verified
+    assert verifier_twin.scan_twin(signed_diploma.read_bytes()) == twin
     shown = twin.to_dict()
     g = kit.graduates[HOLDER]
     assert shown["achievement"] == g.degree_en
@@ -588,6 +589,9 @@ def test_verifier_does_not_vouch_for_a_twin_signed_by_another_key(kit: Kit, tmp_
     )
     twin = verifier_twin.read_twin(pdf)
     assert twin is not None and not twin.verified
+    assert verifier_twin.scan_twin(pdf) == twin  # the listed-file scan judges it the same
     locked = kit.sealer.seal(kit.renderer.render(kit.content("transcript"), print_locked=True))
     assert verifier_twin.read_twin(locked) is None
+    assert verifier_twin.scan_twin(locked) is None
     assert verifier_twin.read_twin(b"%PDF-1.7 not really") is None
+    assert verifier_twin.scan_twin(b"%PDF-1.7 not really") is None
