@@ -21,6 +21,14 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from authority.config import School
+from authority.hsm import (
+    HsmSettings,
+    generate_key,
+    load_key,
+    pin_from_env,
+    read_settings,
+    write_settings,
+)
 from certseal.errors import ConfigurationError, InputError, PassphraseError
 from certseal.pki import cert_pem, load_certificates
 
@@ -191,8 +199,10 @@ def _new_leaf(
     end: dt.datetime,
     *,
     commit: bool,
+    key: ec.EllipticCurvePrivateKey | None = None,
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
+    """A leaf certificate from the root, for ``key`` (an HSM's) or a new key made here."""
+    key = key if key is not None else ec.generate_private_key(ec.SECP256R1())
     cert = issue_certificate(
         subject=_name(school, label),
         public_key=key.public_key(),
@@ -215,23 +225,36 @@ def create_pki(
     *,
     root_years: int = 25,
     leaf_years: int = 10,
+    hsm: HsmSettings | None = None,
 ) -> dict[str, x509.Certificate]:
-    """Create a root CA and two leaf certificates: document signing and status-list signing."""
+    """Create a root CA and two leaf certificates: document signing and status-list signing.
+
+    With ``hsm``, the document-signing key is generated on the token (its PIN from the
+    environment) and only ``hsm.json`` naming it is written here."""
     secret = check_passphrase(passphrase)
     _refuse_existing(keys_dir)
     root_end = now + dt.timedelta(days=365 * root_years)
     leaf_end = min(root_end, now + dt.timedelta(days=365 * leaf_years))
     root = _new_root(school, "Document Root CA", now, root_end)
+    on_token = None
+    if hsm is not None:
+        on_token = generate_key(hsm, "certseal signing", pin_from_env())
+        hsm = hsm.with_key("signing", on_token.key_id)
     pairs = {
         "root": root,
-        "signing": _new_leaf(school, "Document Signing", root, now, leaf_end, commit=True),
+        "signing": _new_leaf(
+            school, "Document Signing", root, now, leaf_end, commit=True, key=on_token
+        ),
         "statuslist": _new_leaf(school, "Status List Signing", root, now, leaf_end, commit=False),
     }
     # Every certificate exists before the first file: a failure leaves no keys/ behind.
     with _new_folder(keys_dir) as staging:
         for role in ROLES:
-            _write_key(staging / f"{role}.key.pem", pairs[role][0], secret)
+            if not (role == "signing" and on_token is not None):
+                _write_key(staging / f"{role}.key.pem", pairs[role][0], secret)
             _write_new(staging / f"{role}.pem", cert_pem(pairs[role][1]))
+        if hsm is not None:
+            write_settings(staging, hsm)
         _write_new(staging / "signing.chain.pem", cert_pem(root[1]))
         _write_new(staging / "statuslist.chain.pem", cert_pem(root[1]))
         write_crl(staging, sign_crl(root[0], root[1], now))
@@ -313,12 +336,16 @@ def import_pkcs12(
 
 
 def load_identity(keys_dir: Path, role: str, passphrase: str) -> Identity:
-    """Unlock one role's key (``signing`` or ``statuslist``)."""
+    """Unlock one role's key (``signing`` or ``statuslist``): a file opened with the
+    passphrase, or a key on the HSM that ``hsm.json`` names (its PIN from the environment)."""
     key_path = keys_dir / f"{role}.key.pem"
+    hsm = read_settings(keys_dir)
     try:
-        key_pem = key_path.read_bytes()
         cert = load_certificates((keys_dir / f"{role}.pem").read_bytes())[0]
         chain = tuple(load_certificates((keys_dir / f"{role}.chain.pem").read_bytes()))
+        if hsm is not None and hsm.key_id(role) is not None:
+            return _matching(role, load_key(hsm, role, pin_from_env()), cert, chain)
+        key_pem = key_path.read_bytes()
     except FileNotFoundError as e:
         raise ConfigurationError(
             f"the authority has no {role} key ({e.filename}): run 'certseal authority init' first",
@@ -333,6 +360,12 @@ def load_identity(keys_dir: Path, role: str, passphrase: str) -> Identity:
         ) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         raise ConfigurationError("unsupported key type", "不支援的金鑰類型")
+    return _matching(role, key, cert, chain)
+
+
+def _matching(
+    role: str, key: PrivateKey, cert: x509.Certificate, chain: tuple[x509.Certificate, ...]
+) -> Identity:
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     if key.public_key().public_bytes(
         serialization.Encoding.DER, spki

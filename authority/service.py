@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from authority.config import School
 from authority.content import DocumentContent
+from authority.hsm import HsmSettings
 from authority.keys import (
     CRL_FILE,
     create_pki,
@@ -45,6 +46,7 @@ from authority.ltv import (
 )
 from authority.records import Course, Graduate, ImportReport, Rank, parse_csv
 from authority.registry import DocumentRow, Registry, Reissue
+from authority.rotation import crl_entries, load_history
 from authority.site_build import build_site
 from authority.transparency import TransparencyLog, log_origin
 from certseal.canonical import load_json_object
@@ -57,6 +59,7 @@ from certseal.errors import (
     RegistryError,
 )
 from certseal.fetch import published_fetcher
+from certseal.keyhistory import KeyHistory, history_path, snapshot_ref
 from certseal.pki import key_id
 from certseal.statuslist import (
     REASON_CODES,
@@ -222,8 +225,11 @@ def init_authority(
     p12: bytes | None = None,
     p12_passphrase: str = "",
     root_pem: bytes | None = None,
+    hsm: HsmSettings | None = None,
 ) -> Settings:
-    """Create the home: settings, keys (new PKI or an imported PKCS#12), empty registry."""
+    """Create the home: settings, keys (new PKI or an imported PKCS#12), empty registry.
+
+    With ``hsm``, the document-signing key is generated on that token (docs/key-lifecycle.md)."""
     check_home_location(home)
     if (home / "config.json").exists():
         raise ConfigurationError(
@@ -232,7 +238,7 @@ def init_authority(
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
     if p12 is None:
-        create_pki(home / "keys", school, passphrase, now)
+        create_pki(home / "keys", school, passphrase, now, hsm=hsm)
     else:
         import_pkcs12(
             home / "keys", p12, p12_passphrase, passphrase, school, now, root_pem=root_pem
@@ -608,6 +614,10 @@ class Authority:
         log_ref = log.update(
             self.registry, origin=log_origin(self.school.verify_url), now=now, key=key
         )
+        # The key history goes next to the list, pinned by the snapshot (docs/key-lifecycle.md).
+        history = load_history(self.keys_dir, self.school, now)
+        history_file = _key_history_file(out_dir, history, key)
+        extra = {**log_ref.to_extra(), **snapshot_ref(history, history_file)}
         previous = _previous_snapshot(out_dir, last)
         if previous is not None and last is not None:
             # Only the documents whose events came since the last publish change shards.
@@ -620,7 +630,7 @@ class Authority:
                 issued_at=now,
                 expires=expires,
                 key=key,
-                extra=log_ref.to_extra(),
+                extra=extra,
                 timestamp_expires=ts_expires,
             )
         else:
@@ -631,7 +641,7 @@ class Authority:
                 issued_at=now,
                 expires=expires,
                 key=key,
-                extra=log_ref.to_extra(),
+                extra=extra,
                 timestamp_expires=ts_expires,
             )
         written = log.publish(out_dir) + write_publication(out_dir, built)
@@ -640,8 +650,9 @@ class Authority:
         material = public_material(self.keys_dir)
         for name, data in material.items():
             _write_atomic(certs / name, data)
+        _write_atomic(certs / "keys.json", history_file)  # every key and its window, for people
         # The root's CRL, signed afresh: what a validator decades on reads (docs/key-lifecycle.md).
-        crl = renew_crl(self.keys_dir, passphrase, now)
+        crl = renew_crl(self.keys_dir, passphrase, now, crl_entries(history))
         if crl is not None:
             _write_atomic(certs / CRL_FILE, crl)
             written += 1
@@ -796,6 +807,20 @@ def _previous_snapshot(out_dir: Path, last: dict[str, Any] | None) -> Snapshot |
     if sha256_hex(data) != last["snapshot_sha256"]:
         return None
     return Snapshot.from_signed(load_json_object(data, "snapshot")["signed"])
+
+
+def _key_history_file(out_dir: Path, history: KeyHistory, key: ec.EllipticCurvePrivateKey) -> bytes:
+    """The signed history, published once per version: a version already published is read
+    back, never re-signed (a new signature would change the bytes the snapshot pins)."""
+    path = out_dir / "status" / history_path(history.version)
+    if path.exists():
+        data = path.read_bytes()
+        if KeyHistory.open(data, {key_id(key.public_key()): key.public_key()}.get) == history:
+            return data
+    data = history.sign(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, data)
+    return data
 
 
 def write_publication(out_dir: Path, built: BuiltList) -> int:

@@ -134,7 +134,10 @@ class TwinSigner:
         key = identity.key
         self._key: ECKey | RSAKey
         if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
-            self._alg, self._key = "ES256", ECKey.import_key(key)  # type: ignore[arg-type]
+            # Described by its public half: joserfc would otherwise read the private number
+            # out of the key, which a key on an HSM (authority.hsm) never gives.
+            public = ECKey.import_key(key.public_key()).as_dict()
+            self._alg, self._key = "ES256", ECKey(key, public)
         elif isinstance(key, rsa.RSAPrivateKey):
             self._alg, self._key = "RS256", RSAKey.import_key(key)  # type: ignore[arg-type]
         else:

@@ -6,6 +6,13 @@ shows it (``SimpleSigner.load`` + ``signers.sign_pdf``, one process) of the same
 already-rendered PDFs — sign only, no rendering.
 
     .venv/bin/python -m bench.issuance [--count 10000] [--baseline-count N]
+
+``--hsm``: the document-signing key on a SoftHSM2 token (PKCS#11) against the same key kind in
+memory, both through the authority's batch with worker processes, in interleaved rounds
+(in-memory, HSM, in-memory, HSM, ...) after a warm-up round that starts both pools; and the raw
+signature alone, interleaved the same way. Target: HSM within 2× of in-memory.
+
+    .venv/bin/python -m bench.issuance --hsm [--count 500] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -111,6 +118,117 @@ def baseline(home: Path, n: int) -> float:
     return time.perf_counter() - start
 
 
+def _softhsm(work: Path) -> tuple[str, str]:
+    """A SoftHSM2 token in ``work``; its configuration and PIN in the environment, which the
+    spawned workers inherit (SoftHSM2 reads it once per process)."""
+    import subprocess
+
+    module, label, pin = "/usr/lib/softhsm/libsofthsm2.so", "bench", "bench-pin-not-secret"
+    (work / "tokens").mkdir(parents=True)
+    conf = work / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {work / 'tokens'}\nobjectstore.backend = file\n")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    os.environ["CERTSEAL_HSM_PIN"] = pin
+    subprocess.run(
+        ["softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin", "so-" + pin,
+         "--pin", pin],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return module, label
+
+
+def hsm_compare(work: Path, n: int, rounds: int, workers: int) -> None:
+    """In-memory key vs HSM key: whole issuance in interleaved rounds, then raw signatures."""
+    import statistics
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from authority.config import DEMO_SCHOOL
+    from authority.hsm import HsmSettings
+    from authority.keys import load_identity
+    from authority.production import ParallelProducer
+    from authority.service import Authority, IssueRequest, init_authority
+
+    module, label = _softhsm(work / "softhsm")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    homes = {"in-memory": work / "mem", "HSM": work / "hsm"}
+    init_authority(homes["in-memory"], DEMO_SCHOOL, PASSPHRASE, now)
+    init_authority(homes["HSM"], DEMO_SCHOOL, PASSPHRASE, now, hsm=HsmSettings(module, label))
+    batches: dict[str, list[list[IssueRequest]]] = {}
+    for name, home in homes.items():
+        with Authority(home) as auth:
+            auth.import_records(
+                "graduates", generate_csv(n * (rounds + 1)), now=now, actor="b", source="b"
+            )
+            students = auth.registry.student_ids()
+            for sid in students:
+                auth.registry.record_collection(sid, "diploma_zh", now.date(), at=now, actor="b")
+            reqs = [IssueRequest("diploma_zh", s) for s in students]
+            batches[name] = [reqs[i * n : (i + 1) * n] for i in range(rounds + 1)]
+    times: dict[str, list[float]] = {name: [] for name in homes}
+    auths = {name: Authority(home) for name, home in homes.items()}
+    producers = {
+        name: ParallelProducer(auths[name].keys_dir, PASSPHRASE, workers, in_process_max=0)
+        for name in homes
+    }
+    try:
+        for r in range(rounds + 1):  # round 0 starts the pools (and the HSM sessions): not timed
+            for name in homes:
+                start = time.perf_counter()
+                report = auths[name].issue(
+                    batches[name][r], now=now, actor="b", produce=producers[name]
+                )
+                elapsed = time.perf_counter() - start
+                assert len(report.issued) == n and not report.failed, report.failed[:3]
+                if r:
+                    times[name].append(elapsed)
+    finally:
+        for name in homes:
+            producers[name].close()
+            auths[name].close()
+    rows = []
+    for name in homes:
+        med = statistics.median(times[name])
+        rows.append((f"{name} key: render + sign + register + write", n, med, n / med))
+    table(f"Issuance, HSM vs in-memory ({workers} workers, median of {rounds} rounds)",
+          ("", "documents/round", "seconds", "documents/s"), rows)  # fmt: skip
+    ratio = statistics.median(times["HSM"]) / statistics.median(times["in-memory"])
+    print("  per round (s): " + "; ".join(
+        f"{name} {', '.join(f'{t:.2f}' for t in times[name])}" for name in homes))  # fmt: skip
+    print(f"  ratio HSM / in-memory time: {ratio:.2f}×   (target: ≤ 2×)")
+
+    keys = {
+        name: load_identity(home / "keys", "signing", PASSPHRASE).key
+        for name, home in homes.items()
+    }
+    digest = b"x" * 200  # about the size of the signed attributes
+    sign_us: dict[str, list[float]] = {name: [] for name in homes}
+    for _ in range(5):
+        for name, key in keys.items():
+            assert isinstance(key, ec.EllipticCurvePrivateKey)
+            start = time.perf_counter()
+            for _ in range(200):
+                key.sign(digest, ec.ECDSA(hashes.SHA256()))
+            sign_us[name].append((time.perf_counter() - start) / 200 * 1e6)
+    raw = {name: statistics.median(v) for name, v in sign_us.items()}
+    print(
+        f"  raw ECDSA P-256 signature, median of 5 interleaved runs of 200: in-memory "
+        f"{raw['in-memory']:.0f} µs, HSM {raw['HSM']:.0f} µs ({raw['HSM'] / raw['in-memory']:.1f}×)"
+    )
+    emit(
+        "issuance_hsm",
+        {
+            "count": n,
+            "rounds": rounds,
+            "workers": workers,
+            "seconds": times,
+            "ratio_hsm_over_memory": ratio,
+            "raw_sign_us": raw,
+        },
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--count", type=int, default=10_000)
@@ -121,9 +239,17 @@ def main() -> None:
         help="documents for the baseline [default: --count]",
     )
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--hsm", action="store_true", help="HSM (SoftHSM2) vs in-memory key")
+    ap.add_argument("--rounds", type=int, default=3, help="timed rounds of --hsm")
     args = ap.parse_args()
     base_n = args.baseline_count or args.count
     work = Path(tempfile.mkdtemp(prefix="certseal-bench-issuance-"))
+    if args.hsm:
+        try:
+            hsm_compare(work, args.count, args.rounds, args.workers)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     try:
         t_ours, paths, worker_rss = ours(work / "home", args.count, args.workers)
         sizes = [os.path.getsize(p) for p in paths[:200]]

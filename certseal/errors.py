@@ -90,6 +90,12 @@ class SigningError(CertsealError):
     code = "signing"
 
 
+class HsmError(SigningError):
+    """The hardware security module (PKCS#11 token) holding a key cannot be used."""
+
+    code = "hsm"
+
+
 class RegistryError(CertsealError):
     """An operation on the registry is not allowed (unknown document, illegal state change)."""
 

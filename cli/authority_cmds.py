@@ -17,11 +17,13 @@ from typing import Any
 import click
 
 from authority.config import DEMO_SCHOOL, School
+from authority.hsm import HsmSettings
 from authority.keys import public_material
 from authority.ltv import extension_services
 from authority.onboarding import export_request
 from authority.production import ParallelProducer, Producer
 from authority.registry import REISSUE_REASONS, Reissue
+from authority.rotation import ROTATABLE, key_compromised, rotate_key
 from authority.service import Authority, IssueRequest, init_authority
 from certseal.doctypes import DOCUMENT_TYPES
 from certseal.errors import CertsealError, ConfigurationError, InputError, PassphraseError
@@ -121,9 +123,30 @@ def authority(
     type=click.File("rb"),
     help="The CA's root certificate, when the PKCS#12 file lacks it.",
 )
+@click.option(
+    "--hsm-module",
+    default=None,
+    help="Generate the document-signing key on an HSM: its PKCS#11 module "
+    "(e.g. /usr/lib/softhsm/libsofthsm2.so). The PIN comes from $CERTSEAL_HSM_PIN.",
+)
+@click.option("--hsm-token", default=None, help="The HSM token's label (with --hsm-module).")
 @pass_ctx
-def init(c: _Ctx, school_file: Any, demo: bool, p12_file: Any, root_file: Any) -> None:
+def init(
+    c: _Ctx,
+    school_file: Any,
+    demo: bool,
+    p12_file: Any,
+    root_file: Any,
+    hsm_module: str | None,
+    hsm_token: str | None,
+) -> None:
     """Set up the authority: keys (new, or imported from PKCS#12) and an empty registry."""
+    if bool(hsm_module) != bool(hsm_token) or (hsm_module and p12_file):
+        raise InputError(
+            "give --hsm-module and --hsm-token together, and not with --import-p12",
+            "--hsm-module 與 --hsm-token 須一併提供，且不可與 --import-p12 同用",
+        )
+    hsm = HsmSettings(hsm_module, hsm_token) if hsm_module and hsm_token else None
     if bool(school_file) == demo:
         raise InputError(
             "give exactly one of --school FILE or --demo", "請擇一提供 --school 或 --demo"
@@ -150,6 +173,7 @@ def init(c: _Ctx, school_file: Any, demo: bool, p12_file: Any, root_file: Any) -
         p12=p12,
         p12_passphrase=p12_pass,
         root_pem=root_file.read() if root_file else None,
+        hsm=hsm,
     )
     c.emit(
         {"home": str(c.home), "school": school.code},
@@ -514,6 +538,89 @@ def _parse_date(text: str) -> dt.datetime:
         raise InputError(
             f"--before must be a date (YYYY-MM-DD) or an ISO time, not '{text}'",
             f"--before 須為日期（YYYY-MM-DD）或 ISO 時間，而非「{text}」",
+        ) from None
+
+
+@authority.command("rotate-key")
+@click.option(
+    "--role",
+    type=click.Choice(ROTATABLE),
+    default="signing",
+    show_default=True,
+    help="Which key: document signing, or status-list signing.",
+)
+@pass_ctx
+def rotate_key_cmd(c: _Ctx, role: str) -> None:
+    """Certify a new key for a role; documents signed with the old one keep verifying.
+
+    The old certificate's window ends now; publish next, so verifiers see both windows."""
+    passphrase = get_passphrase()
+    with c.open() as auth:
+        rot = rotate_key(auth.keys_dir, auth.school, role, passphrase, c.now)
+    c.emit(
+        {"role": role, "old": rot.old.to_dict(), "new": rot.new.to_dict(), "hsm": rot.on_hsm},
+        f"New {role} certificate {rot.new.cert_sha256[:16]}… from {format_time(rot.at)}"
+        f"{' (key on the HSM)' if rot.on_hsm else ''}; the old one "
+        f"{rot.old.cert_sha256[:16]}… counts from {format_time(rot.old.valid_from)} to "
+        f"{format_time(rot.old.valid_to)}. Run 'certseal authority publish' next.",
+    )
+
+
+@authority.command("key-compromised")
+@click.option(
+    "--since",
+    "since_text",
+    required=True,
+    help="When the key became suspect (YYYY-MM-DD or an ISO time, UTC): the earliest moment "
+    "it may have been in other hands.",
+)
+@click.option("--role", type=click.Choice(ROTATABLE), default="signing", show_default=True)
+@click.option(
+    "--cert",
+    "cert_sha256",
+    default=None,
+    help="The SHA-256 of an earlier certificate of the role (default: the current one).",
+)
+@pass_ctx
+def key_compromised_cmd(c: _Ctx, since_text: str, role: str, cert_sha256: str | None) -> None:
+    """Record a key compromise: documents proven issued before --since keep verifying; later
+    ones fail. A current key is replaced at once. Lists the documents to re-issue."""
+    since = _parse_since(since_text)
+    passphrase = get_passphrase()
+    with c.open() as auth:
+        done = key_compromised(
+            auth.keys_dir, auth.school, auth.registry, role=role, since=since,
+            passphrase=passphrase, now=c.now, cert_sha256=cert_sha256,
+        )  # fmt: skip
+    lines = [
+        f"The {role} certificate {done.key.cert_sha256[:16]}… is revoked as compromised from "
+        f"{format_time(since)}."
+    ]
+    if done.rotation is not None:
+        lines.append(f"It was replaced by {done.rotation.new.cert_sha256[:16]}….")
+    lines.append(
+        f"{len(done.affected)} document(s) to re-issue (reason: compromised key), then publish:"
+    )
+    lines += [f"  {d}" for d in done.affected]
+    c.emit(
+        {
+            "key": done.key.to_dict(),
+            "new": done.rotation.new.to_dict() if done.rotation else None,
+            "affected": list(done.affected),
+        },
+        "\n".join(lines),
+    )
+
+
+def _parse_since(text: str) -> dt.datetime:
+    try:
+        if len(text) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tzinfo=dt.UTC)
+        return parse_time(text)
+    except (ValueError, CertsealError):
+        raise InputError(
+            f"--since must be a date (YYYY-MM-DD) or an ISO time, not '{text}'",
+            f"--since 須為日期（YYYY-MM-DD）或 ISO 時間，而非「{text}」",
         ) from None
 
 

@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 # nginx: the verifier's buffering front (slow uploads hold nginx, never a gunicorn worker)
 # wrk: the C load generator of bench/verification.py --wrk (the client does not take the cores)
 # zbar-tools: zbarimg, an independent QR decoder: tests/test_demo.py reads the documents' QR codes
-PACKAGES=(poppler-utils qpdf libnss3-tools fonts-noto-cjk fonts-hanazono chromium nginx wrk postgresql libpq5 zbar-tools)
+# softhsm2: a software PKCS#11 token, for the signing key in an HSM (tests/keys, bench --hsm)
+PACKAGES=(poppler-utils qpdf libnss3-tools fonts-noto-cjk fonts-hanazono chromium nginx wrk postgresql libpq5 zbar-tools softhsm2)
 python3 -c "import venv, ensurepip" 2>/dev/null || PACKAGES+=(python3-venv)
 
 missing=()

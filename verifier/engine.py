@@ -222,7 +222,8 @@ class Verifier:
                 )
             )
         log_check = Check("transparency_log", "skipped", "skipped_earlier")
-        if checks[-1].status == "passed":
+        listed = checks[-1].status == "passed"
+        if listed:
             log_check = self._proven_log_check(src, state, entry, sha)
         checks.append(log_check)
         if log_check.status == "failed":
@@ -234,6 +235,14 @@ class Verifier:
             )
             checks.append(school.check)
             reasons += school.reasons
+        elif listed and src.key_history is not None and src.key_history.says_more:
+            # One school's own rotated or compromised keys (docs/key-lifecycle.md).
+            own = national.judge_own_key(
+                src.key_history, snap_issuer, entry, signer or national.signer_cert_sha256(data),
+                log_check, self._logged_before(src, state, entry),
+            )  # fmt: skip
+            checks.append(own.check)
+            reasons += own.reasons
         dtype = DOCUMENT_TYPES.get(entry.doc_type)
         doc = DocumentInfo(
             sha256=sha,

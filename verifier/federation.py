@@ -39,7 +39,8 @@ from certseal.errors import (
 )
 from certseal.eventlog import LogRef, PublishedLog, checkpoint_time
 from certseal.fetch import Fetch, published_fetcher
-from certseal.statuslist import Entry, KeyLookup, TrustedState
+from certseal.keyhistory import KeyHistory, judge
+from certseal.statuslist import Entry, Issuer, KeyLookup, TrustedState
 from certseal.timeutil import format_time, parse_time
 from certseal.trustlist import (
     KEY_OUTCOMES,
@@ -530,17 +531,7 @@ def judge_listed(
         )
     judged = tl.check_key(issued_at, "signing", cert_sha256=signer, school_id=school.school_id)
     key = judged.key
-    outcome = judged.outcome
-    logged_at = None
-    if outcome == "valid_if_logged":
-        assert key is not None and key.revoked_at is not None
-        if log_check.status == "passed":
-            try:
-                logged_at = logged(key.revoked_at)
-            except CertsealError:
-                logged_at = None
-        if logged_at is None:
-            outcome = "key_compromised_before_issuance"
+    outcome, logged_at = _proven_before(judged, log_check, logged)
     if outcome in _KEY_REASONS:
         return _refused(judged, outcome, names, key)
     document: dict[str, Any] = {"school_state": school.profile.current.state}
@@ -581,6 +572,57 @@ def judge_listed(
     if current.state == "suspended":
         reasons = (Reason("school_suspended", {**names, "since": since}),)
     return SchoolJudgement(check, reasons, document)
+
+
+def _proven_before(
+    judged: KeyCheck, log_check: Check, logged: LoggedBefore
+) -> tuple[str, str | None]:
+    """The outcome once the log is asked: a key compromised after the issuance counts only
+    when the log held the document before the compromise (then also that time)."""
+    key = judged.key
+    if judged.outcome != "valid_if_logged":
+        return judged.outcome, None
+    assert key is not None and key.revoked_at is not None
+    logged_at = None
+    if log_check.status == "passed":
+        try:
+            logged_at = logged(key.revoked_at)
+        except CertsealError:
+            logged_at = None
+    if logged_at is None:
+        return "key_compromised_before_issuance", None
+    return judged.outcome, logged_at
+
+
+def judge_own_key(
+    history: KeyHistory,
+    issuer: Issuer,
+    entry: Entry,
+    signer: str | None,
+    log_check: Check,
+    logged: LoggedBefore,
+) -> SchoolJudgement:
+    """A single school's verifier: judge a listed file's signing key by the school's own
+    published key history (docs/key-lifecycle.md), with the national rule and answers.
+
+    ``signer`` is the certificate that signed the file; None (a file with more than one
+    signature value, such as an extended copy) attributes it to the key whose window holds
+    the issuance, which is the one the authority signed with then."""
+    issued_at = parse_time(entry.issued_at, "entry issued_at")
+    names = {"school": issuer.name_en, "school_zh": issuer.name_zh, "issued_at": entry.issued_at}
+    if signer is None:
+        in_window = history.signing_key_at(issued_at)
+        signer = None if in_window is None else in_window.cert_sha256
+    judged = judge(history, signer, issued_at)
+    outcome, logged_at = _proven_before(judged, log_check, logged)
+    key = judged.key
+    if outcome in _KEY_REASONS:
+        return _refused(judged, outcome, names, key)
+    if logged_at is not None:
+        assert key is not None and key.revoked_at is not None
+        params = {**names, "revoked_at": format_time(key.revoked_at), "logged_at": logged_at}
+        return SchoolJudgement(Check("trust_list", "passed", "school_key_logged", params), (), {})
+    return SchoolJudgement(Check("trust_list", "passed", "school_key_valid", names), (), {})
 
 
 def _refused(

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from certseal.errors import CertsealError, FetchError
 from certseal.eventlog import LOG_DIR
 from certseal.fetch import published_fetcher
+from certseal.keyhistory import KeyHistory, ref_from_snapshot
 from certseal.pki import ec_public_key, keys_by_id, load_certificates
 from certseal.statuslist import (
     Entry,
@@ -30,6 +31,7 @@ from certseal.statuslist import (
     Pin,
     Seen,
     TrustedState,
+    fetch_pinned,
     load_trusted,
     lookup,
 )
@@ -131,6 +133,9 @@ class StatusSource:
         self.state: TrustedState | None = None
         self.last_checked: dt.datetime | None = None
         self.last_error: CertsealError | None = None
+        # The school's key history the current list pins (docs/key-lifecycle.md), if any.
+        self.key_history: KeyHistory | None = None
+        self._history_sha256 = ""
         self._lock = threading.Lock()
         self._buckets: _LRU = _LRU(cache_size)
         self._shards: _LRU = _LRU(cache_size)
@@ -159,16 +164,31 @@ class StatusSource:
                 previous=self.state,
             )
             self._accept(state)
+            history = self._history_of(state, now)
         except CertsealError as e:
             self.last_error = self._explain(e)
         except Exception as e:  # a hostile host must not take the service down
             self.last_error = FetchError(f"unexpected error: {type(e).__name__}: {e}")
         else:
             self.last_error = None
-            self.state = state
+            self.state, self.key_history = state, history
             self.counter.record_seen(self.trust.name, state.version, state.timestamp.issued_at)
         # Set last: concurrent requests wait for the first load instead of seeing none.
         self.last_checked = now
+
+    def _history_of(self, state: TrustedState, now: dt.datetime) -> KeyHistory | None:
+        """The key history the snapshot pins, fetched again only when its hash changed; a
+        list whose history is missing or altered is refused like a bad list."""
+        pinned = ref_from_snapshot(state.snapshot.extra)
+        if pinned is None:
+            return None
+        path, ref = pinned
+        if self.key_history is not None and self._history_sha256 == ref.sha256:
+            return self.key_history
+        data = fetch_pinned(self.fetch, path, ref, "key history")
+        history = KeyHistory.open(data, self._key_lookup(now))
+        self._history_sha256 = ref.sha256
+        return history
 
     def log_keys(self) -> list[ec.EllipticCurvePublicKey]:
         """The keys the issuer's log checkpoints are signed with: its status-list keys."""
