@@ -310,7 +310,8 @@ class Verifier:
                 reasons.append(Reason("verification_limit_reached", {"limit": entry.limit}))
         # Beside a verdict that is not a failure, what the document's machine-readable twin says:
         # found by a bounded scan of the listed bytes, never by a parse (verifier/twin.py).
-        twin = None if any(r.severity == "failure" for r in reasons) else scan_twin(data)
+        failed = any(r.severity == "failure" for r in reasons)
+        twin = None if failed else scan_twin(data, sha)
         return Verification(tuple(checks), tuple(reasons), doc, verifications, info, twin=twin)
 
     def _proven_log_check(

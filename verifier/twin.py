@@ -20,7 +20,9 @@ import base64
 import io
 import json
 import re
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -139,13 +141,56 @@ _STREAM = re.compile(
 _MEDIA_NAME = b"/Subtype /application#2Fvc+jwt\n"
 
 
-def scan_twin(pdf: bytes) -> Twin | None:
+class _Recent:
+    """The twins of the last documents scanned, by the SHA-256 of their listed bytes: the
+    same listed file verified again costs a dictionary look-up, not a signature check."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._twins: OrderedDict[str, Twin | None] = OrderedDict()
+
+    def get(self, sha256: str) -> Twin | bool | None:
+        """The twin (or None, none) seen for ``sha256``; False if not seen lately."""
+        with self._lock:
+            if sha256 not in self._twins:
+                return False
+            self._twins.move_to_end(sha256)
+            return self._twins[sha256]
+
+    def put(self, sha256: str, twin: Twin | None) -> None:
+        with self._lock:
+            self._twins[sha256] = twin
+            while len(self._twins) > self._size:
+                self._twins.popitem(last=False)
+
+
+_RECENT = _Recent(1024)  # a twin's credential is a few kilobytes
+
+
+def scan_twin(pdf: bytes, listed_sha256: str | None = None) -> Twin | None:
     """The twin of a file whose exact bytes a status list lists, without parsing the PDF.
 
     A bounded scan: the one stream of the twin's media type, as the authority writes it, at
     most 64 KB inflated. Anything else (no such stream, two, another layout, bad data) gives
     None: the page then shows no twin, and the verdict is the same.
+
+    Args:
+        pdf: the file's bytes.
+        listed_sha256: the SHA-256 of the listed bytes it answers as (the file's own, or its
+            listed earlier revision's): what was found for it lately is answered again.
     """
+    if listed_sha256 is not None:
+        seen = _RECENT.get(listed_sha256)
+        if seen is not False:
+            return seen if isinstance(seen, Twin) else None
+    twin = _scan(pdf)
+    if listed_sha256 is not None:
+        _RECENT.put(listed_sha256, twin)
+    return twin
+
+
+def _scan(pdf: bytes) -> Twin | None:
     at = pdf.find(_MEDIA_NAME)
     if at < 0 or pdf.find(_MEDIA_NAME, at + 1) >= 0:
         return None
@@ -171,8 +216,10 @@ _MAX_SIGNATURES = 4  # the signature, its document timestamps: a few
 
 def _signed_by(pdf: bytes, der: bytes) -> bool:
     """Whether the certificate ``der`` signed one of the file's CMS signatures (by issuer and
-    serial number; the status list vouches for the signatures of listed bytes)."""
+    serial number, compared as DER; the status list vouches for the signatures of listed
+    bytes)."""
     cert = asn1_x509.Certificate.load(der)
+    issuer, serial = cert["tbs_certificate"]["issuer"].dump(), cert.serial_number
     for n, found in enumerate(_CONTENTS.finditer(pdf)):
         if n == _MAX_SIGNATURES:
             return False
@@ -182,10 +229,7 @@ def _signed_by(pdf: bytes, der: bytes) -> bool:
             if sid.name != "issuer_and_serial_number":
                 continue
             wanted = sid.chosen
-            if (
-                wanted["serial_number"].native == cert.serial_number
-                and wanted["issuer"] == cert.issuer
-            ):
+            if wanted["serial_number"].native == serial and wanted["issuer"].dump() == issuer:
                 return True
         except (ValueError, TypeError, KeyError, IndexError):
             continue

@@ -6,6 +6,7 @@ page shows it in both languages; a failure shows none, and a twin that does not 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import subprocess
 from pathlib import Path
@@ -152,3 +153,15 @@ def test_a_twin_that_does_not_verify_is_shown_as_such(issued: Issued, tmp_path: 
                 "verify/result.html", lang=lang, t=ui(lang), page=page_view(result, lang)
             )
         assert 'data-verified="false"' in page and words in page
+
+
+def test_the_same_listed_bytes_are_answered_from_the_twins_seen_lately(issued: Issued) -> None:
+    """A listed file verified again costs no second signature check: its twin is remembered
+    by the SHA-256 of the listed bytes (any file answered as that entry has the same twin)."""
+    pdf = issued.pdf("genuine")
+    sha = hashlib.sha256(pdf).hexdigest()
+    first = verifier_twin.scan_twin(pdf, sha)
+    assert first is not None
+    assert verifier_twin.scan_twin(b"%PDF-1.7 not the file", sha) is first
+    assert verifier_twin.scan_twin(b"%PDF-1.7 not the file", "0" * 64) is None
+    assert verifier_twin.scan_twin(pdf, "0" * 64) is None  # "0" * 64 was remembered: no twin
