@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,9 +52,9 @@ from certseal.eventlog import (
     tile_path,
 )
 from certseal.fetch import published_fetcher
+from certseal.files import publish_tree, write_file, write_once
 from certseal.timeutil import format_time, parse_time
 
-_MUTABLE = (checkpoint_path(), LISTING_PATH)
 
 
 def log_origin(verify_url: str) -> str:
@@ -220,7 +217,7 @@ class TransparencyLog:
         self._write(LISTING_PATH, listing_bytes(origin, sizes))
         self._write(checkpoint_path(), note)
         committed = LogState(LogRef.for_checkpoint(cp), through_seq, time, sizes)
-        _write_file(self.root / "state.json", json.dumps(committed.to_dict()).encode())
+        write_file(self.root / "state.json", json.dumps(committed.to_dict()).encode())
         return committed.ref
 
     def _new_tiles(self, old: int, leaves: Sequence[bytes]) -> dict[str, bytes]:
@@ -251,47 +248,9 @@ class TransparencyLog:
         return files
 
     def _write(self, rel: str, data: bytes, *, replace: bool = True) -> None:
-        path = self.public / rel
-        if not replace and path.exists():
-            if path.read_bytes() != data:
-                raise ConfigurationError(
-                    f"the transparency log file {rel} already exists with other content: "
-                    "published history is never rewritten",
-                    f"透明紀錄檔案 {rel} 已存在且內容不同：已公布的紀錄不可改寫",
-                )
-            return
-        _write_file(path, data)
+        (write_file if replace else write_once)(self.public / rel, data)
 
     def publish(self, out_dir: Path) -> int:
         """Copy the log into ``out_dir/log``: files it lacks, then the mutable ones, the latest
         checkpoint last. Returns how many files were written."""
-        target = out_dir / "log"
-        written = 0
-        for folder, _dirs, names in os.walk(self.public):
-            for name in names:
-                rel = os.path.relpath(os.path.join(folder, name), self.public)
-                if rel in _MUTABLE or (target / rel).exists():
-                    continue
-                (target / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(self.public / rel, target / rel)
-                written += 1
-        for rel in (LISTING_PATH, checkpoint_path()):
-            if (self.public / rel).exists():
-                _write_file(target / rel, (self.public / rel).read_bytes())
-                written += 1
-        return written
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    """Write durably and atomically: readers see the old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return publish_tree(self.public, out_dir / "log", (LISTING_PATH, checkpoint_path()))

@@ -32,9 +32,9 @@ from certseal.eventlog import (
     subtree_roots,
     tile_path,
 )
+from certseal.files import write_file, write_once
 from certseal.timeutil import format_time
 from certseal.trustlist import TrustEvent
-from federation.storage import write_file, write_once
 
 LEAVES = "leaves.jsonl"
 

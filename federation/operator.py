@@ -24,7 +24,6 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +51,7 @@ from certseal.errors import (
 )
 from certseal.eventlog import LOG_DIR, checkpoint_path
 from certseal.fetch import published_fetcher
+from certseal.files import publish_tree, write_file, write_once
 from certseal.timeutil import format_time, parse_time
 from certseal.trustlist import (
     LOG_FIELD,
@@ -79,7 +79,6 @@ from certseal.trustlist import (
 )
 from federation import keys as opkeys
 from federation.log import TrustLog
-from federation.storage import write_file, write_once
 
 DAYS = {"root": 365, "targets": 90, "snapshot": 7, "timestamp": 1}
 _MUTABLE = (
@@ -449,21 +448,7 @@ class Operator:
     def publish(self, out_dir: Path) -> int:
         """Copy the trust list into ``out_dir/trust``: files it lacks, then the mutable ones,
         ``timestamp.json`` last. Returns how many files were written."""
-        target = out_dir / trustlist.TRUST_DIR
-        written = 0
-        for folder, _dirs, names in os.walk(self.repo):
-            for name in names:
-                rel = os.path.relpath(os.path.join(folder, name), self.repo)
-                if rel in _MUTABLE or (target / rel).exists():
-                    continue
-                (target / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(self.repo / rel, target / rel)
-                written += 1
-        for rel in _MUTABLE[1:] + _MUTABLE[:1]:
-            if (self.repo / rel).exists():
-                write_file(target / rel, (self.repo / rel).read_bytes())
-                written += 1
-        return written
+        return publish_tree(self.repo, out_dir / trustlist.TRUST_DIR, _MUTABLE[1:] + _MUTABLE[:1])
 
     # --- the one commit path ----------------------------------------------------------------
 

@@ -7,11 +7,9 @@ next to each other and lets the tests check that none is missing.
 from __future__ import annotations
 
 import functools
-import tomllib
-from importlib import resources
 from typing import Any, Literal
 
-from certseal.errors import ConfigurationError
+from certseal.catalog import load_strings
 from certseal.timeutil import DEFAULT_TIME_ZONE, people_times
 
 Lang = Literal["en", "zh-TW"]
@@ -366,23 +364,11 @@ CHECKS: dict[str, tuple[str, str]] = {
 # one catalog, site/strings.toml, shipped as the package certseal_site, read as data (the site
 # builder exports the same file to the browser). /verify and the site's Verify page share it, so
 # they cannot drift apart; the tests check that every key used here is there.
-SITE_PACKAGE = "certseal_site"
 
 
 @functools.cache
 def _site_strings() -> dict[str, tuple[str, str]]:
-    path = resources.files(SITE_PACKAGE).joinpath("strings.toml")
-    try:
-        raw = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ConfigurationError(
-            f"cannot read the site's strings {path}: {e}", f"無法讀取網站字串檔 {path}"
-        ) from e
-    return {
-        k: (v["en"], v["zh-TW"])
-        for k, v in raw.items()
-        if isinstance(v, dict) and isinstance(v.get("en"), str) and isinstance(v.get("zh-TW"), str)
-    }
+    return {k: (v["en"], v["zh-TW"]) for k, v in load_strings().items()}
 
 
 def ui(lang: Lang) -> dict[str, str]:

@@ -1,0 +1,63 @@
+"""Writing published and recorded files: durably, atomically, and never rewriting history.
+
+The authority, the federation operator and the evaluators' snapshot all publish folders a static
+host serves while they are being updated; one set of rules here keeps readers from ever seeing a
+half-written file or a published file that changed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from certseal.errors import ConfigurationError
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write durably and atomically: readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_once(path: Path, data: bytes) -> None:
+    """Write a file that, once there, never changes: the same bytes again are a no-op."""
+    if path.exists():
+        if path.read_bytes() != data:
+            raise ConfigurationError(
+                f"{path} already exists with other content: published history is never rewritten",
+                f"{path} 已存在且內容不同：已公布的紀錄不可改寫",
+            )
+        return
+    write_file(path, data)
+
+
+def publish_tree(source: Path, target: Path, mutable: Sequence[str]) -> int:
+    """Copy ``source`` into ``target``: the files it lacks first, then the ``mutable`` ones in
+    the order given (the one that points at the others last), so a reader following the newest
+    pointer always finds what it names. Returns how many files were written."""
+    written = 0
+    for folder, _dirs, names in os.walk(source):
+        for name in names:
+            rel = os.path.relpath(os.path.join(folder, name), source)
+            if rel in mutable or (target / rel).exists():
+                continue
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / rel, target / rel)
+            written += 1
+    for rel in mutable:
+        if (source / rel).exists():
+            write_file(target / rel, (source / rel).read_bytes())
+            written += 1
+    return written
