@@ -25,7 +25,7 @@ VERIFIER_WEB = {"verifier.app"}
 # What each top-level package may import of ours; anything else is an arrow back up or across.
 ALLOWED = {
     FOUNDATION: {FOUNDATION},
-    "authority": {FOUNDATION, "authority", "certseal_site"},
+    "authority": {FOUNDATION, "authority"},
     "verifier": {FOUNDATION, "verifier"},
     "auditor": {FOUNDATION, "auditor"},
     "federation": {FOUNDATION, "federation"},
