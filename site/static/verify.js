@@ -220,6 +220,8 @@
         "twin"
       );
       panel.setAttribute("data-verified", twin.verified ? "true" : "false");
+      // Its own class: ".facts" is the document's facts, one per result.
+      panel.querySelector("dl").className = "twin-facts";
       parts.push(panel);
     }
     parts.push(
