@@ -11,7 +11,8 @@ Two ways to find it: :func:`read_twin` with pyhanko's reader (a full parse), and
 :func:`scan_twin`, a bounded scan of the raw bytes for the one embedded-file stream of the
 twin's media type, for files whose exact bytes a status list lists: the authority wrote them,
 so the stream is where and as it writes it, and the listed-file fast path stays without a
-parse (about a tenth of a millisecond, docs/verifier.md).
+parse: about 0.5 ms of CPU the first time a file is seen, against 6 ms for pyhanko's reader,
+and nothing measurable when it is verified again (its twin is remembered by its hash).
 """
 
 from __future__ import annotations
