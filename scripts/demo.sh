@@ -36,6 +36,7 @@ home_of() { echo "$DEMO_HOME/schools/$1"; }
 as_school() { local id=$1; shift; CERTSEAL_HOME="$(home_of "$id")" certseal "$@"; }
 
 renew() {
+  same_setup
   echo "== Re-sign each school's status-list timestamp and the trust list's"
   for id in "${SCHOOLS[@]}"; do
     as_school "$id" authority publish --timestamp-only --out "$SITE/schools/$id"
@@ -44,12 +45,23 @@ renew() {
   certseal federation publish --out "$SITE" --site
 }
 
-serve() {
-  if [ ! -d "$SITE/trust" ]; then
+# The addresses in the documents and the trust list name the port of the setup.
+same_setup() {
+  if [ ! -d "$SITE/trust" ] || [ ! -f "$DEMO_HOME/port" ]; then
     echo "Nothing set up in $OUT yet: run 'bash scripts/demo.sh' first." >&2
     echo "尚未在 $OUT 建立示範資料：請先執行 'bash scripts/demo.sh'。" >&2
     exit 3
   fi
+  local was; was=$(cat "$DEMO_HOME/port")
+  if [ "$was" != "$PORT" ]; then
+    echo "The demo was set up for port $was: give CERTSEAL_DEMO_PORT=$was, or set it up again." >&2
+    echo "示範資料是為連接埠 $was 建立的：請設定 CERTSEAL_DEMO_PORT=$was，或重新建立。" >&2
+    exit 2
+  fi
+}
+
+serve() {
+  same_setup
   exec certseal verifier serve --federation "$BASE/trust/" \
     --root-pin "$CERTSEAL_FEDERATION_HOME/repo/metadata/1.root.json" \
     --site-dir "$SITE" --counts-db "$DEMO_HOME/verifier/counts.sqlite" \
@@ -64,7 +76,8 @@ case "${1:-}" in
 esac
 
 rm -rf "$DEMO_HOME" "$OUT"
-mkdir -p "$INPUT" "$SITE/schools"
+mkdir -p "$INPUT" "$SITE/schools" "$DEMO_HOME"
+echo "$PORT" >"$DEMO_HOME/port"
 
 echo "== The federation operator: root keys (any 2 of 3 sign) and the online key"
 certseal federation init --origin "127.0.0.1:$PORT/trust/log"

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from authority.config import DEMO_SCHOOL, School
+from delivery.orders import COLUMNS as ORDER_COLUMNS
 
 WES_REF = "6123456"
 """The WES reference number of the demo's one order sent to WES (a fictional one)."""
@@ -100,20 +101,6 @@ def write_class(out: Path, first: int) -> list[str]:
     ):
         _write_csv(out / name, rows, _sample(name)[0].keys())
     return [g["student_id"] for g in graduates]
-
-
-ORDER_COLUMNS = (
-    "order_id",
-    "student_id",
-    "doc_type",
-    "language",
-    "note",
-    "wes_ref",
-    "asuid",
-    "recipient_kind",
-    "recipient_email",
-    "recipient_name",
-)
 
 
 def orders() -> list[dict[str, str]]:

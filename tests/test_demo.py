@@ -177,7 +177,7 @@ def test_three_schools_are_admitted_published_and_on_the_national_site(demo: Dem
         assert listed[sid]["log_url"] == f"{demo.url}/schools/{sid}/log/"
         assert list((demo.out / "samples" / sid).glob("genuine-diploma.pdf")), sid
         assert f"samples/{sid}/genuine-diploma.pdf" in demo.printed
-    assert (site / "trust" / "timestamp.json").is_file()
+    assert (site / "trust" / "metadata" / "timestamp.json").is_file()
     page = (site / "en" / "schools.html").read_text()
     assert long_name in page and "National Jade Harbour Maritime College" in page
     assert f"curl -s {demo.url}/api/v1/status" in demo.printed
@@ -296,5 +296,7 @@ def test_nothing_the_demo_wrote_names_the_default_port(demo: Demo, tmp_path: Pat
         assert checkpoint.read_text().splitlines()[0] == f"{ours}/schools/{sid}/log"
         issuers = (demo.out / "site" / "schools" / sid / "issuers.html").read_text()
         assert page in issuers, sid
+    trust_log = (demo.out / "site" / "trust" / "log" / "checkpoint").read_text()
+    assert trust_log.splitlines()[0] == f"{ours}/trust/log"
     transcript = demo.out / "samples" / "DEMO" / "transcript-limit-3.pdf"
     assert _qr(transcript, tmp_path) == f"http://{ours}/schools/DEMO/"
