@@ -62,6 +62,9 @@ def _http_fetch(base: str, timeout: float) -> Fetch:
         try:
             with urllib.request.urlopen(base + path, timeout=timeout) as resp:  # noqa: S310
                 return bytes(resp.read(limit))
+        except urllib.error.HTTPError as e:
+            e.close()  # an HTTP error answer holds its connection open until closed
+            raise FetchError(f"cannot fetch {base}{path}: {e}") from None
         except (urllib.error.URLError, OSError, ValueError) as e:
             raise FetchError(f"cannot fetch {base}{path}: {e}") from None
 

@@ -29,6 +29,7 @@ from certseal.eventlog import (
     tile_width,
 )
 from certseal.fetch import Fetch, published_fetcher
+from certseal.keyhistory import KeyHistory, ref_from_snapshot
 from certseal.pki import ec_public_key
 from certseal.statuslist import (
     Bucket,
@@ -126,6 +127,9 @@ def fetch_snapshot(source: str, trust: IssuerTrust, out: Path, now: dt.datetime)
         bucket = Bucket.from_bytes(fetch_pinned(status, bucket_path(ref), ref, "bucket"))
         for sref in bucket.shards.values():
             fetch_pinned(status, shard_path(sref), sref, "shard")
+    pinned = ref_from_snapshot(state.snapshot.extra)
+    if pinned is not None:  # the school's key history, which the verifier reads with the list
+        KeyHistory.open(fetch_pinned(status, *pinned, "key history"), trust.status_key)
     log_size = _copy_log(source, state, trust, files)
     tmp = Path(
         tempfile.mkdtemp(prefix=".snapshot-", dir=out.parent if out.parent.exists() else None)
