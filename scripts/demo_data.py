@@ -283,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
             revoked=args.revoked,
             variants=args.variants,
         ):
-            print(f"   {path}")
+            shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+            print(f"   {shown}")
     return 0
 
 
