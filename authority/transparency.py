@@ -56,7 +56,6 @@ from certseal.files import publish_tree, write_file, write_once
 from certseal.timeutil import format_time, parse_time
 
 
-
 def log_origin(verify_url: str) -> str:
     """The log's origin line: the site's address without scheme, plus ``/log`` (tlog-tiles)."""
     parts = urlsplit(verify_url)
