@@ -5,17 +5,15 @@ a real chromium: every case gives exactly the manifest's outcome, as the Python 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.site.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.site.vector_harness import harness_page, harness_server
 
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser]
 
@@ -57,52 +55,16 @@ RUN_CASE = """async ({base, keys, c}) => {
 }"""
 
 
-def _serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    """The harness page, the script, and the vectors' files (nothing outside them)."""
-    path = environ["PATH_INFO"]
-    body: bytes | None = None
-    kind = "application/json"
-    if path == "/":
-        body, kind = HARNESS, "text/html; charset=utf-8"
-    elif path == "/statuslist.js":
-        body, kind = SCRIPT.read_bytes(), "text/javascript"
-    elif path.startswith("/vectors/"):
-        target = (VECTORS / path.removeprefix("/vectors/")).resolve()
-        if VECTORS in target.parents and target.is_file():
-            body = target.read_bytes()
-    if body is None:
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"not found"]
-    start_response("200 OK", [("Content-Type", kind), ("Content-Length", str(len(body)))])
-    return [body]
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    srv = make_server("127.0.0.1", 0, _serve, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}/"
-    finally:
-        srv.shutdown()
-        thread.join()
-        srv.server_close()
+    with harness_server(HARNESS, {"statuslist.js": SCRIPT}, VECTORS) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(server: str) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        pg = browser.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(server)
+    with harness_page(server) as pg:
         yield pg
-        browser.close()
-    assert not errors, f"the page logged errors: {errors}"
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
