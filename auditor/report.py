@@ -11,7 +11,7 @@ import heapq
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from certseal.errors import InputError
 
@@ -150,19 +150,24 @@ class UnknownViolationError(InputError):
 
 @dataclass(frozen=True)
 class Violation:
-    """One finding: a stable code (see :data:`VIOLATIONS`) and what exactly is wrong."""
+    """One finding: a stable code (see :data:`VIOLATIONS`) and what exactly is wrong.
+
+    Each audit has its own catalog of codes (``catalog``); a subclass names another one.
+    """
+
+    catalog: ClassVar[Mapping[str, tuple[str, str]]] = VIOLATIONS
 
     code: str
     check: str
     detail: str
 
     def __post_init__(self) -> None:
-        if self.code not in VIOLATIONS:
+        if self.code not in self.catalog:
             raise UnknownViolationError(f"unknown violation code {self.code}")
 
     @property
     def title(self) -> str:
-        return VIOLATIONS[self.code][0]
+        return self.catalog[self.code][0]
 
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "check": self.check, "title": self.title, "detail": self.detail}
@@ -180,17 +185,10 @@ class AuditCheck:
         return {"name": self.name, "status": self.status, "detail": self.detail}
 
 
-@dataclass(frozen=True)
-class AuditReport:
-    """Every check the audit ran, every violation, and the state to remember if it is clean."""
+class Findings:
+    """What every audit's report says at the top: clean or not, and which codes it found."""
 
-    source: str
-    checks: tuple[AuditCheck, ...]
     violations: tuple[Violation, ...]
-    warnings: tuple[str, ...]
-    facts: Mapping[str, Any]
-    omitted: Mapping[str, int]  # violations counted but not listed, by code
-    new_state: AuditorState | None
 
     @property
     def ok(self) -> bool:
@@ -203,6 +201,19 @@ class AuditReport:
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(v.code for v in self.violations))
+
+
+@dataclass(frozen=True)
+class AuditReport(Findings):
+    """Every check the audit ran, every violation, and the state to remember if it is clean."""
+
+    source: str
+    checks: tuple[AuditCheck, ...]
+    violations: tuple[Violation, ...]
+    warnings: tuple[str, ...]
+    facts: Mapping[str, Any]
+    omitted: Mapping[str, int]  # violations counted but not listed, by code
+    new_state: AuditorState | None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -28,12 +28,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from tuf.api.metadata import Metadata, Root
 
+from auditor.report import AuditCheck, CheckStatus, Findings, Violation
 from certseal import tlog
 from certseal.errors import (
     CertsealError,
@@ -59,7 +60,6 @@ from certseal.trustlist import (
     parse_metadata,
 )
 
-CheckStatus = Literal["passed", "failed", "skipped"]
 CHECKS = ("trust_list", "metadata_history", "log", "list_vs_log", "remembered")
 
 VIOLATIONS: dict[str, tuple[str, str]] = {
@@ -211,48 +211,24 @@ class TrustAuditState:
 
 
 @dataclass(frozen=True)
-class TrustViolation:
-    code: str
-    check: str
-    detail: str
+class TrustViolation(Violation):
+    """A finding of the trust-list audit, from its own catalog of codes."""
 
-    def __post_init__(self) -> None:
-        if self.code not in VIOLATIONS:
-            raise ValueError(f"unknown trust-list violation code {self.code}")
+    catalog: ClassVar[Mapping[str, tuple[str, str]]] = VIOLATIONS
 
     def to_dict(self) -> dict[str, str]:
-        en, zh = VIOLATIONS[self.code]
-        return {"code": self.code, "check": self.check, "title": en, "title_zh": zh,
-                "detail": self.detail}  # fmt: skip
+        return {**super().to_dict(), "title_zh": self.catalog[self.code][1]}
 
 
 @dataclass(frozen=True)
-class TrustCheck:
-    name: str
-    status: CheckStatus
-    detail: str
-
-
-@dataclass(frozen=True)
-class TrustListAudit:
+class TrustListAudit(Findings):
     """Every check of a trust-list audit, every violation, and the state to keep if clean."""
 
     source: str
-    checks: tuple[TrustCheck, ...]
+    checks: tuple[AuditCheck, ...]
     violations: tuple[TrustViolation, ...]
     facts: Mapping[str, Any]
     new_state: TrustAuditState | None
-
-    @property
-    def ok(self) -> bool:
-        return not self.violations
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    @property
-    def codes(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(v.code for v in self.violations))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -260,9 +236,7 @@ class TrustListAudit:
             "ok": self.ok,
             "violation_codes": list(self.codes),
             "facts": dict(self.facts),
-            "checks": [
-                {"name": c.name, "status": c.status, "detail": c.detail} for c in self.checks
-            ],
+            "checks": [c.to_dict() for c in self.checks],
             "violations": [v.to_dict() for v in self.violations],
         }
 
@@ -285,7 +259,7 @@ class TrustListAudit:
 
 @dataclass
 class _Run:
-    checks: list[TrustCheck] = field(default_factory=list)
+    checks: list[AuditCheck] = field(default_factory=list)
     violations: list[TrustViolation] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
@@ -297,9 +271,9 @@ class _Run:
     def done(self, check: str, passed: str, status: CheckStatus = "passed") -> None:
         if check in self.failed:
             codes = sorted({v.code for v in self.violations if v.check == check})
-            self.checks.append(TrustCheck(check, "failed", ", ".join(codes)))
+            self.checks.append(AuditCheck(check, "failed", ", ".join(codes)))
         else:
-            self.checks.append(TrustCheck(check, status, passed))
+            self.checks.append(AuditCheck(check, status, passed))
 
 
 _KINDS: tuple[tuple[type[CertsealError], str], ...] = (
