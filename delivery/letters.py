@@ -75,13 +75,13 @@ def _zh(f: LetterFacts) -> str:
 def _en(f: LetterFacts) -> str:
     if f.order_id is None:
         opening = (
-            f"Dear {f.holder_en},\n\nAttached is the digital {f.doc_type.name_en.lower()} "
+            f"Dear {f.holder_en},\n\nAttached is the digital {f.doc_type.in_sentence()} "
             f"{f.school_en} issued to you (document number {f.doc_id})."
         )
     else:
         opening = (
             f"Dear recipient,\n\nAs requested in order {f.order_id}, {f.school_en} sends you the "
-            f"electronic {f.doc_type.name_en.lower()} of {f.holder_en} (document number "
+            f"electronic {f.doc_type.in_sentence()} of {f.holder_en} (document number "
             f"{f.doc_id}), attached."
         )
     lines = [opening]
