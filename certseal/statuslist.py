@@ -105,9 +105,15 @@ class Entry:
     # Leaf indexes of the document's events in the transparency log (docs/transparency.md):
     # its issuance, then its supersession and its revocation if any. None in lists without a log.
     log_indexes: tuple[int, ...] | None = None
+    # SHA-256 (hex) of the value of the document's CMS messageDigest attribute: what ties a
+    # re-saved copy, which keeps the signature but not the signed bytes, to its entry
+    # (docs/status-list.md, "The signature digest"). None for documents listed without it.
+    sig: str | None = None
 
     def __post_init__(self) -> None:
         _check_hex64(self.sha256, "entry sha256")
+        if self.sig is not None:
+            _check_hex64(self.sig, "entry sig")
         if not isinstance(self.doc_type, str) or not _DOC_TYPE.match(self.doc_type):
             raise DeserializationError("entry type is not a document type code")
         parse_time(self.issued_at, "entry issued_at")
@@ -165,6 +171,7 @@ class Entry:
             reason_code=d.get("reason"),
             revoked_at=d.get("revoked_at"),
             log_indexes=_log_indexes(d.get("log")),
+            sig=d.get("sig"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -185,6 +192,8 @@ class Entry:
                 d[key] = value
         if self.log_indexes is not None:
             d["log"] = list(self.log_indexes)
+        if self.sig is not None:
+            d["sig"] = self.sig
         return d
 
 
@@ -259,6 +268,7 @@ class Shard:
                 )
                 for e in self.entries
             ],
+            {e.sha256: e.sig for e in self.entries if e.sig is not None},
         )
 
     @classmethod
@@ -293,20 +303,30 @@ superseded_at, reason, revoked_at, log indexes."""
 _ESCAPED = bytes(range(0x20)) + b"\\"
 
 
-def shard_bytes(prefix: str, rows: Iterable[EntryRow]) -> bytes:
+def shard_bytes(
+    prefix: str, rows: Iterable[EntryRow], sigs: Mapping[str, str] | None = None
+) -> bytes:
     """The canonical bytes of a shard: the one serializer of shard files.
 
     :meth:`Shard.to_bytes` is this over its entries; a reader of millions of entries (the
     auditor, rebuilding the list from the log) passes their fields without building the models.
+    ``sigs`` gives the signature digest (``Entry.sig``) of the entries that have one, by their
+    ``sha256``: the log does not record it, so the auditor passes the listed shard's own.
     The bytes are ``canonical_bytes`` of the shard's JSON, written from a template because every
     value is a hash, a code, a time or an integer; a value that JSON would escape (a quote, a
     backslash, a control character) sends the whole shard through ``canonical_bytes`` itself.
     """
     rows = list(rows)
+    sigs = sigs or {}
     parts = []
     quotes = 10  # the structural quotes: those of the shard's keys and values, then each entry's
     for sha, doc_type, issued_at, limit, state, successor, sup_at, reason, rev_at, log in rows:
         lim = "null" if limit is None else int(limit)
+        sig = sigs.get(sha)
+        if sig is not None:
+            # Canonical key order puts "sig" between "sha256" and "state".
+            sha = f'{sha}","sig":"{sig}'
+            quotes += 4
         if successor is None and reason is None and rev_at is None and sup_at is None:
             if log is None:
                 parts.append(
@@ -347,13 +367,13 @@ def shard_bytes(prefix: str, rows: Iterable[EntryRow]) -> bytes:
             {
                 "_type": "certseal/shard",
                 "prefix": prefix,
-                "entries": [_row_dict(r) for r in rows],
+                "entries": [_row_dict(r, sigs) for r in rows],
             }
         )
     return data
 
 
-def _row_dict(row: EntryRow) -> dict[str, Any]:
+def _row_dict(row: EntryRow, sigs: Mapping[str, str]) -> dict[str, Any]:
     """:meth:`Entry.to_dict` of an entry's fields."""
     sha, doc_type, issued_at, limit, state, successor, sup_at, reason, rev_at, log = row
     d: dict[str, Any] = {
@@ -373,6 +393,8 @@ def _row_dict(row: EntryRow) -> dict[str, Any]:
             d[key] = value
     if log is not None:
         d["log"] = list(log)
+    if sha in sigs:
+        d["sig"] = sigs[sha]
     return d
 
 

@@ -266,6 +266,8 @@
     ["successor", "superseded_at", "reason", "revoked_at"].forEach(function (k) {
       if (given(e[k])) out[k] = e[k];
     });
+    // The signature digest (docs/status-list.md): optional, absent from lists made before it.
+    if (given(e.sig)) out.sig = checkHex64(e.sig, "entry sig");
     if (given(e.log)) {
       const log = e.log;
       if (!Array.isArray(log) || !log.every(function (i) { return Number.isSafeInteger(i) && i >= 0; })) {

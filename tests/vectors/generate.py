@@ -63,11 +63,19 @@ def _doc(n: int) -> str:
     return hashlib.sha256(f"certseal vector document {n}".encode()).hexdigest()
 
 
+def _sig(n: int) -> str:
+    """A signature digest (``Entry.sig``): the SHA-256 of a messageDigest value."""
+    return hashlib.sha256(
+        hashlib.sha256(f"certseal vector signed bytes {n}".encode()).digest()
+    ).hexdigest()
+
+
 def _entries() -> list[Entry]:
-    """Every state and shape of entry, spread over a few buckets and shards."""
+    """Every state and shape of entry, spread over a few buckets and shards; some with a
+    signature digest (``sig``), some without, as a list published before it existed."""
     at = "2095-12-20T00:00:00Z"
     out = [
-        Entry(_doc(0), "diploma_zh", at, None, "active", log_indexes=(0,)),
+        Entry(_doc(0), "diploma_zh", at, None, "active", log_indexes=(0,), sig=_sig(0)),
         Entry(_doc(1), "transcript", at, 3, "active", log_indexes=(1,)),
         Entry(
             _doc(2),
@@ -78,6 +86,7 @@ def _entries() -> list[Entry]:
             successor=_doc(3),
             superseded_at="2095-12-21T00:00:00Z",
             log_indexes=(2, 4),
+            sig=_sig(2),
         ),
         Entry(_doc(3), "diploma_en", "2095-12-21T00:00:00Z", None, "active", log_indexes=(3,)),
         Entry(
@@ -89,6 +98,7 @@ def _entries() -> list[Entry]:
             reason_code="degree_revoked",
             revoked_at="2095-12-22T00:00:00Z",
             log_indexes=(5, 6),
+            sig=_sig(4),
         ),
         Entry(
             _doc(5),
@@ -664,6 +674,18 @@ def cases() -> Iterator[Case]:
         lambda e: e.update(log=[2]),
     )
     yield bad(4, "entry_log_order", "log leaves out of order", lambda e: e.update(log=[6, 5]))
+    yield bad(
+        0,
+        "entry_sig_not_hex",
+        "a signature digest in upper-case hex",
+        lambda e: e.update(sig=_sig(0).upper()),
+    )
+    yield bad(
+        1,
+        "entry_sig_not_string",
+        "a signature digest given as a list of bytes",
+        lambda e: e.update(sig=list(bytes.fromhex(_sig(1)))),
+    )
 
     def unsorted(prefix: str, d: dict[str, Any]) -> None:
         if prefix == _shard_of(0):
