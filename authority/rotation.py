@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -28,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from authority.config import School
-from authority.hsm import generate_key, pin_from_env, read_settings, write_settings
+from authority.hsm import HSM_FILE, generate_key, pin_from_env, read_settings
 from authority.keys import (
     Revoked,
     _new_leaf,
@@ -38,7 +39,7 @@ from authority.keys import (
 )
 from authority.registry import Registry
 from certseal.canonical import canonical_bytes
-from certseal.errors import ConfigurationError, InputError, PassphraseError
+from certseal.errors import CertsealError, ConfigurationError, InputError, PassphraseError
 from certseal.keyhistory import KeyHistory, load_local
 from certseal.pki import cert_pem, load_certificates
 from certseal.timeutil import format_time, parse_time
@@ -49,6 +50,8 @@ RETIRED_DIR = "retired"
 ROTATABLE = ("signing", "statuslist")
 _SHA256 = hashes.SHA256()
 _LABELS = {"signing": "Document Signing", "statuslist": "Status List Signing"}
+PREVIOUS = "previous.sha256"  # in a staging folder: the certificate the rotation retires
+HSM_OLD = "hsm.old.json"  # in a staging folder: the HSM settings before the rotation
 
 
 def _current_cert(keys_dir: Path, role: str) -> x509.Certificate:
@@ -87,6 +90,7 @@ def _record(keys_dir: Path, history: KeyHistory) -> None:
     folder = keys_dir / HISTORY_DIR
     folder.mkdir(exist_ok=True)
     _write_new(folder / f"{history.version}.json", canonical_bytes(history.to_dict()))
+    _sync_dir(folder)
 
 
 def _root(keys_dir: Path, passphrase: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
@@ -118,6 +122,7 @@ class Rotation:
     at: dt.datetime
     on_hsm: bool
     history_version: int
+    recovered: Recovery | None = None  # an interrupted rotation dealt with first
 
 
 def _rotate(
@@ -163,35 +168,153 @@ def _rotate(
     records = [retired if r is old else r for r in history.records] + [new]
     der = cert.public_bytes(serialization.Encoding.DER)
     updated = history.with_records(records, {new.cert_sha256: der}, now)
-    # The new files first under their own names, then the history, then the swap: a failure
-    # before the swap leaves the old key in use and nothing recorded about the new one.
+    # The new files first, in a staging folder, then the history (the one durable decision),
+    # then the swap. A crash before the history is recorded leaves the old key in use and an
+    # unrecorded folder that the next run discards; after it, the next run finishes the swap
+    # from what the folder holds (:func:`recover`).
     staged = keys_dir / f".{role}.new"
     staged.mkdir()
-    _write_new(staged / f"{role}.pem", cert_pem(cert))
+    _write_new(staged / PREVIOUS, old.cert_sha256.encode())
     if token_key is None:
         _write_key(staged / f"{role}.key.pem", key, secret)
+    elif hsm is not None:
+        _write_new(staged / HSM_OLD, canonical_bytes(hsm.to_dict()))
+        _write_new(
+            staged / HSM_FILE, canonical_bytes(hsm.with_key(role, token_key.key_id).to_dict())
+        )
+    _write_new(staged / f"{role}.pem", cert_pem(cert))  # last: a staged certificate is whole
+    _sync_dir(staged)
     _record(keys_dir, updated)
+    _finish(keys_dir, role, staged)
+    return Rotation(role, retired, new, now, on_hsm, updated.version), updated
+
+
+def _sync_dir(folder: Path) -> None:
+    """Make the folder's entries (new names, renames) durable before the next step."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _move(source: Path, target: Path) -> None:
+    """Move a file once: a re-run finds it moved already (a rename is atomic)."""
+    if source.exists():
+        if target.exists():
+            raise ConfigurationError(
+                f"{target} already exists: keys/ was changed by hand during a rotation",
+                f"{target} 已存在：輪替期間 keys/ 曾被手動修改",
+            )
+        os.rename(source, target)
+
+
+def _finish(keys_dir: Path, role: str, staged: Path) -> None:
+    """Swap the staged key in, once the history records it; every step may have run before.
+
+    The old certificate and key go to ``retired/`` (a key file is retired only while the
+    staged one waits, so a new key already moved in is never taken for the old), then the new
+    key, the HSM settings, the new certificate last, and the folder goes."""
+    old_sha = (staged / PREVIOUS).read_text().strip()
     retired_dir = keys_dir / RETIRED_DIR
     retired_dir.mkdir(exist_ok=True)
-    stem = f"{role}.{old.cert_sha256[:16]}"
-    os.rename(keys_dir / f"{role}.pem", retired_dir / f"{stem}.pem")
-    if (keys_dir / f"{role}.key.pem").exists():
-        os.rename(keys_dir / f"{role}.key.pem", retired_dir / f"{stem}.key.pem")
-    for name in os.listdir(staged):
-        os.rename(staged / name, keys_dir / name)
+    stem = f"{role}.{old_sha[:16]}"
+    current = keys_dir / f"{role}.pem"
+    if current.exists() and _fingerprint(current) == old_sha:
+        _move(current, retired_dir / f"{stem}.pem")
+    if (staged / f"{role}.key.pem").exists() or (staged / HSM_FILE).exists():
+        _move(keys_dir / f"{role}.key.pem", retired_dir / f"{stem}.key.pem")
+    _move(staged / HSM_OLD, retired_dir / f"{stem}.hsm.json")
+    _move(staged / f"{role}.key.pem", keys_dir / f"{role}.key.pem")
+    if (staged / HSM_FILE).exists():
+        os.replace(staged / HSM_FILE, keys_dir / HSM_FILE)
+    _move(staged / f"{role}.pem", current)
+    _sync_dir(retired_dir)
+    _sync_dir(keys_dir)
+    (staged / PREVIOUS).unlink()
     staged.rmdir()
-    if on_hsm and token_key is not None and hsm is not None:
-        _write_new(retired_dir / f"{stem}.hsm.json", canonical_bytes(hsm.to_dict()))
-        write_settings(keys_dir, hsm.with_key(role, token_key.key_id))
-    return Rotation(role, retired, new, now, on_hsm, updated.version), updated
+
+
+def _fingerprint(path: Path) -> str:
+    return load_certificates(path.read_bytes())[0].fingerprint(_SHA256).hex()
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What a run did with the folder an interrupted rotation left (``keys/.<role>.new``)."""
+
+    role: str
+    finished: bool  # True: the history recorded the new key, the swap was completed
+    cert_sha256: str | None  # the staged certificate, when it was whole
+    rotation: Rotation | None = None  # the finished rotation, as the history records it
+
+    @property
+    def message(self) -> tuple[str, str]:
+        if self.finished:
+            new = (self.cert_sha256 or "")[:16]
+            return (
+                f"an interrupted rotation of the {self.role} key was finished: its new "
+                f"certificate {new}… was already recorded in the key history and is now in use",
+                f"已完成先前中斷的 {self.role} 金鑰輪替：新憑證 {new}… 已記錄於金鑰歷程，現已啟用",
+            )
+        return (
+            f"an interrupted rotation of the {self.role} key was discarded: nothing had been "
+            "recorded from it, so the old key stayed in use",
+            f"已捨棄先前中斷的 {self.role} 金鑰輪替：其內容從未記錄，舊金鑰仍在使用中",
+        )
+
+
+def recover(keys_dir: Path, school: School, role: str, now: dt.datetime) -> Recovery | None:
+    """Deal with ``keys/.<role>.new`` left by an interrupted rotation, from what is durable.
+
+    The key history is the decision: when its newest version lists the staged certificate,
+    the rotation happened and the swap is finished; otherwise nothing was recorded from the
+    folder (the certificate is written last and the history after it), so it is discarded and
+    the old key stays in use. None when there was nothing to recover."""
+    staged = keys_dir / f".{role}.new"
+    if not staged.exists():
+        return None
+    cert_path = staged / f"{role}.pem"
+    cert_sha = None
+    if cert_path.exists() and (staged / PREVIOUS).exists():
+        try:
+            cert_sha = _fingerprint(cert_path)
+        except (CertsealError, ValueError, IndexError):
+            cert_sha = None  # cut short while written: never recorded
+    history = load_history(keys_dir, school, now)
+    record = history.record(cert_sha) if cert_sha is not None else None
+    if record is None:
+        shutil.rmtree(staged)
+        _sync_dir(keys_dir)
+        return Recovery(role, False, cert_sha)
+    old = history.record((staged / PREVIOUS).read_text().strip())
+    _finish(keys_dir, role, staged)
+    rotation = None
+    if old is not None:
+        hsm = read_settings(keys_dir)
+        on_hsm = hsm is not None and hsm.key_id(role) is not None
+        rotation = Rotation(role, old, record, record.valid_from, on_hsm, history.version)
+    return Recovery(role, True, cert_sha, rotation)
 
 
 def rotate_key(
     keys_dir: Path, school: School, role: str, passphrase: str, now: dt.datetime
 ) -> Rotation:
-    """Certify a new key for ``role``; the old one's window ends at ``now``."""
+    """Certify a new key for ``role``; the old one's window ends at ``now``.
+
+    A rotation interrupted before is dealt with first (:func:`recover`): finished when the
+    history recorded it (and then returned, with ``recovered`` set, without a second
+    rotation), discarded otherwise."""
+    if role not in ROTATABLE:
+        raise InputError(
+            f"the role must be one of {', '.join(ROTATABLE)}", f"角色須為 {'、'.join(ROTATABLE)}"
+        )
+    recovered = recover(keys_dir, school, role, now)
+    if recovered is not None and recovered.rotation is not None:
+        return replace(recovered.rotation, recovered=recovered)
     history = load_history(keys_dir, school, now)
-    return _rotate(keys_dir, school, role, passphrase, now, history)[0]
+    rotation = _rotate(keys_dir, school, role, passphrase, now, history)[0]
+    return rotation if recovered is None else replace(rotation, recovered=recovered)
 
 
 @dataclass(frozen=True)
@@ -203,6 +326,7 @@ class Compromise:
     since: dt.datetime
     rotation: Rotation | None
     affected: tuple[str, ...]
+    recovered: Recovery | None = None  # an interrupted rotation dealt with first
 
 
 def key_compromised(
@@ -228,6 +352,23 @@ def key_compromised(
             "--since is in the future: give when the key became suspect",
             "--since 晚於現在：請提供金鑰開始可疑的時間",
         )
+    recovered = recover(keys_dir, school, role, now)
+    if recovered is not None and recovered.rotation is not None:
+        interrupted = recovered.rotation
+        revoked = interrupted.old.revoked_at
+        if revoked is not None and cert_sha256 in (None, interrupted.old.cert_sha256):
+            # This very command was cut short after recording the compromise: done now.
+            done = interrupted.old
+            affected = affected_documents(registry, done, revoked) if role == "signing" else ()
+            return Compromise(done, revoked, interrupted, affected, recovered)
+        if cert_sha256 is None:
+            en, zh = recovered.message
+            raise InputError(
+                f"{en}; the key that was current before it is {interrupted.old.cert_sha256}: "
+                "give it with --cert if that is the compromised one",
+                f"{zh}；先前使用的金鑰為 {interrupted.old.cert_sha256}：若其為遭洩露的金鑰，"
+                "請以 --cert 指定",
+            )
     history = load_history(keys_dir, school, now)
     current = _current_cert(keys_dir, role).fingerprint(_SHA256).hex()
     wanted = cert_sha256 or current
@@ -259,7 +400,7 @@ def key_compromised(
         history = history.with_records(records, {}, now)
         _record(keys_dir, history)
     affected = affected_documents(registry, key, since) if role == "signing" else ()
-    return Compromise(key, since, rotation, affected)
+    return Compromise(key, since, rotation, affected, recovered)
 
 
 def affected_documents(registry: Registry, key: KeyRecord, since: dt.datetime) -> tuple[str, ...]:

@@ -557,9 +557,16 @@ def rotate_key_cmd(c: _Ctx, role: str) -> None:
     passphrase = get_passphrase()
     with c.open() as auth:
         rot = rotate_key(auth.keys_dir, auth.school, role, passphrase, c.now)
+    recovered = rot.recovered.message[0].capitalize() + ". " if rot.recovered else ""
     c.emit(
-        {"role": role, "old": rot.old.to_dict(), "new": rot.new.to_dict(), "hsm": rot.on_hsm},
-        f"New {role} certificate {rot.new.cert_sha256[:16]}… from {format_time(rot.at)}"
+        {
+            "role": role,
+            "old": rot.old.to_dict(),
+            "new": rot.new.to_dict(),
+            "hsm": rot.on_hsm,
+            "recovered": recovered or None,
+        },
+        f"{recovered}New {role} certificate {rot.new.cert_sha256[:16]}… from {format_time(rot.at)}"
         f"{' (key on the HSM)' if rot.on_hsm else ''}; the old one "
         f"{rot.old.cert_sha256[:16]}… counts from {format_time(rot.old.valid_from)} to "
         f"{format_time(rot.old.valid_to)}. Run 'certseal authority publish' next.",
