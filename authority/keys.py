@@ -9,7 +9,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from authority.config import School
 from authority.hsm import (
+    HsmKey,
     HsmSettings,
     generate_key,
     load_key,
@@ -34,6 +35,8 @@ from certseal.pki import cert_pem, load_certificates
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 ROLES = ("root", "signing", "statuslist")
+HSM_ROLES = ("signing", "statuslist")
+"""The keys an HSM can hold: the root's stays a file, used offline at init, rotation, CRLs."""
 MIN_PASSPHRASE = 12
 
 
@@ -226,31 +229,46 @@ def create_pki(
     root_years: int = 25,
     leaf_years: int = 10,
     hsm: HsmSettings | None = None,
+    hsm_roles: Collection[str] = ("signing",),
 ) -> dict[str, x509.Certificate]:
     """Create a root CA and two leaf certificates: document signing and status-list signing.
 
-    With ``hsm``, the document-signing key is generated on the token (its PIN from the
-    environment) and only ``hsm.json`` naming it is written here."""
+    With ``hsm``, the keys of ``hsm_roles`` (``signing``, ``statuslist`` or both) are
+    generated on the token (its PIN from the environment) and only ``hsm.json`` naming them is
+    written here; the root's key stays a file under the passphrase."""
     secret = check_passphrase(passphrase)
+    unknown = set(hsm_roles) - set(HSM_ROLES)
+    if hsm is not None and (unknown or not hsm_roles):
+        raise InputError(
+            f"the HSM can hold the keys of {', '.join(HSM_ROLES)}",
+            f"HSM 可存放的金鑰為 {'、'.join(HSM_ROLES)}",
+        )
     _refuse_existing(keys_dir)
     root_end = now + dt.timedelta(days=365 * root_years)
     leaf_end = min(root_end, now + dt.timedelta(days=365 * leaf_years))
     root = _new_root(school, "Document Root CA", now, root_end)
-    on_token = None
+    on_token: dict[str, HsmKey] = {}
     if hsm is not None:
-        on_token = generate_key(hsm, "certseal signing", pin_from_env())
-        hsm = hsm.with_key("signing", on_token.key_id)
+        pin = pin_from_env()
+        for role in HSM_ROLES:
+            if role in hsm_roles:
+                on_token[role] = generate_key(hsm, f"certseal {role}", pin)
+                hsm = hsm.with_key(role, on_token[role].key_id)
     pairs = {
         "root": root,
         "signing": _new_leaf(
-            school, "Document Signing", root, now, leaf_end, commit=True, key=on_token
+            school, "Document Signing", root, now, leaf_end, commit=True,
+            key=on_token.get("signing"),
         ),
-        "statuslist": _new_leaf(school, "Status List Signing", root, now, leaf_end, commit=False),
-    }
+        "statuslist": _new_leaf(
+            school, "Status List Signing", root, now, leaf_end, commit=False,
+            key=on_token.get("statuslist"),
+        ),
+    }  # fmt: skip
     # Every certificate exists before the first file: a failure leaves no keys/ behind.
     with _new_folder(keys_dir) as staging:
         for role in ROLES:
-            if not (role == "signing" and on_token is not None):
+            if role not in on_token:
                 _write_key(staging / f"{role}.key.pem", pairs[role][0], secret)
             _write_new(staging / f"{role}.pem", cert_pem(pairs[role][1]))
         if hsm is not None:

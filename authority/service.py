@@ -226,10 +226,12 @@ def init_authority(
     p12_passphrase: str = "",
     root_pem: bytes | None = None,
     hsm: HsmSettings | None = None,
+    hsm_roles: tuple[str, ...] = ("signing",),
 ) -> Settings:
     """Create the home: settings, keys (new PKI or an imported PKCS#12), empty registry.
 
-    With ``hsm``, the document-signing key is generated on that token (docs/key-lifecycle.md)."""
+    With ``hsm``, the keys of ``hsm_roles`` are generated on that token
+    (docs/key-lifecycle.md)."""
     check_home_location(home)
     if (home / "config.json").exists():
         raise ConfigurationError(
@@ -238,7 +240,7 @@ def init_authority(
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
     if p12 is None:
-        create_pki(home / "keys", school, passphrase, now, hsm=hsm)
+        create_pki(home / "keys", school, passphrase, now, hsm=hsm, hsm_roles=hsm_roles)
     else:
         import_pkcs12(
             home / "keys", p12, p12_passphrase, passphrase, school, now, root_pem=root_pem

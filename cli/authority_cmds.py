@@ -18,7 +18,7 @@ import click
 
 from authority.config import DEMO_SCHOOL, School
 from authority.hsm import HsmSettings
-from authority.keys import public_material
+from authority.keys import HSM_ROLES, public_material
 from authority.ltv import extension_services
 from authority.onboarding import export_request
 from authority.production import ParallelProducer, Producer
@@ -130,6 +130,13 @@ def authority(
     "(e.g. /usr/lib/softhsm/libsofthsm2.so). The PIN comes from $CERTSEAL_HSM_PIN.",
 )
 @click.option("--hsm-token", default=None, help="The HSM token's label (with --hsm-module).")
+@click.option(
+    "--hsm-role",
+    "hsm_roles",
+    type=click.Choice(HSM_ROLES),
+    multiple=True,
+    help="Which key the HSM holds (repeat for both; default: signing).",
+)
 @pass_ctx
 def init(
     c: _Ctx,
@@ -139,6 +146,7 @@ def init(
     root_file: Any,
     hsm_module: str | None,
     hsm_token: str | None,
+    hsm_roles: tuple[str, ...],
 ) -> None:
     """Set up the authority: keys (new, or imported from PKCS#12) and an empty registry."""
     if bool(hsm_module) != bool(hsm_token) or (hsm_module and p12_file):
@@ -147,6 +155,11 @@ def init(
             "--hsm-module 與 --hsm-token 須一併提供，且不可與 --import-p12 同用",
         )
     hsm = HsmSettings(hsm_module, hsm_token) if hsm_module and hsm_token else None
+    if hsm_roles and hsm is None:
+        raise InputError(
+            "--hsm-role needs --hsm-module and --hsm-token",
+            "--hsm-role 須搭配 --hsm-module 與 --hsm-token",
+        )
     if bool(school_file) == demo:
         raise InputError(
             "give exactly one of --school FILE or --demo", "請擇一提供 --school 或 --demo"
@@ -174,6 +187,7 @@ def init(
         p12_passphrase=p12_pass,
         root_pem=root_file.read() if root_file else None,
         hsm=hsm,
+        hsm_roles=hsm_roles or ("signing",),
     )
     c.emit(
         {"home": str(c.home), "school": school.code},
