@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,16 @@ CREATE TABLE IF NOT EXISTS extensions (
     actor TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS extensions_doc ON extensions (doc_id, seq);
+-- The signature digest of each issued document (certseal/sigdigest.py): published as its
+-- entry's sig, so a re-saved copy that kept the signature names the document. Recorded at
+-- issuance ('issued'), or read from the stored file by the first publish after the table came
+-- in ('backfilled'); a registry from before it gains the table when it is opened.
+CREATE TABLE IF NOT EXISTS signature_digests (
+    doc_id TEXT PRIMARY KEY REFERENCES documents (doc_id),
+    sig TEXT NOT NULL CHECK (length(sig) = 64),
+    how TEXT NOT NULL CHECK (how IN ('issued', 'backfilled')),
+    recorded_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS publications (
     version INTEGER PRIMARY KEY,
     issued_at TEXT NOT NULL,
@@ -107,6 +117,7 @@ _APPEND_ONLY = (
     "events",
     "publications",
     "extensions",
+    "signature_digests",
 )
 
 
@@ -439,14 +450,17 @@ class Registry:
         *,
         supersede: dict[str, str] | None = None,
         reissues: dict[str, Reissue] | None = None,
+        sigs: Mapping[str, str] | None = None,
     ) -> None:
         """Register issued documents (and, for reissues, supersede their predecessors) in one
         transaction: after a crash either all of them are registered or none.
 
         ``reissues`` gives, per new document, why it was reissued and whether the old version
-        becomes void (revoked as ``replaced``) rather than merely superseded.
+        becomes void (revoked as ``replaced``) rather than merely superseded. ``sigs`` gives
+        the documents' signature digests (certseal/sigdigest.py), recorded with them.
         """
         supersede = supersede or {}
+        sigs = sigs or {}
         with self.db.atomic():
             for doc in rows:
                 self.conn.execute(
@@ -470,6 +484,8 @@ class Registry:
                     ),
                 )
                 self._event(doc.doc_id, "issued", doc.issued_at, doc.actor)
+                if doc.doc_id in sigs:
+                    self._signature_digest(doc.doc_id, sigs[doc.doc_id], "issued", doc.issued_at)
                 old = supersede.get(doc.doc_id)
                 if old is not None:
                     why = (reissues or {}).get(doc.doc_id)
@@ -486,6 +502,44 @@ class Registry:
                     if why is not None and why.void:
                         # In the same transaction: a crash never leaves a void reissue valid.
                         self._event(old, "revoked", doc.issued_at, doc.actor, "replaced", why.note)
+
+    def _signature_digest(self, doc_id: str, sig: str, how: str, at: str) -> None:
+        if len(sig) != 64 or sig.strip("0123456789abcdef"):
+            raise RegistryError(
+                f"the signature digest of {doc_id} is not 64 lower-case hex digits",
+                f"文件 {doc_id} 的簽章摘要不是 64 位小寫十六進位數字",
+            )
+        self.conn.execute(
+            "INSERT INTO signature_digests (doc_id, sig, how, recorded_at) VALUES (?, ?, ?, ?)",
+            (doc_id, sig, how, at),
+        )
+
+    def without_signature_digest(self) -> list[DocumentRow]:
+        """Issued documents whose signature digest is not recorded (issued before it was)."""
+        rows = self._rows(
+            "SELECT d.* FROM documents d LEFT JOIN signature_digests s ON s.doc_id = d.doc_id "
+            "WHERE s.doc_id IS NULL ORDER BY d.rowid"
+        )
+        return [DocumentRow.from_row(r) for r in rows]
+
+    def backfill_signature_digests(self, sigs: Mapping[str, str], *, at: dt.datetime) -> None:
+        """Record the signature digests read from stored issued files (one transaction)."""
+        with self.db.atomic():
+            for doc_id, sig in sigs.items():
+                self._signature_digest(doc_id, sig, "backfilled", format_time(at))
+
+    def signature_digests(self, doc_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """The recorded signature digests, by document number."""
+        if doc_ids is None:
+            return dict(self.conn.execute("SELECT doc_id, sig FROM signature_digests"))
+        out = {}
+        for doc_id in doc_ids:
+            row = self.conn.execute(
+                "SELECT sig FROM signature_digests WHERE doc_id=?", (doc_id,)
+            ).fetchone()
+            if row is not None:
+                out[doc_id] = row[0]
+        return out
 
     def revoke(
         self, doc_id: str, reason_code: str, reason: str, *, at: dt.datetime, actor: str
@@ -568,6 +622,7 @@ class Registry:
             docs = [self.document(d) for d in sorted(doc_ids)]
             successors = {e.successor for evs in states.values() for e in evs if e.successor}
             hashes = {d: self.document(d).sha256 for d in successors}
+        sigs = self.signature_digests(None if doc_ids is None else (d.doc_id for d in docs))
         for doc in docs:
             st = _fold(states.get(doc.doc_id, []))
             yield Entry(
@@ -581,6 +636,7 @@ class Registry:
                 reason_code=st.reason_code,
                 revoked_at=st.revoked_at,
                 log_indexes=tuple(ranks[doc.doc_id]) if with_log else None,
+                sig=sigs.get(doc.doc_id),
             )
 
     def log_events(self, after: int = 0) -> list[LoggedEvent]:

@@ -61,6 +61,7 @@ from certseal.errors import (
 from certseal.fetch import published_fetcher
 from certseal.keyhistory import KeyHistory, history_path, snapshot_ref
 from certseal.pki import key_id
+from certseal.sigdigest import pdf_signature_digest
 from certseal.statuslist import (
     REASON_CODES,
     BuiltList,
@@ -492,12 +493,14 @@ class Authority:
         for start in range(0, len(pending), group_size):
             group = pending[start : start + group_size]
             rows = []
+            sigs: dict[str, str] = {}
             for (req, dtype, number, record_id, _), pdf in zip(group, results, strict=False):
                 if isinstance(pdf, CertsealError):
                     failed.append((req, pdf))
                     continue
                 rows.append(self._store(req, dtype, number, record_id, pdf, now=now, actor=actor))
-            self.registry.register(rows)
+                sigs.update(_signature_digest(rows[-1].doc_id, pdf))
+            self.registry.register(rows, sigs=sigs)
             issued.extend(rows)
             if progress:
                 progress(len(group))
@@ -581,7 +584,12 @@ class Authority:
             replaces=doc_id,
             request_key=key,
         )
-        self.registry.register([row], supersede={row.doc_id: doc_id}, reissues={row.doc_id: why})
+        self.registry.register(
+            [row],
+            supersede={row.doc_id: doc_id},
+            reissues={row.doc_id: why},
+            sigs=_signature_digest(row.doc_id, pdf),
+        )
         return row
 
     def revoke(
@@ -620,10 +628,13 @@ class Authority:
         history = load_history(self.keys_dir, self.school, now)
         history_file = _key_history_file(out_dir, history, key)
         extra = {**log_ref.to_extra(), **snapshot_ref(history, history_file)}
+        backfilled = self._backfill_signature_digests(now)
         previous = _previous_snapshot(out_dir, last)
         if previous is not None and last is not None:
-            # Only the documents whose events came since the last publish change shards.
+            # Only the documents whose events came since the last publish change shards, and
+            # those whose signature digest was just read from their stored file.
             changed = {e.doc_id for e in self.registry.events(after=int(last["last_event"]))}
+            changed |= backfilled
             built = update_publication(
                 previous,
                 published_fetcher(str(out_dir), "status"),
@@ -682,6 +693,22 @@ class Authority:
             out_dir,
             built.timestamp.expires,
         )
+
+    def _backfill_signature_digests(self, now: dt.datetime) -> set[str]:
+        """Record the signature digest of documents issued before it was recorded, read from
+        their stored issued file (docs/status-list.md); a file that is missing or holds no
+        readable signature is published without one, and tried again at the next publish."""
+        found: dict[str, str] = {}
+        for row in self.registry.without_signature_digest():
+            try:
+                pdf = (self.home / row.path).read_bytes()
+            except OSError:
+                continue
+            if sha256_hex(pdf) == row.sha256:  # the very file issued, nothing else
+                found.update(_signature_digest(row.doc_id, pdf))
+        if found:
+            self.registry.backfill_signature_digests(found, at=now)
+        return set(found)
 
     def extend_timestamps(
         self, *, now: dt.datetime, before: dt.datetime, actor: str, services: LtvServices
@@ -782,6 +809,12 @@ class Authority:
             out_dir,
             renewed.expires,
         )
+
+
+def _signature_digest(doc_id: str, pdf: bytes) -> dict[str, str]:
+    """The document's signature digest to record, if its file holds one signature."""
+    sig = pdf_signature_digest(pdf)
+    return {} if sig is None else {doc_id: sig}
 
 
 def _published_timestamp(out_dir: Path, public: ec.EllipticCurvePublicKey) -> Timestamp | None:
