@@ -37,7 +37,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from certseal.errors import CertsealError
 from certseal.timeutil import format_time, utcnow
-from verifier import batch, refusals
+from verifier import batch, cors, refusals
 from verifier.config import VerifierConfig
 from verifier.engine import Limits, Verifier, build_verifier
 from verifier.front import ENVELOPE_BYTES, SECURITY_HEADERS
@@ -121,6 +121,8 @@ def create_app(
         app.add_url_rule("/bench/read-only", "bench_read_only", _read_only, methods=["POST"])
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
+    app.extensions["certseal.cors"] = cors.CorsPolicy(cfg.cors_origins)
+    app.before_request(_cross_origin)
     app.after_request(_security_headers)
     return app
 
@@ -375,9 +377,46 @@ def _unexpected_error(e: Exception) -> Any:
     return _render_result(result, choose_lang(read_form=False, default=PAGE_LANG)), 503
 
 
+def _cross_origin() -> Any:
+    """A preflight's answer, or the refusal of a file sent from a page of a site not listed
+    (verifier/cors.py): before the body is read, so nothing is counted."""
+    env = request.environ
+    origin = env.get("HTTP_ORIGIN")
+    if origin is None:
+        return None
+    policy: cors.CorsPolicy = current_app.extensions["certseal.cors"]
+    path, method = request.path, request.method
+    if method == "OPTIONS" and path in cors.UPLOADS and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in env:
+        headers = policy.preflight(path, origin)
+        return (
+            _refuse_origin(origin)
+            if headers is None
+            else FlaskResponse(status=204, headers=headers)
+        )
+    if method == "POST" and policy.refuses_upload(path, origin, env.get("HTTP_SEC_FETCH_SITE")):
+        return _refuse_origin(origin)
+    return None
+
+
+def _refuse_origin(origin: str) -> tuple[Any, int]:
+    result = cors.origin_not_allowed(origin)
+    lang = choose_lang(read_form=False)
+    if request.path == "/verify":
+        return _render_result(result, choose_lang(read_form=False, default=PAGE_LANG)), 403
+    if request.path == "/api/v1/verify/batch":
+        return jsonify(batch.BatchResult((), result).to_dict(lang)), 403
+    return jsonify(result.to_dict(lang)), 403
+
+
 def _security_headers(resp: FlaskResponse) -> FlaskResponse:
     for name, value in SECURITY_HEADERS.items():
         resp.headers.setdefault(name, value)
+    policy: cors.CorsPolicy = current_app.extensions["certseal.cors"]
+    for name, value in policy.headers(request.path, request.environ.get("HTTP_ORIGIN")):
+        if name == "Vary" and "Vary" in resp.headers:
+            resp.vary.add(value)
+        else:
+            resp.headers[name] = value
     if request.path.startswith("/api/v1/verify") or request.path == "/verify":
         resp.headers["Cache-Control"] = "no-store"
     return resp

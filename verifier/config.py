@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from certseal.errors import ConfigurationError, DeserializationError
 from certseal.statuslist import Pin
 from certseal.timeutil import DEFAULT_TIME_ZONE, time_zone
 from verifier.engine import DEFAULT_MAX_BYTES
 from verifier.store import POSTGRES_SCHEMES
+
+# What an origin never holds, and what would end or escape an nginx map entry.
+_UNSAFE_ORIGIN = re.compile(r"[\s;{}\"'$#\\/]")  # in scheme://host:port's host:port
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,66 @@ def _receipt_and_batch(d: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _origin_list(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigurationError(
+            'cors_origins must be a list of origins, e.g. ["https://diplomas.example.edu"]',
+            'cors_origins 須為來源網址的清單，例如 ["https://diplomas.example.edu"]',
+        )
+    return tuple(value)
+
+
+def cors_origins(origins: tuple[str, ...]) -> tuple[str, ...]:
+    """The origins as a browser writes them (scheme://host[:port], lower case, no default
+    port), each checked: ``*`` alone, or http(s) origins with no path, user or query.
+
+    Raises:
+        ConfigurationError: anything else, named.
+    """
+    if "*" in origins:
+        if len(origins) > 1:
+            raise ConfigurationError(
+                "cors_origins: * (any origin) stands alone", "cors_origins：* 須單獨使用"
+            )
+        return origins
+    out = []
+    for origin in origins:
+        written = _origin(origin)
+        if written is None:
+            raise ConfigurationError(
+                f"cors_origins: {origin!r} is not an origin like https://site.example.edu "
+                "(scheme, host and port only)",
+                f"cors_origins：{origin!r} 不是如 https://site.example.edu 的來源網址"
+                "（僅含通訊協定、主機與連接埠）",
+            )
+        out.append(written)
+    return tuple(dict.fromkeys(out))
+
+
+def _origin(text: str) -> str | None:
+    """``text`` as a browser's Origin header writes it, or None if it is not an origin."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or _UNSAFE_ORIGIN.search(parts.netloc)
+    ):
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = 443 if parts.scheme == "https" else 80
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
+
+
 def _default_state_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "certseal" / "verifier"
@@ -156,9 +221,14 @@ class VerifierConfig:
     # The zone the pages and the answers' sentences write times in (the school's; the JSON
     # fields stay UTC): an IANA name, checked on construction.
     time_zone: str = DEFAULT_TIME_ZONE
+    # Origins whose pages may send files to this verifier from another host (the static site's,
+    # when it is not served by the verifier): ``https://site.example.edu``, or ``*`` for any.
+    # Default none: a verification counts a use (docs/deployment.md, "Pages on another host").
+    cors_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         time_zone(self.time_zone)
+        object.__setattr__(self, "cors_origins", cors_origins(self.cors_origins))
 
     @property
     def store_location(self) -> Path | str:
@@ -210,6 +280,7 @@ class VerifierConfig:
             **_receipt_and_batch(d),
             federation=federation,
             time_zone=str(d.get("time_zone") or DEFAULT_TIME_ZONE),
+            cors_origins=_origin_list(d.get("cors_origins")),
         )
 
     @classmethod
@@ -255,6 +326,8 @@ class VerifierConfig:
         ):
             if env.get(var):
                 d[key] = env[var]
+        if env.get("CERTSEAL_CORS_ORIGINS"):
+            d["cors_origins"] = env["CERTSEAL_CORS_ORIGINS"].replace(",", " ").split()
         if env.get("CERTSEAL_MAX_UPLOAD_BYTES"):
             d["max_upload_bytes"] = int(env["CERTSEAL_MAX_UPLOAD_BYTES"])
         if env.get("CERTSEAL_REFRESH_SECONDS"):

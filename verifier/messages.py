@@ -154,6 +154,13 @@ REASONS: dict[str, tuple[str, str]] = {
         "無法讀取此 ZIP 壓縮檔（{detail_zh}）。未進行任何驗證，"
         "請重新將 PDF 檔壓縮成不設密碼的 ZIP 檔。",
     ),
+    "origin_not_allowed": (
+        "The file was sent from a page of another website, which this verifier does not take "
+        "files from, so it was not checked. Open the school's own verification page and try "
+        "again.",
+        "檔案是從其他網站的網頁送出，本驗證服務不接受來自該網站的檔案，因此未檢查此檔案。"
+        "請開啟學校官方的驗證網頁後再試一次。",
+    ),
     "receipt_unavailable": (
         "This verifier does not issue signed receipts. Verify without asking for a receipt, or "
         "ask the verifier's operator.",
@@ -322,6 +329,10 @@ CHECKS: dict[str, tuple[str, str]] = {
         "未計次：離線驗證無法計算驗證次數",
     ),
     "batch_refused": ("{what}", "{what_zh}"),
+    "origin_not_listed": (
+        "sent from a page of {origin}, not a site this verifier takes files from",
+        "由 {origin} 的網頁送出，該網站不在本驗證服務接受的來源之列",
+    ),
     "receipt_off": ("no receipt key is configured", "未設定收據簽章金鑰"),
     "sig_resaved": (
         "a valid signature by {signer}, kept when the file was re-saved: it no longer covers "

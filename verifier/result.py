@@ -45,6 +45,8 @@ FAILURE_CODES = (
     "archive_ratio",
     "archive_damaged",
     "receipt_unavailable",
+    # A file sent from a page of a site the operator does not list (verifier/cors.py).
+    "origin_not_allowed",
     # The national verifier (docs/verifier.md, "National"): the school and key at issuance.
     "school_not_in_trust_list",
     "school_not_active",
