@@ -21,6 +21,7 @@ from certseal.timeutil import format_time
 from verifier import federation as national
 from verifier.federation import Federated, FederationTrust
 from verifier.isolation import IsolatedParser, Isolation
+from verifier.longterm import LongTerm
 from verifier.ltv import ExtendedCopy
 from verifier.pdfcheck import (
     SIGNATURE_CHECKS,
@@ -86,6 +87,7 @@ class Verifier:
         self._log_keys: dict[StatusSource, list[ec.EllipticCurvePublicKey]] = {}
         self._school_roots: dict[StatusSource, list[asn1_x509.Certificate]] = {}
         self._parser = IsolatedParser(limits.isolation(), limits.structure)
+        self.long_term = LongTerm()
         self._parser.warm()
         # Per status list, the snapshot answered from, its log checkpoint and the log checks that
         # passed in it: both are fixed once the snapshot is, so a document verified again costs
@@ -243,6 +245,16 @@ class Verifier:
             )  # fmt: skip
             checks.append(own.check)
             reasons += own.reasons
+        if listed:
+            # Past the signing certificate's validity the listing alone no longer proves the
+            # signature counted: AdES past-signature validation (verifier/longterm.py). Within
+            # it, this costs a look-up in the key history, no parse.
+            due = self.long_term.due(src.key_history, entry.issued_at, now)
+            if due is not None:
+                file_sha = hashlib.sha256(data).hexdigest()
+                late = self.long_term.judge(data, file_sha, src.trust.asn1_roots(), due, now)
+                checks = [late.check if c.name == "certificate_chain" else c for c in checks]
+                reasons += late.reasons
         dtype = DOCUMENT_TYPES.get(entry.doc_type)
         doc = DocumentInfo(
             sha256=sha,

@@ -191,6 +191,20 @@ REASONS: dict[str, tuple[str, str]] = {
         "簽署本文件的金鑰已於{revoked_at}通報外洩，且{school_zh}的透明紀錄無法證明本文件"
         "於外洩前核發，無法與偽造文件區分。請向學校申請新文件。",
     ),
+    "long_term_unproven": (
+        "The certificate that signed this document expired on {expired}, and the document does "
+        "not carry what proves it was signed while the certificate was valid: {detail}. Ask "
+        "the school for a new copy of the document.",
+        "簽署本文件的憑證已於{expired}到期，且文件未附可證明其係於憑證有效期間簽署的資料："
+        "{detail_zh}。請向學校申請文件的新副本。",
+    ),
+    "signed_after_revocation": (
+        "The certificate that signed this document was revoked, and its timestamps do not "
+        "prove it was signed before the revocation: it cannot be told apart from a forgery. "
+        "Ask the school for a new document.",
+        "簽署本文件的憑證已被撤銷，且文件時戳無法證明其係於撤銷前簽署，無法與偽造文件區分。"
+        "請向學校申請新文件。",
+    ),
     "status_list_of_another_school": (
         "{school}'s status list is signed with the key of another school ({other}), so the "
         "document's state cannot be trusted. Contact {school}.",
@@ -314,6 +328,22 @@ CHECKS: dict[str, tuple[str, str]] = {
         "it issued, signed with its own certificate",
         "由狀態清單證明，未重新檢查：{issuer_zh}將此檔案列為其核發、以其憑證簽署的文件",
     ),
+    "chain_long_term": (
+        "the signing certificate expired on {expired}; the document's timestamps prove it was "
+        "signed on {signed}, while the certificate was valid and not revoked (AdES long-term "
+        "validation)",
+        "簽章憑證已於{expired}到期；文件時戳證明其係於{signed}簽署，當時憑證有效且未撤銷"
+        "（AdES 長期驗證）",
+    ),
+    "chain_revoked_before": (
+        "the signing certificate was revoked before the document's timestamps prove it was "
+        "signed (AdES long-term validation)",
+        "文件時戳證明的簽署時間晚於簽章憑證的撤銷時間（AdES 長期驗證）",
+    ),
+    "chain_not_long_term": (
+        "the signing certificate expired on {expired}, and {detail}",
+        "簽章憑證已於{expired}到期，且{detail_zh}",
+    ),
     "proven_by_list_coverage": (
         "proven by the status list, not re-checked: the listed fingerprint is of the whole "
         "file, so every byte is as issued",
@@ -413,7 +443,16 @@ NEXT_STEPS: tuple[tuple[tuple[str, ...], str], ...] = (
         "next_resaved",
     ),
     (("school_not_in_trust_list",), "next_not_member"),
-    (("school_not_active", "key_not_valid_at_issuance", "key_compromised"), "next_new_document"),
+    (
+        (
+            "school_not_active",
+            "key_not_valid_at_issuance",
+            "key_compromised",
+            "long_term_unproven",
+            "signed_after_revocation",
+        ),
+        "next_new_document",
+    ),
     (("status_list_of_another_school", "listed_by_another_school"), "next_ask_school"),
     (("school_suspended",), "next_suspended"),
     (("status_unavailable",), "next_unavailable"),

@@ -54,6 +54,9 @@ FAILURE_CODES = (
     "key_compromised",
     "status_list_of_another_school",
     "listed_by_another_school",
+    # Past the signing certificate's validity (verifier/longterm.py): AdES could not prove it.
+    "long_term_unproven",
+    "signed_after_revocation",
 )
 WARNING_CODES = (
     "superseded",

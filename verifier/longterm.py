@@ -1,0 +1,125 @@
+"""The service's long-term check: when the classic answer for a listed document is not enough.
+
+A listed document needs no signature check: its exact bytes are in the issuer's signed status
+list (docs/verifier.md). That answer silently assumes the signing certificate is still valid.
+Once the verifier's clock is past the certificate's validity, the listing alone no longer says
+the signature was made while the certificate counted: that takes pyhanko's AdES past-signature
+validation (:func:`verifier.ltv.long_term_check`), which only a B-LTA document (or one extended
+since) can pass decades on; a B-T or B-B one is told plainly what it lacks.
+
+Deciding costs no parse: the published key history (pinned by the snapshot) says which
+certificate the key had when the status list says the document was issued, and that
+certificate's end of validity is read once per certificate. Only when it has passed does the
+file get parsed, and the AdES answer is kept per file and day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from asn1crypto import x509 as asn1_x509
+from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+
+from certseal.keyhistory import KeyHistory
+from certseal.timeutil import format_time, parse_time
+from verifier.ltv import LongTermResult, long_term_check
+from verifier.result import Check, Reason
+
+REVOKED_INDICATIONS = ("REVOKED", "REVOKED_NO_POE")
+CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Due:
+    """Why the classic answer is not enough: the signing certificate ended at ``since``."""
+
+    cert_sha256: str
+    since: dt.datetime
+
+
+@dataclass(frozen=True)
+class LongTermJudgement:
+    """The ``certificate_chain`` check as AdES answered it, and the reasons it adds."""
+
+    check: Check
+    reasons: tuple[Reason, ...]
+    result: LongTermResult
+
+
+class LongTerm:
+    """The long-term check of one verifier: which documents need it, and its answers.
+
+    ``fetch_timeout`` bounds each fetch of current revocation data for the newest timestamp's
+    certificate (the one thing a document cannot carry for decades); None fetches nothing.
+    """
+
+    def __init__(self, fetch_timeout: float | None = 10.0) -> None:
+        self.fetch_timeout = fetch_timeout
+        self._not_after: dict[str, dt.datetime] = {}
+        self._answers: OrderedDict[tuple[str, dt.date], LongTermResult] = OrderedDict()
+
+    def due(self, history: KeyHistory | None, issued_at: str, now: dt.datetime) -> Due | None:
+        """None while the certificate that signed a document issued at ``issued_at`` is
+        within its validity at ``now`` (the classic answer holds), without reading the file."""
+        if history is None:
+            return None
+        record = history.signing_key_at(parse_time(issued_at, "issued_at"))
+        if record is None:
+            return None
+        end = self._not_after.get(record.cert_sha256)
+        if end is None:
+            end = history.certificate(record.cert_sha256).not_valid_after_utc
+            self._not_after[record.cert_sha256] = end
+        return Due(record.cert_sha256, end) if now > end else None
+
+    def judge(
+        self,
+        data: bytes,
+        sha256: str,
+        roots: list[asn1_x509.Certificate],
+        due: Due,
+        now: dt.datetime,
+    ) -> LongTermJudgement:
+        """AdES long-term validation of a listed (or extended) document at ``now``."""
+        key = (sha256, now.date())
+        result = self._answers.get(key)
+        if result is None:
+            backend = (
+                None
+                if self.fetch_timeout is None
+                else RequestsFetcherBackend(per_request_timeout=self.fetch_timeout)
+            )
+            try:
+                result = long_term_check(data, roots, now, fetcher_backend=backend)
+            except Exception as e:  # a file pyhanko cannot take through AdES: said, not raised
+                result = LongTermResult(False, "NOT_CHECKED", now, None, (), type(e).__name__)
+            self._answers[key] = result
+            while len(self._answers) > CACHE_SIZE:
+                self._answers.popitem(last=False)
+        return judgement(result, due)
+
+
+def judgement(result: LongTermResult, due: Due) -> LongTermJudgement:
+    """The check and reasons for an AdES answer, worded for people (verifier/messages.py)."""
+    expired = format_time(due.since)
+    if result.passed:
+        signed = format_time(result.signature_time) if result.signature_time else ""
+        params = {"expired": expired, "signed": signed}
+        return LongTermJudgement(Check("certificate_chain", "passed", "chain_long_term", params),
+                                 (), result)  # fmt: skip
+    if result.indication in REVOKED_INDICATIONS:
+        params = {"expired": expired, "detail": result.detail}
+        return LongTermJudgement(
+            Check("certificate_chain", "failed", "chain_revoked_before", params),
+            (Reason("signed_after_revocation", params),),
+            result,
+        )
+    en, zh = result.message
+    params = {"expired": expired, "detail": en, "detail_zh": zh}
+    return LongTermJudgement(
+        Check("certificate_chain", "failed", "chain_not_long_term", params),
+        (Reason("long_term_unproven", params),),
+        result,
+    )
