@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -142,12 +143,7 @@ def serve(
             "your own buffering proxy",
             "未安裝 nginx（scripts/setup.sh 會安裝），或在您自己的緩衝代理之後使用 --front none",
         )
-    front_cfg = FrontConfig(
-        run_dir=run,
-        listen=f"{host}:{port}",
-        max_upload_bytes=cfg.max_upload_bytes,
-        site_dir=cfg.site_dir.resolve() if cfg.site_dir else None,
-    )
+    front_cfg = FrontConfig.for_verifier(cfg, run, listen=f"{host}:{port}")
     signal.signal(signal.SIGTERM, _exit_on_signal)
     served = Served(
         front_cfg, nginx=nginx, gunicorn=gunicorn, env=env, workers=workers, threads=threads
@@ -183,6 +179,13 @@ def serve(
     type=click.Path(path_type=Path, file_okay=False),
     help="The published static site, served by nginx at /.",
 )
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The verifier's JSON settings: its upload and batch limits and cors_origins are used "
+    "(then --max-upload-bytes is not).",
+)
 @click.option("--max-upload-bytes", default=DEFAULT_MAX_BYTES, show_default=True, type=int)
 @click.option("--conns-per-address", default=16, show_default=True, type=int)
 @click.option(
@@ -204,23 +207,33 @@ def front_config(
     server_name: str,
     upstream: Path,
     site_dir: Path | None,
+    config_file: Path | None,
     max_upload_bytes: int,
     conns_per_address: int,
     uploads_per_address: int,
     access_log: Path,
 ) -> None:
     """Write the nginx configuration for a production server (include it in nginx's http block)."""
-    cfg = FrontConfig(
-        run_dir=out.resolve(),
-        listen=listen,
-        server_name=server_name,
-        upstream_socket=upstream.resolve(),
-        site_dir=site_dir.resolve() if site_dir else None,
-        max_upload_bytes=max_upload_bytes,
-        conns_per_address=conns_per_address,
-        uploads_per_address=uploads_per_address,
-        access_log=access_log.resolve(),
-    )
+    options = {
+        "listen": listen,
+        "server_name": server_name,
+        "upstream_socket": upstream.resolve(),
+        "conns_per_address": conns_per_address,
+        "uploads_per_address": uploads_per_address,
+        "access_log": access_log.resolve(),
+    }
+    if config_file is not None:
+        verifier_cfg = VerifierConfig.from_env({"CERTSEAL_VERIFIER_CONFIG": str(config_file)})
+        cfg = FrontConfig.for_verifier(verifier_cfg, out.resolve(), **options)
+        if site_dir:
+            cfg = dataclasses.replace(cfg, site_dir=site_dir.resolve())
+    else:
+        cfg = FrontConfig(
+            run_dir=out.resolve(),
+            site_dir=site_dir.resolve() if site_dir else None,
+            max_upload_bytes=max_upload_bytes,
+            **options,  # type: ignore[arg-type]
+        )
     click.echo(write_front(cfg, main=False))
 
 

@@ -24,9 +24,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from certseal.errors import ConfigurationError
-from verifier import refusals
+from verifier import batch, refusals
+from verifier.config import VerifierConfig, cors_origins
 from verifier.engine import DEFAULT_MAX_BYTES
 from verifier.messages import LANGS, ui
 from verifier.result import Check, Reason, Verification
@@ -70,10 +72,19 @@ class FrontConfig:
     listen: str = "127.0.0.1:8080"
     upstream_socket: Path | None = None  # default: run_dir/gunicorn.sock
     max_upload_bytes: int = DEFAULT_MAX_BYTES
+    # The batch endpoint's own limits (verifier.batch.BatchLimits): its body may be larger.
+    batch_max_files: int = 100
+    batch_max_bytes: int = DEFAULT_MAX_BYTES
+    # Origins whose pages may read nginx's own refusals (verifier/cors.py lists the rest).
+    cors_origins: tuple[str, ...] = ()
     site_dir: Path | None = None  # served by nginx directly
     server_name: str = "_"
     header_timeout: int = 10
     body_timeout: int = 10
+    # Silence allowed within an upload's body, shorter than elsewhere: a client that stopped
+    # sending (or sent less than its Content-Length) is dropped sooner, and frees its address's
+    # upload place (docs/deployment.md, "A body shorter than its length").
+    upload_body_timeout: int = 5
     send_timeout: int = 10
     conns_per_address: int = 16
     uploads_per_address: int = 4  # uploads at once from one address; more are answered busy
@@ -104,10 +115,14 @@ class FrontConfig:
                 f"the socket path is too long for a unix socket: {self.socket}",
                 f"unix socket 路徑過長：{self.socket}",
             )
+        object.__setattr__(self, "cors_origins", cors_origins(self.cors_origins))
         numbers = (
             self.max_upload_bytes,
+            self.batch_max_files,
+            self.batch_max_bytes,
             self.header_timeout,
             self.body_timeout,
+            self.upload_body_timeout,
             self.send_timeout,
             self.conns_per_address,
             self.uploads_per_address,
@@ -119,6 +134,26 @@ class FrontConfig:
                 "sizes, timeouts and connection limits must be whole numbers ≥ 1",
                 "大小、逾時與連線上限須為 ≥ 1 的整數",
             )
+
+    @classmethod
+    def for_verifier(cls, verifier: VerifierConfig, run_dir: Path, **options: Any) -> FrontConfig:
+        """The front of this verifier: its upload and batch limits and its listed origins come
+        from the verifier's own settings, so nginx and the app cannot disagree."""
+        return cls(
+            run_dir=run_dir,
+            max_upload_bytes=verifier.max_upload_bytes,
+            batch_max_files=verifier.batch_max_files,
+            batch_max_bytes=verifier.batch_max_bytes,
+            cors_origins=verifier.cors_origins,
+            site_dir=verifier.site_dir.resolve() if verifier.site_dir else None,
+            **options,
+        )
+
+    @property
+    def batch_limits(self) -> batch.BatchLimits:
+        return batch.BatchLimits(
+            max_files=self.batch_max_files, max_total_bytes=self.batch_max_bytes
+        )
 
     @property
     def socket(self) -> Path:
@@ -154,8 +189,12 @@ class FrontConfig:
                 "UPSTREAM_KEEPALIVE_SECONDS": str(UPSTREAM_KEEPALIVE_SECONDS),
                 "HEADER_TIMEOUT": str(self.header_timeout),
                 "BODY_TIMEOUT": str(self.body_timeout),
+                "UPLOAD_BODY_TIMEOUT": str(self.upload_body_timeout),
                 "SEND_TIMEOUT": str(self.send_timeout),
                 "MAX_BODY": str(self.max_upload_bytes + ENVELOPE_BYTES),
+                # The app's own bound on a batch request (one formula, BatchLimits).
+                "BATCH_MAX_BODY": str(self.batch_limits.max_request_bytes),
+                "CORS_ORIGINS": self._cors_map(),
                 "CONNS_PER_ADDRESS": str(self.conns_per_address),
                 "UPLOADS_PER_ADDRESS": str(self.uploads_per_address),
                 "ZONE_SIZE": "1m",
@@ -181,6 +220,14 @@ class FrontConfig:
             },
         )
 
+    def _cors_map(self) -> str:
+        """nginx's ``map`` entries: the page's origin where it is listed, else nothing."""
+        if self.cors_origins == ("*",):
+            return '    default "*";'
+        lines = ['    default "";']
+        lines += [f'    "{o}" $http_origin;' for o in self.cors_origins]
+        return "\n".join(lines)
+
     def _site(self, headers: str) -> str:
         if self.site_dir is None:
             return "    location / {\n        proxy_pass http://certseal_verifier;\n    }"
@@ -190,8 +237,11 @@ class FrontConfig:
         )
 
 
-def error_pages(max_upload_bytes: int) -> dict[str, bytes]:
-    """nginx's refusals in the verifier's words: ``{lang}/{status}.json`` and ``.html``."""
+def error_pages(
+    max_upload_bytes: int, batch_max_bytes: int = DEFAULT_MAX_BYTES
+) -> dict[str, bytes]:
+    """nginx's refusals in the verifier's words: ``{lang}/{status}.json`` and ``.html``, and
+    the batch endpoint's 413 as the app writes it (``{lang}/413-batch.json``)."""
     out: dict[str, bytes] = {}
     results = {
         "400": refusals.bad_request(),
@@ -204,6 +254,8 @@ def error_pages(max_upload_bytes: int) -> dict[str, bytes]:
             body = result.to_dict(lang)
             out[f"{lang}/{status}.json"] = json.dumps(body, ensure_ascii=False).encode()
             out[f"{lang}/{status}.html"] = _error_html(result, lang)
+        too_large = batch.too_large(batch_max_bytes).to_dict(lang)
+        out[f"{lang}/413-batch.json"] = json.dumps(too_large, ensure_ascii=False).encode()
     return out
 
 
@@ -234,7 +286,7 @@ def write_front(cfg: FrontConfig, *, main: bool = True) -> Path:
 
     Returns the file to give nginx: nginx.conf, or verifier.conf for the system's nginx."""
     cfg.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for rel, data in error_pages(cfg.max_upload_bytes).items():
+    for rel, data in error_pages(cfg.max_upload_bytes, cfg.batch_max_bytes).items():
         p = cfg.errors_dir / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(data)
