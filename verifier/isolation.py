@@ -102,10 +102,22 @@ def busy() -> SignatureFacts:
 
 class ParseSlots:
     """Parses at once across the processes of one service: ``count`` lock files (flock), each
-    held by one parse. The kernel releases a lock when its holder closes it or dies."""
+    held by one parse. The kernel releases a lock when its holder closes it or dies.
 
-    def __init__(self, folder: Path, count: int) -> None:
-        self.folder = _private_folder(folder)
+    Every process that uses the folder holds it (a shared lock on its ``.in-use`` file) for
+    as long as it lives. ``remove_at_exit`` (the default folder, one per process group under
+    the temp folder): the last of them to exit removes it, or, after a crash, the next service
+    to start (:func:`sweep_stale`). A folder the operator chose is left in place."""
+
+    def __init__(self, folder: Path, count: int, *, remove_at_exit: bool = False) -> None:
+        self.folder, held = _held_folder(folder)
+        if held is None:  # not ours: a private one, removed at exit
+            self.folder, held = _held_folder(Path(tempfile.mkdtemp(prefix=_PREFIX)))
+            remove_at_exit = True
+        if held is None:
+            raise OSError(f"parse slots: cannot use {self.folder}")
+        if remove_at_exit:
+            _REMOVE_AT_EXIT.add(self.folder)
         self.count = count
 
     @contextlib.contextmanager
@@ -135,19 +147,143 @@ class ParseSlots:
             time.sleep(0.01)
 
 
+_PREFIX = "certseal-verifier-"
+_IN_USE = ".in-use"  # shared-locked by every process using the folder
+# This process's holds: folder -> the open .in-use file (kept open: the hold is its lock).
+_HELD: dict[Path, int] = {}
+_HELD_LOCK = threading.Lock()
+_REMOVE_AT_EXIT: set[Path] = set()
+
+
 def default_slots_dir() -> Path:
     """One folder per user and process group: gunicorn's workers share their master's group."""
-    return Path(tempfile.gettempdir()) / f"certseal-verifier-{os.getuid()}-{os.getpgrp()}"
+    return Path(tempfile.gettempdir()) / f"{_PREFIX}{os.getuid()}-{os.getpgrp()}"
 
 
-def _private_folder(folder: Path) -> Path:
-    """The folder, ours alone; another user's folder (or a link) in its place is not used."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = os.lstat(folder)
-    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
-        return folder
-    log.warning("parse slots: %s is not a folder of ours; using a private one", folder)
-    return Path(tempfile.mkdtemp(prefix="certseal-verifier-"))
+def _held_folder(folder: Path) -> tuple[Path, int | None]:
+    """The folder, made if missing and held by this process until it exits; None for a folder
+    that is not ours (another user's, or a link), which is not used."""
+    with _HELD_LOCK:
+        if folder in _HELD:
+            return folder, _HELD[folder]
+        for _ in range(100):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            st = os.lstat(folder)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+                log.warning("parse slots: %s is not a folder of ours; using a private one", folder)
+                return folder, None
+            fd = _open_in_use(folder)
+            fcntl.flock(fd, fcntl.LOCK_SH)  # waits only while a sweep removes the folder
+            if _still_there(fd, folder):
+                _HELD[folder] = fd
+                return folder, fd
+            os.close(fd)  # removed by a sweep while we waited: made again
+        return folder, None
+
+
+def _open_in_use(folder: Path) -> int:
+    return os.open(folder / _IN_USE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+
+
+def _still_there(fd: int, folder: Path) -> bool:
+    """Whether ``fd`` is still the folder's .in-use file (not one a sweep has unlinked)."""
+    try:
+        st = os.stat(folder / _IN_USE, follow_symlinks=False)
+    except OSError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def remove_if_unused(folder: Path, *, group: int | None = None) -> bool:
+    """Remove a slots folder that no process holds: never one in use.
+
+    ``group``: the process group the folder was made for; while it still runs, the folder is
+    left (a verifier from before the holds takes none). Only the slot files and the hold file
+    are removed; a folder holding anything else stays. Returns whether it was removed."""
+    try:
+        fd = _open_in_use(folder)
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a process holds it
+        if not _still_there(fd, folder) or (group is not None and _group_runs(group)):
+            return False
+        names = os.listdir(folder)
+        if any(n != _IN_USE and not n.startswith("slot-") for n in names):
+            return False  # not only ours: left as it is
+        for name in names:
+            if name != _IN_USE:
+                os.unlink(folder / name)
+        os.unlink(folder / _IN_USE)  # the last: a process waiting to hold it starts again
+        folder.rmdir()
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _group_runs(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it runs, as another user
+    return True
+
+
+def sweep_stale(base: Path | None = None) -> list[Path]:
+    """Remove this user's default slot folders whose service is gone (a crash, a SIGKILL):
+    none is held and its process group no longer runs. Returns the folders removed."""
+    base = base or Path(tempfile.gettempdir())
+    prefix = f"{_PREFIX}{os.getuid()}-"
+    removed = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return []
+    for entry in entries:
+        group = entry.name[len(prefix) :]
+        if not entry.name.startswith(prefix) or not group.isdigit():
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+            continue
+        if remove_if_unused(Path(entry.path), group=int(group)):
+            removed.append(Path(entry.path))
+    return removed
+
+
+@atexit.register
+def _release_folders() -> None:
+    """Let go of this process's holds; the last process out removes its default folder."""
+    with _HELD_LOCK:
+        held, remove = dict(_HELD), set(_REMOVE_AT_EXIT)
+        _HELD.clear()
+    for folder, fd in held.items():
+        os.close(fd)
+        if folder in remove:
+            remove_if_unused(folder)
+
+
+_SWEPT: set[int] = set()  # the processes that have swept (a forked worker sweeps again)
+
+
+def _sweep_once() -> None:
+    with _HELD_LOCK:
+        if os.getpid() in _SWEPT:
+            return
+        _SWEPT.add(os.getpid())
+    for folder in sweep_stale():
+        log.info("parse slots: removed %s, left by a service that is gone", folder.name)
 
 
 class IsolatedParser:
@@ -156,7 +292,11 @@ class IsolatedParser:
     def __init__(self, settings: Isolation, limits: StructureLimits) -> None:
         self.settings = settings
         self.limits = limits
-        self.slots = ParseSlots(settings.slots_dir or default_slots_dir(), settings.slot_count)
+        if settings.slots_dir is None:
+            _sweep_once()
+            self.slots = ParseSlots(default_slots_dir(), settings.slot_count, remove_at_exit=True)
+        else:
+            self.slots = ParseSlots(settings.slots_dir, settings.slot_count)
 
     def warm(self) -> None:
         """Start a child now, so that the first unlisted file does not wait for its imports."""
