@@ -194,11 +194,11 @@ class Verifier:
                 tuple(checks),
                 tuple(reasons),
                 DocumentInfo(sha),
-                status_list=_info(src, state, now, self._held(src, state).checkpoint),
+                status_list=self._info(src, state, now),
             )
         src, entry = found
         state = next(st for s, st in loaded if s is src)
-        info = _info(src, state, now, self._held(src, state).checkpoint)
+        info = self._info(src, state, now)
         snap_issuer = state.snapshot.issuer
         if (
             sig.trust_anchor is not None
@@ -349,6 +349,18 @@ class Verifier:
         try:
             ref = LogRef.from_snapshot(state.snapshot)
             if ref is None:
+    def _info(self, src: StatusSource, state: TrustedState, now: dt.datetime) -> StatusListInfo:
+        """The list an answer came from, made once per timestamp (and staleness) of a list."""
+        held = self._held(src, state)
+        stamp = state.timestamp
+        key = (stamp.version, stamp.issued_at, stamp.expires, stamp.is_expired(now))
+        info = held.infos.get(key)
+        if info is None:
+            if len(held.infos) >= 8:
+                held.infos.clear()  # a new timestamp every few hours: keep only the recent ones
+            info = held.infos[key] = _info(src, state, now, held.checkpoint)
+        return info
+
                 return Check("transparency_log", "skipped", "log_not_published")
             client, keys = self._log_of(src)
             events = client.check_entry(ref, entry, keys)
@@ -501,6 +513,7 @@ def _checkpoint_of(state: TrustedState) -> dict[str, object] | None:
 
 
 def _info(
+    infos: dict[tuple[object, ...], StatusListInfo] = field(default_factory=dict)
     src: StatusSource,
     state: TrustedState,
     now: dt.datetime,

@@ -6,7 +6,10 @@ field names and reason codes are stable.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from certseal.statuslist import REASON_CODES
@@ -69,6 +72,32 @@ WARNING_CODES = (
 # ``severity: warning`` next to ``status: failed``, and pages show them as a warning.
 WARNING_CHECKS = ("state_superseded", "count_reached", "status_stale")
 
+# Checks and reasons rendered as JSON once per wording: most of an answer is the same for every
+# upload of a document (and for many documents), and rendering it costs more than finding it.
+_RENDERED: dict[tuple[Any, ...], str] = {}
+_RENDERED_MAX = 50_000
+
+
+def dumps(value: Any) -> str:
+    """The answer's JSON form: compact, keys sorted (what ``to_json`` reproduces)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _rendered(
+    head: tuple[str, ...], params: dict[str, Any], render: Callable[[], dict[str, Any]]
+) -> str:
+    # Keyed by value only where the value decides the text: a string or an integer (True
+    # equals 1 as a key but not in JSON; anything else is rendered each time).
+    if any(type(v) is not str and type(v) is not int for v in params.values()):
+        return dumps(render())
+    key = (*head, *params.items())
+    text = _RENDERED.get(key)
+    if text is None:
+        if len(_RENDERED) >= _RENDERED_MAX:
+            _RENDERED.clear()  # bounded: a flood of distinct wordings costs a re-render only
+        text = _RENDERED[key] = dumps(render())
+    return text
+
 
 @dataclass(frozen=True)
 class Check:
@@ -96,6 +125,10 @@ class Check:
             d["severity"] = "warning"  # added field: ``status`` keeps its three values
         return d
 
+    def to_json(self, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> str:
+        head = ("check", self.name, self.status, self.detail, lang, zone)
+        return _rendered(head, self.params, lambda: self.to_dict(lang, zone))
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -112,6 +145,11 @@ class Reason:
 
     def to_dict(self, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> dict[str, Any]:
         return {"code": self.code, "message": reason_message(self.code, lang, self.params, zone)}
+
+    def to_json(self, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> str:
+        return _rendered(
+            ("reason", self.code, lang, zone), self.params, lambda: self.to_dict(lang, zone)
+        )
 
 
 @dataclass(frozen=True)
@@ -184,6 +222,10 @@ class StatusListInfo:
             d["checkpoint"] = self.checkpoint
         return d
 
+    @cached_property
+    def json_text(self) -> str:
+        return dumps(self.to_dict())
+
 
 @dataclass(frozen=True)
 class Verification:
@@ -226,6 +268,22 @@ class Verification:
             # Added, optional: only when the document carries a readable twin.
             **({} if self.twin is None else {"twin": self.twin.to_dict()}),
         }
+
+    def to_json(self, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> str:
+        """``dumps(self.to_dict(lang, zone))``, byte for byte, from fragments rendered once."""
+        used = self.verifications
+        counts = "null" if used is None else f'{{"limit":{used[1]},"used":{used[0]}}}'
+        parts = [
+            ("checks", "[" + ",".join(c.to_json(lang, zone) for c in self.checks) + "]"),
+            ("document", "null" if self.document is None else dumps(self.document.to_dict(lang))),
+            ("lang", dumps(lang)),
+            ("reasons", "[" + ",".join(r.to_json(lang, zone) for r in self.reasons) + "]"),
+            ("result", dumps(self.result)),
+            ("status_list", "null" if self.status_list is None else self.status_list.json_text),
+            *(() if self.twin is None else (("twin", self.twin.json_text),)),
+            ("verifications", counts),
+        ]
+        return "{" + ",".join(f'"{k}":{v}' for k, v in parts) + "}"
 
 
 @dataclass(frozen=True)

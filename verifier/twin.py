@@ -26,6 +26,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from asn1crypto import cms
@@ -83,6 +84,12 @@ class Twin:
         if isinstance(subject.get("creditsEarned"), int | float):
             d["credits_earned"] = subject["creditsEarned"]
         return d
+
+    @cached_property
+    def json_text(self) -> str:
+        """:meth:`to_dict` in the answer's JSON form (verifier/result.py), once per twin: a
+        listed file's twin is remembered by its hash, so this is rendered once per document."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
 
 
 def _obj(value: object) -> dict[str, Any]:
