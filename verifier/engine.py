@@ -30,6 +30,9 @@ from verifier.pdfcheck import (
     proven_extended_copy,
     sniff,
 )
+from verifier.resaved import ResavedCopy
+from verifier.resaved import answer as resaved_answer
+from verifier.resaved import source_of as resaved_source
 from verifier.result import Check, DocumentInfo, Reason, StatusListInfo, Verification
 from verifier.status import IssuerTrust, StatusSource
 from verifier.store import Store
@@ -162,6 +165,14 @@ class Verifier:
                 tuple(checks), tuple(reasons), DocumentInfo(sha), http_status=sig.http_status
             )
         # -- status list ---------------------------------------------------------------
+        resaved = sig.extra.get("resaved")
+        if found is None and isinstance(resaved, ResavedCopy):
+            # A re-saved copy of the school's signature: named after the issued document its
+            # signature was made for, when the school's list has it (verifier/resaved.py).
+            held = resaved_source(resaved, loaded, self._root_owner, fed)
+            if held is not None:
+                info = _info(*held, now, self._held(*held).checkpoint)
+                return resaved_answer(checks, reasons, sha, resaved, held, self.counter, info)
         if fed is not None and found is None:
             # Listed by no school: answered from the list of the school whose key signed it.
             unlisted = national.unlisted(fed, sig.trust_anchor, loaded)
@@ -194,11 +205,11 @@ class Verifier:
                 tuple(checks),
                 tuple(reasons),
                 DocumentInfo(sha),
-                status_list=self._info(src, state, now),
+                status_list=_info(src, state, now, self._held(src, state).checkpoint),
             )
         src, entry = found
         state = next(st for s, st in loaded if s is src)
-        info = self._info(src, state, now)
+        info = _info(src, state, now, self._held(src, state).checkpoint)
         snap_issuer = state.snapshot.issuer
         if (
             sig.trust_anchor is not None
@@ -349,18 +360,6 @@ class Verifier:
         try:
             ref = LogRef.from_snapshot(state.snapshot)
             if ref is None:
-    def _info(self, src: StatusSource, state: TrustedState, now: dt.datetime) -> StatusListInfo:
-        """The list an answer came from, made once per timestamp (and staleness) of a list."""
-        held = self._held(src, state)
-        stamp = state.timestamp
-        key = (stamp.version, stamp.issued_at, stamp.expires, stamp.is_expired(now))
-        info = held.infos.get(key)
-        if info is None:
-            if len(held.infos) >= 8:
-                held.infos.clear()  # a new timestamp every few hours: keep only the recent ones
-            info = held.infos[key] = _info(src, state, now, held.checkpoint)
-        return info
-
                 return Check("transparency_log", "skipped", "log_not_published")
             client, keys = self._log_of(src)
             events = client.check_entry(ref, entry, keys)
@@ -513,7 +512,6 @@ def _checkpoint_of(state: TrustedState) -> dict[str, object] | None:
 
 
 def _info(
-    infos: dict[tuple[object, ...], StatusListInfo] = field(default_factory=dict)
     src: StatusSource,
     state: TrustedState,
     now: dt.datetime,

@@ -56,6 +56,7 @@ from verifier.pdfcheck import (
     structure_problem,
     unreadable,
 )
+from verifier.resaved import ResavedCopy
 from verifier.result import Check, Reason
 
 log = logging.getLogger("certseal.verifier")
@@ -346,6 +347,7 @@ def facts_to_wire(facts: SignatureFacts) -> dict[str, Any]:
         else base64.b64encode(facts.trust_anchor.dump()).decode(),
         "signer": facts.signer,
         "extended": None if "extended" not in facts.extra else facts.extra["extended"].to_dict(),
+        "resaved": None if "resaved" not in facts.extra else facts.extra["resaved"].to_dict(),
     }
 
 
@@ -364,9 +366,11 @@ def facts_from_wire(d: dict[str, Any]) -> SignatureFacts:
     signer = d["signer"]
     if signer is not None and not isinstance(signer, str):
         raise TypeError("signer")
-    extra = {}
+    extra: dict[str, Any] = {}
     if d.get("extended") is not None:  # an issued file plus long-term validation data
         extra["extended"] = ExtendedCopy.from_dict(d["extended"])
+    if d.get("resaved") is not None:  # a re-saved copy: what names its issued document
+        extra["resaved"] = ResavedCopy.from_dict(d["resaved"])
     return SignatureFacts(tuple(checks), reasons, trust_anchor=anchor, signer=signer, extra=extra)
 
 

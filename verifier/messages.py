@@ -102,13 +102,17 @@ REASONS: dict[str, tuple[str, str]] = {
         "Upload one file in the form field named 'file'.",
         "請以名為 file 的欄位上傳一個檔案。",
     ),
+    # copy_of: the issued document the kept signature was made for (type, number when the
+    # copy's twin gives it unambiguously, school, date; verifier/resaved.py), or "a document
+    # signed by <school>" when the list names none. Never the copy's contents.
     "resaved_copy": (
-        "This is a re-saved copy of a document signed by {school}; ask the holder for the "
-        "original attachment. A file that was opened and saved again by a PDF program keeps the "
-        "school's signature, but it is no longer the file the school issued, and its contents "
-        "cannot be vouched for.",
-        "這是 {school} 簽署之文件經另存後的副本；請向文件持有人索取原始附件。"
-        "以 PDF 程式開啟後另存的檔案雖保留學校的簽章，但已不是學校核發的檔案，其內容無法確認。",
+        "This is a re-saved copy of {copy_of}; ask the holder for the original attachment. A "
+        "file that was opened and saved again by a PDF program keeps the school's signature, "
+        "but it is no longer the file the school issued, and its contents cannot be vouched "
+        "for: they may differ from the document issued.",
+        "這是{copy_of_zh}經另存後的副本；請向文件持有人索取原始附件。"
+        "以 PDF 程式開啟後另存的檔案雖保留學校的簽章，但已不是學校核發的檔案，"
+        "其內容無法確認，可能與核發的文件不同。",
     ),
     "batch_empty": (
         "No file was sent. Add the documents to check: PDF files, or one ZIP file of them.",
@@ -290,6 +294,16 @@ CHECKS: dict[str, tuple[str, str]] = {
     "status_missing": (
         "not in status list version {version} of {issuer}",
         "未列於 {issuer_zh} 第 {version} 版狀態清單",
+    ),
+    "status_resaved": (
+        "these bytes are not in status list version {version} of {issuer}; the signature they "
+        "keep is the one made for the {type} it lists as issued on {issued_at}",
+        "此檔案未列於 {issuer_zh} 第 {version} 版狀態清單；其保留的簽章屬於該清單所列、"
+        "於{issued_at}核發的{type_zh}",
+    ),
+    "state_original_active": (
+        "the issued document the signature was made for is current",
+        "簽章所屬的核發文件為最新且有效",
     ),
     "status_unavailable": ("no status list could be loaded", "無法載入狀態清單"),
     "status_stale": ("the status list expired on {expires}", "狀態清單已於{expires}過期"),

@@ -43,13 +43,14 @@ from certseal.timeutil import format_time
 from verifier.engine import Limits, Verifier, build_verifier
 from verifier.result import Check, Verification
 from verifier.status import IssuerTrust
-from verifier.store import NOTHING_SEEN, Seen, Store
+from verifier.store import NOTHING_SEEN, MemoryIndex, Seen, Store
 
 INFO_FILE = "snapshot.json"
 
 
-class MemoryStore(Store):
-    """A store for one offline run: the trusted versions in memory, and no counting at all."""
+class MemoryStore(MemoryIndex, Store):
+    """A store for one offline run: the trusted versions and the signature index in memory,
+    and no counting at all."""
 
     def __init__(self) -> None:
         self._seen: dict[str, Seen] = {}

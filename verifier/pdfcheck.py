@@ -44,9 +44,12 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
+from certseal.sigdigest import message_digest, signature_digest
 from verifier._pyhanko import LinearReader, declared_sizes, xref_facts
 from verifier.ltv import DOC_TIMESTAMP, ExtendedCopy, extended_copy
+from verifier.resaved import ResavedCopy, copy_of
 from verifier.result import Check, Reason
+from verifier.twin import read_twin
 
 PDF_SUBFILTER = "/ETSI.CAdES.detached"
 HEADER_WINDOW = 1024  # the PDF header may follow a little junk, as readers tolerate
@@ -573,7 +576,9 @@ def _check_signature(
     if status.valid and not status.intact:
         resaved = _resaved_copy(data, sig, vc, signer)
         if resaved is not None:
-            return SignatureFacts((*checks, *resaved.checks), resaved.reasons, signer=signer)
+            return SignatureFacts(
+                (*checks, *resaved.checks), resaved.reasons, signer=signer, extra=resaved.extra
+            )
     if status.intact and status.valid:
         checks.append(Check("signature", "passed", "sig_one", {"signer": signer}))
     else:
@@ -667,7 +672,11 @@ def _resaved_copy(
     the signature's value, so the file no longer has the layout its /ByteRange describes. The
     signer's certificate must chain to a configured root, and the copy is named after the school
     that root belongs to; nothing else in a copy can be trusted, and it is never a success
-    (``resaved_copy``, docs/evaluators.md)."""
+    (``resaved_copy``, docs/evaluators.md).
+
+    Its ``extra["resaved"]`` (:class:`~verifier.resaved.ResavedCopy`) carries what the engine
+    needs to name the issued document: the signature digest of the signed attributes just
+    proven the school's, the root, and what the copy's twin says if its own signature holds."""
     if _laid_out_as_signed(data, sig):
         return None
     try:
@@ -679,6 +688,20 @@ def _resaved_copy(
         return None  # not a configured issuer's key: the usual answers apply
     anchor = path.first
     school = _organization(anchor)
+    extra: dict[str, Any] = {}
+    value = message_digest(sig.signer_info)
+    if value is not None:
+        # The twin is part of the content a graft can swap: the engine uses it for the number
+        # only when it agrees with the entry the signature names (verifier/resaved.py).
+        twin = read_twin(data)
+        credential = twin.credential if twin is not None and twin.verified else {}
+        name, valid_from = credential.get("name"), credential.get("validFrom")
+        extra["resaved"] = ResavedCopy(
+            signature_digest(value),
+            anchor.sha256.hex(),
+            name if isinstance(name, str) and len(name) <= 200 else None,
+            valid_from if isinstance(valid_from, str) and len(valid_from) <= 200 else None,
+        )
     return SignatureFacts(
         (
             Check("signature", "failed", "sig_resaved", {"signer": signer}),
@@ -690,7 +713,8 @@ def _resaved_copy(
             ),
             *_skipped("coverage", "modifications"),
         ),
-        (Reason("resaved_copy", {"school": school}),),
+        (Reason("resaved_copy", {"school": school, **copy_of(None, {}, school)}),),
+        extra=extra,
     )
 
 

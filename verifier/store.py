@@ -1,5 +1,6 @@
-"""What every verifier worker and instance shares: verification counts and the trusted
-status-list state (per issuer, the highest version seen and its issue time).
+"""What every verifier worker and instance shares: verification counts, the trusted
+status-list state (per issuer, the highest version seen and its issue time), and an index of
+the listed documents by signature digest (for re-saved copies: verifier/resaved.py).
 
 One small interface, two implementations: SQLite (the embedded default, WAL; shared by the
 worker processes of one machine) and PostgreSQL (:mod:`verifier.store_pg`; shared by every
@@ -13,6 +14,7 @@ import datetime as dt
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,10 @@ class Seen:
 
 
 NOTHING_SEEN = Seen(0)
+
+Listed = tuple[str, str | None, str, str]
+"""One listed document in the signature index: its file's SHA-256, its signature digest (or
+None), its type and its issue time, as its status-list entry gives them."""
 
 
 class Store(ABC):
@@ -69,6 +75,25 @@ class Store(ABC):
     def seen_version(self, issuer: str) -> int:
         return self.seen(issuer).version
 
+    # -- the signature index: a hint for finding an entry, never its authority -------------
+    @abstractmethod
+    def indexed(self, issuer: str) -> set[str]:
+        """The published files (shards, snapshots; by SHA-256) whose entries are indexed."""
+
+    @abstractmethod
+    def record_indexed(self, issuer: str, file_sha256: str, rows: Sequence[Listed]) -> None:
+        """Index the entries of one published file, and remember the file, in one transaction;
+        entries already indexed are kept as they are (an entry's hash, digest, type and issue
+        time never change)."""
+
+    @abstractmethod
+    def by_signature(self, issuer: str, sig: str) -> list[str]:
+        """The SHA-256 of every listed document indexed with this signature digest."""
+
+    @abstractmethod
+    def issued_alike(self, issuer: str, doc_type: str, day: str) -> int:
+        """How many indexed documents of this type were issued on ``day`` (YYYY-MM-DD, UTC)."""
+
     def close(self) -> None:  # noqa: B027 - nothing to release by default
         """Release this process's connections."""
 
@@ -78,6 +103,53 @@ def check_use(sha256: str, limit: int) -> None:
         raise ValueError("a document hash is required")
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise ValueError(f"a verification limit is a whole number ≥ 0, not {limit!r}")
+
+
+class MemoryIndex:
+    """The signature index in memory, for a store that lives one run (the offline command's):
+    mixed into such a :class:`Store` before it."""
+
+    def _memory_index(self) -> tuple[dict[tuple[str, str], Listed], set[tuple[str, str]]]:
+        held: tuple[dict[tuple[str, str], Listed], set[tuple[str, str]]] | None
+        held = self.__dict__.get("_listed_in_memory")
+        if held is None:
+            held = self.__dict__["_listed_in_memory"] = ({}, set())
+        return held
+
+    def indexed(self, issuer: str) -> set[str]:
+        return {sha for who, sha in self._memory_index()[1] if who == issuer}
+
+    def record_indexed(self, issuer: str, file_sha256: str, rows: Sequence[Listed]) -> None:
+        check_listed(issuer, rows)
+        listed, files = self._memory_index()
+        for row in rows:
+            listed.setdefault((issuer, row[0]), row)
+        files.add((issuer, file_sha256))
+
+    def by_signature(self, issuer: str, sig: str) -> list[str]:
+        listed = self._memory_index()[0]
+        return sorted(r[0] for (who, _), r in listed.items() if who == issuer and r[1] == sig)
+
+    def issued_alike(self, issuer: str, doc_type: str, day: str) -> int:
+        listed = self._memory_index()[0]
+        return sum(
+            1
+            for (who, _), r in listed.items()
+            if who == issuer and r[2] == doc_type and r[3][:10] == day
+        )
+
+
+def check_listed(issuer: str, rows: Sequence[Listed]) -> None:
+    if not issuer:
+        raise ValueError("an issuer name is required")
+    for sha, sig, doc_type, issued_at in rows:
+        if len(sha) != 64 or (sig is not None and len(sig) != 64) or not doc_type or not issued_at:
+            raise ValueError(f"not a listed document: {sha!r}")
+
+
+def next_day(day: str) -> str:
+    """The UTC day after ``day`` (YYYY-MM-DD): the end of a range of issue times."""
+    return (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
 
 
 def check_seen(issuer: str, version: int, issued_at: dt.datetime | None) -> None:
@@ -93,6 +165,15 @@ _SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS counts (sha256 TEXT PRIMARY KEY, used INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS seen_versions (
     issuer TEXT PRIMARY KEY, version INTEGER NOT NULL, issued_at TEXT
+);
+CREATE TABLE IF NOT EXISTS listed (
+    issuer TEXT NOT NULL, sha256 TEXT NOT NULL, sig TEXT, doc_type TEXT NOT NULL,
+    issued_at TEXT NOT NULL, PRIMARY KEY (issuer, sha256)
+);
+CREATE INDEX IF NOT EXISTS listed_sig ON listed (issuer, sig);
+CREATE INDEX IF NOT EXISTS listed_day ON listed (issuer, doc_type, issued_at);
+CREATE TABLE IF NOT EXISTS listed_files (
+    issuer TEXT NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (issuer, sha256)
 );
 """
 # Shared with store_pg in spirit: the version only rises; a version's first time is kept.
@@ -200,6 +281,47 @@ class SqliteStore(Store):
         at = format_time(issued_at) if issued_at is not None else None
         self._conn().execute(_SQLITE_RECORD_SEEN, (issuer, version, at))
         return self.seen(issuer)
+
+    def indexed(self, issuer: str) -> set[str]:
+        rows = self._conn().execute("SELECT sha256 FROM listed_files WHERE issuer=?", (issuer,))
+        return {r[0] for r in rows}
+
+    def record_indexed(self, issuer: str, file_sha256: str, rows: Sequence[Listed]) -> None:
+        check_listed(issuer, rows)
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT INTO listed (issuer, sha256, sig, doc_type, issued_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(issuer, *row) for row in rows],
+            )
+            conn.execute(
+                "INSERT INTO listed_files (issuer, sha256) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (issuer, file_sha256),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def by_signature(self, issuer: str, sig: str) -> list[str]:
+        rows = self._conn().execute(
+            "SELECT sha256 FROM listed WHERE issuer=? AND sig=? ORDER BY sha256", (issuer, sig)
+        )
+        return [r[0] for r in rows]
+
+    def issued_alike(self, issuer: str, doc_type: str, day: str) -> int:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT COUNT(*) FROM listed WHERE issuer=? AND doc_type=? "
+                "AND issued_at >= ? AND issued_at < ?",
+                (issuer, doc_type, day, next_day(day)),
+            )
+            .fetchone()
+        )
+        return int(row[0])
 
     def close(self) -> None:
         """Close the connections every thread opened."""

@@ -11,13 +11,22 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import psycopg
 
 from certseal.errors import ConfigurationError, StoreUnavailableError
-from verifier.store import NOTHING_SEEN, Seen, Store, check_seen, check_use
+from verifier.store import (
+    NOTHING_SEEN,
+    Listed,
+    Seen,
+    Store,
+    check_listed,
+    check_seen,
+    check_use,
+    next_day,
+)
 
 T = TypeVar("T")
 
@@ -30,6 +39,14 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS seen_versions ("
     " issuer text PRIMARY KEY, version bigint NOT NULL CHECK (version >= 1),"
     " issued_at timestamptz)",
+    # The signature index (verifier/resaved.py): issue times kept as the list's text.
+    "CREATE TABLE IF NOT EXISTS listed ("
+    " issuer text NOT NULL, sha256 text NOT NULL, sig text, doc_type text NOT NULL,"
+    " issued_at text NOT NULL, PRIMARY KEY (issuer, sha256))",
+    "CREATE INDEX IF NOT EXISTS listed_sig ON listed (issuer, sig)",
+    "CREATE INDEX IF NOT EXISTS listed_day ON listed (issuer, doc_type, issued_at)",
+    "CREATE TABLE IF NOT EXISTS listed_files ("
+    " issuer text NOT NULL, sha256 text NOT NULL, PRIMARY KEY (issuer, sha256))",
 )
 _TRY_USE = (
     "INSERT INTO counts AS c (sha256, used) VALUES (%s, 1) "
@@ -178,6 +195,53 @@ class PostgresStore(Store):
 
         # Repeating it changes nothing: the version only rises and a version's time is kept.
         return self._run(record, retry=True)
+
+    def indexed(self, issuer: str) -> set[str]:
+        def read(conn: psycopg.Connection[Any]) -> set[str]:
+            rows = conn.execute("SELECT sha256 FROM listed_files WHERE issuer = %s", (issuer,))
+            return {r[0] for r in rows}
+
+        return self._run(read, retry=True)
+
+    def record_indexed(self, issuer: str, file_sha256: str, rows: Sequence[Listed]) -> None:
+        check_listed(issuer, rows)
+
+        def record(conn: psycopg.Connection[Any]) -> None:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO listed (issuer, sha256, sig, doc_type, issued_at) "
+                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    [(issuer, *row) for row in rows],
+                )
+                cur.execute(
+                    "INSERT INTO listed_files (issuer, sha256) VALUES (%s, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    (issuer, file_sha256),
+                )
+
+        # Repeating it changes nothing: every insert keeps what is there.
+        self._run(record, retry=True)
+
+    def by_signature(self, issuer: str, sig: str) -> list[str]:
+        def read(conn: psycopg.Connection[Any]) -> list[str]:
+            rows = conn.execute(
+                "SELECT sha256 FROM listed WHERE issuer = %s AND sig = %s ORDER BY sha256",
+                (issuer, sig),
+            )
+            return [r[0] for r in rows]
+
+        return self._run(read, retry=True)
+
+    def issued_alike(self, issuer: str, doc_type: str, day: str) -> int:
+        def read(conn: psycopg.Connection[Any]) -> int:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM listed WHERE issuer = %s AND doc_type = %s "
+                "AND issued_at >= %s AND issued_at < %s",
+                (issuer, doc_type, day, next_day(day)),
+            ).fetchone()
+            return 0 if row is None else int(row[0])
+
+        return self._run(read, retry=True)
 
     def close(self) -> None:
         """Close the connections every thread of this process opened."""

@@ -1,6 +1,7 @@
 """Re-saved copies (qpdf, pikepdf, pypdf rewrite the file around the issuer's signature) get
-their own reason, naming the school whose key signed; bytes changed in place keep today's
-words; a print-to-PDF copy (no signature) keeps its own; none is ever a success."""
+their own reason, naming the issued document the kept signature was made for; bytes changed in
+place keep today's words; a print-to-PDF copy (no signature) keeps its own; none is ever a
+success."""
 
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ def test_resaved_copy_is_named(
     assert "signature_invalid" not in v.codes
     en = v.to_dict("en")["reasons"][0]["message"]
     zh = v.to_dict("zh-TW")["reasons"][0]["message"]
-    assert "re-saved copy of a document signed by National Demonstration University" in en
+    # Named after the issued document its signature was made for (test_resaved_named.py); a
+    # list without signature digests still names the school alone, in the words before.
+    assert "re-saved copy of a Chinese diploma issued by National Demonstration University" in en
     assert "ask the holder for the original attachment" in en
     assert "另存後的副本" in zh and "原始附件" in zh
     chain = next(c for c in v.checks if c.name == "certificate_chain")
