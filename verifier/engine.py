@@ -205,11 +205,11 @@ class Verifier:
                 tuple(checks),
                 tuple(reasons),
                 DocumentInfo(sha),
-                status_list=_info(src, state, now, self._held(src, state).checkpoint),
+                status_list=self._info(src, state, now),
             )
         src, entry = found
         state = next(st for s, st in loaded if s is src)
-        info = _info(src, state, now, self._held(src, state).checkpoint)
+        info = self._info(src, state, now)
         snap_issuer = state.snapshot.issuer
         if (
             sig.trust_anchor is not None
@@ -348,6 +348,18 @@ class Verifier:
             if check.status == "passed" and len(held.checks) < _PROVEN_MAX:
                 held.checks[sha] = check
         return check
+
+    def _info(self, src: StatusSource, state: TrustedState, now: dt.datetime) -> StatusListInfo:
+        """The list an answer came from, made once per timestamp (and staleness) of a list."""
+        held = self._held(src, state)
+        stamp = state.timestamp
+        key = (stamp.version, stamp.issued_at, stamp.expires, stamp.is_expired(now))
+        info = held.infos.get(key)
+        if info is None:
+            if len(held.infos) >= 8:
+                held.infos.clear()  # a new timestamp every few hours: keep only the recent ones
+            info = held.infos[key] = _info(src, state, now, held.checkpoint)
+        return info
 
     def _held(self, src: StatusSource, state: TrustedState) -> _Proven:
         held = self._proven.get(src)
@@ -501,6 +513,7 @@ class _Proven:
     snapshot: Snapshot
     checkpoint: dict[str, object] | None
     checks: dict[str, Check] = field(default_factory=dict)
+    infos: dict[tuple[object, ...], StatusListInfo] = field(default_factory=dict)
 
 
 def _checkpoint_of(state: TrustedState) -> dict[str, object] | None:
