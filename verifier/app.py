@@ -393,7 +393,7 @@ def _cross_origin() -> Any:
             if headers is None
             else FlaskResponse(status=204, headers=headers)
         )
-    if method == "POST" and policy.refuses_upload(path, origin, env.get("HTTP_SEC_FETCH_SITE")):
+    if method == "POST" and policy.refuses_upload(path, env):
         return _refuse_origin(origin)
     return None
 

@@ -13,15 +13,18 @@ CORS only decides whether a page may *read* the answer. A multipart POST is a "s
 that a browser sends without asking first, so a page elsewhere could still spend a document's
 verifications from its visitors' browsers. So an upload that a browser marks as coming from
 another site's page (``Sec-Fetch-Site``, which no page can set) whose origin is not listed is
-refused before its body is read, and is not counted. Clients that are not browsers send neither
-header and are served as before.
+refused before its body is read, and is not counted; so is a post to the no-JavaScript form
+from a frame or a script, but not a person's own form navigation (the site's fallback). Clients
+that are not browsers send no such header and are served as before.
 
 Framework-free: the web layer (``verifier.app``) passes the headers in and sets what comes out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from verifier.result import Check, Reason, Verification
 
@@ -49,17 +52,25 @@ class CorsPolicy:
     def allows(self, origin: str) -> bool:
         return self.origins == ("*",) or origin in self.origins
 
-    def refuses_upload(self, path: str, origin: str | None, fetch_site: str | None) -> bool:
-        """Whether a POST to ``path`` comes from another site's page that is not listed.
+    def refuses_upload(self, path: str, environ: Mapping[str, Any]) -> bool:
+        """Whether a POST to ``path`` (its WSGI ``environ``) comes from another site's page
+        that is not listed, by script or from a frame.
 
         Decided on what only a browser sends: a request without ``Sec-Fetch-Site`` (an older
-        browser, a script, curl) is served, and its answer read only where CORS lets it."""
-        return (
-            path in COUNTED
-            and origin is not None
-            and fetch_site in _ELSEWHERE
-            and not self.allows(origin)
+        browser, a script, curl) is served, and its answer read only where CORS lets it. The
+        form posted to ``/verify`` as the page itself (a person pressing the button of a form
+        on another host: the site's no-JavaScript path) is served too: the person sees the
+        verifier's own page, and a page cannot do that unseen, over and over."""
+        origin = environ.get("HTTP_ORIGIN")
+        if path not in COUNTED or origin is None or self.allows(origin):
+            return False
+        if environ.get("HTTP_SEC_FETCH_SITE") not in _ELSEWHERE:
+            return False
+        shown = (
+            environ.get("HTTP_SEC_FETCH_MODE") == "navigate"
+            and environ.get("HTTP_SEC_FETCH_DEST") == "document"
         )
+        return path in UPLOADS or not shown
 
     def preflight(self, path: str, origin: str | None) -> list[tuple[str, str]] | None:
         """The headers of a preflight's 204 answer, or None when it is refused (403)."""

@@ -132,9 +132,11 @@ def test_a_batch_from_a_page_not_listed_is_refused_in_the_batch_format(
     assert (body["count"], body["files"]) == (0, [])
 
 
-def test_the_form_from_a_page_not_listed_is_refused_on_a_page(
+def test_the_form_from_a_frame_of_a_page_not_listed_is_refused_on_a_page(
     listed: LiveServer, issued: Issued
 ) -> None:
+    """The no-JavaScript form posted from another host: a person's own navigation is served
+    (the site's fallback; they see the verifier's page), one from a frame is not."""
     boundary = "corsb0undary"
     form = (
         (
@@ -143,18 +145,20 @@ def test_the_form_from_a_page_not_listed_is_refused_on_a_page(
         + issued.pdf("genuine")
         + f"\r\n--{boundary}--\r\n".encode()
     )
-    status, headers, body = request(
-        listed.url + "/verify",
-        "POST",
-        form,
-        {
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Origin": ELSEWHERE,
-            **CROSS_SITE,
-        },
-    )
+    sent = {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Origin": ELSEWHERE,
+        "Sec-Fetch-Mode": "navigate",
+        **CROSS_SITE,
+    }
+    framed = {**sent, "Sec-Fetch-Dest": "iframe"}
+    status, headers, body = request(listed.url + "/verify", "POST", form, framed)
     assert status == 403 and headers["Content-Type"].startswith("text/html")
     assert "檔案是從其他網站的網頁送出" in body.decode()
+    shown = {**sent, "Sec-Fetch-Dest": "document"}
+    status, headers, body = request(listed.url + "/verify", "POST", form, shown)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "檔案是從其他網站的網頁送出" not in body.decode()
 
 
 def test_clients_that_are_not_pages_and_the_verifiers_own_pages_are_served(
