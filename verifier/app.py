@@ -458,6 +458,15 @@ class OneLineFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """The default format, its seconds written once per second (a line per verification)."""
+        second = int(record.created)
+        held = self._second  # one read: another thread may replace it meanwhile
+        if held[0] != second:
+            held = self._second = (second, super().formatTime(record, datefmt)[:-4])
+        return f"{held[1]},{int(record.msecs):03d}"
 
     def format(self, record: logging.LogRecord) -> str:
         exc, record.exc_info, record.exc_text = record.exc_info, None, None

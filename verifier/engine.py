@@ -25,6 +25,7 @@ from verifier.longterm import LongTerm
 from verifier.ltv import ExtendedCopy
 from verifier.pdfcheck import (
     SIGNATURE_CHECKS,
+    SignatureFacts,
     StructureLimits,
     proven_by_status_list,
     proven_extended_copy,
@@ -90,6 +91,7 @@ class Verifier:
         self._log_keys: dict[StatusSource, list[ec.EllipticCurvePublicKey]] = {}
         self._school_roots: dict[StatusSource, list[asn1_x509.Certificate]] = {}
         self._parser = IsolatedParser(limits.isolation(), limits.structure)
+        self._by_list: dict[Issuer, SignatureFacts] = {}
         self.long_term = LongTerm()
         self._parser.warm()
         # Per status list, the snapshot answered from, its log checkpoint and the log checks that
@@ -141,7 +143,7 @@ class Verifier:
             # These exact bytes are in the issuer's signed status list: the authority issued and
             # checked them, so their signature needs no re-validation (docs/verifier.md).
             listed_by = next(st for s, st in loaded if s is found[0]).snapshot.issuer
-            sig = proven_by_status_list(_names(listed_by))
+            sig = self._proven_by_list(listed_by)
         else:
             # Not listed: the full parse, bounded and in a separate process (isolation.py).
             sig = self._parser.check(data, self._anchors(sources), now)
@@ -348,6 +350,15 @@ class Verifier:
             if check.status == "passed" and len(held.checks) < _PROVEN_MAX:
                 held.checks[sha] = check
         return check
+
+    def _proven_by_list(self, issuer: Issuer) -> SignatureFacts:
+        """The signature checks a listing proves, made once per issuer (they name only it)."""
+        facts = self._by_list.get(issuer)
+        if facts is None:
+            if len(self._by_list) >= 4096:
+                self._by_list.clear()
+            facts = self._by_list[issuer] = proven_by_status_list(_names(issuer))
+        return facts
 
     def _info(self, src: StatusSource, state: TrustedState, now: dt.datetime) -> StatusListInfo:
         """The list an answer came from, made once per timestamp (and staleness) of a list."""

@@ -101,6 +101,15 @@ def test_one_line_formatter_escapes_and_drops_the_traceback() -> None:
     assert re.search(rf"subject A\\n{FORGED_LINE} \[ValueError at test_deploy.py:\d+\]$", line)
 
 
+def test_log_times_are_the_standard_ones_across_seconds() -> None:
+    """The formatter writes each second's text once; every line still reads as logging's own."""
+    ours, standard = OneLineFormatter(), logging.Formatter(OneLineFormatter()._fmt)
+    for created in (1_800_000_000.0, 1_800_000_000.999, 1_800_000_001.0005, 1_800_000_000.5):
+        record = logging.LogRecord("certseal.verifier", logging.INFO, __file__, 1, "m", (), None)
+        record.created, record.msecs = created, int((created - int(created)) * 1000)
+        assert ours.format(record) == standard.format(record)
+
+
 def test_gunicorn_logs_one_line_per_verification(issued: Issued, tmp_path: Path) -> None:
     """An untrusted signer whose certificate names forge a log line; then a genuine file."""
     cfg = tmp_path / "verifier.json"
