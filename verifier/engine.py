@@ -36,6 +36,7 @@ from verifier.resaved import answer as resaved_answer
 from verifier.resaved import source_of as resaved_source
 from verifier.result import Check, DocumentInfo, Reason, StatusListInfo, Verification
 from verifier.status import IssuerTrust, StatusSource
+from verifier.store import Seen as StoredSeen
 from verifier.store import Store
 from verifier.twin import scan_twin
 
@@ -122,9 +123,12 @@ class Verifier:
                 http_status=sniffed.http_status,
             )
         sha = hashlib.sha256(data).hexdigest()
-        fed = self.federation.current(now) if self.federation is not None else None
+        stored = self._stored_seen()
+        fed = None
+        if self.federation is not None:
+            fed = self.federation.current(now, stored.get(national.TRUSTLIST))
         sources = self.sources if self.federation is None else _schools(fed)
-        loaded, found, lookup_error, signer = self._lookup(sha, now, sources, data, fed)
+        loaded, found, lookup_error, signer = self._lookup(sha, now, sources, data, fed, stored)
         if fed is None and self.federation is not None:
             # No trust list to rely on: no school is known, so nothing is worth parsing.
             unread = ("pdf_structure", *SIGNATURE_CHECKS)
@@ -351,6 +355,18 @@ class Verifier:
                 held.checks[sha] = check
         return check
 
+    def _stored_seen(self) -> dict[str, StoredSeen]:
+        """Every list's shared trusted state for this answer, in one read of the store when
+        there are several (nationally: the trust list and each school's, 60 and more); with
+        one, its source reads it itself."""
+        if self.federation is not None:
+            held = self.federation.held
+            schools = [] if held is None else [s.trust.name for s in held.sources.values()]
+            return self.counter.seen_all([national.TRUSTLIST, *schools])
+        if len(self.sources) > 1:
+            return self.counter.seen_all([s.trust.name for s in self.sources])
+        return {}
+
     def _proven_by_list(self, issuer: Issuer) -> SignatureFacts:
         """The signature checks a listing proves, made once per issuer (they name only it)."""
         facts = self._by_list.get(issuer)
@@ -405,6 +421,7 @@ class Verifier:
         sources: list[StatusSource],
         data: bytes,
         fed: Federated | None,
+        stored: dict[str, StoredSeen] | None = None,
     ) -> tuple[
         list[tuple[StatusSource, TrustedState]],
         tuple[StatusSource, Entry] | None,
@@ -421,7 +438,7 @@ class Verifier:
         lookup_error: CertsealError | None = None
         hits: list[tuple[StatusSource, Entry]] = []
         for src in sources:
-            state = src.current(now)
+            state = src.current(now, (stored or {}).get(src.trust.name))
             if state is None:
                 continue
             loaded.append((src, state))

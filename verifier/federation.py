@@ -55,7 +55,7 @@ from certseal.trustlist import (
 )
 from verifier.result import Check, Reason
 from verifier.status import IssuerTrust, SourceStatus, StatusSource
-from verifier.store import Store
+from verifier.store import Seen, Store
 
 TRUSTLIST = "trustlist"
 """The shared store's name for the trust list's trusted state (its timestamp version)."""
@@ -225,11 +225,11 @@ class FederationTrust:
         self._certificates: dict[str, x509.Certificate] = {}
         self._lock = threading.Lock()
 
-    def current(self, now: dt.datetime) -> Federated | None:
+    def current(self, now: dt.datetime, stored: Seen | None = None) -> Federated | None:
         """The trust list to answer with; None when none is trusted, when the one held has
         expired (TUF's freeze rule), or when another worker trusts a newer one that this one
-        cannot load."""
-        shared = self.counter.seen(TRUSTLIST).version
+        cannot load. ``stored``: the shared state, read for this answer already."""
+        shared = (self.counter.seen(TRUSTLIST) if stored is None else stored).version
         if self._due(now, shared):
             with self._lock:
                 if self._due(now, shared):

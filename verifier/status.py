@@ -36,6 +36,7 @@ from certseal.statuslist import (
     lookup,
 )
 from certseal.timeutil import format_time
+from verifier.store import Seen as StoredSeen
 from verifier.store import Store
 
 
@@ -145,9 +146,10 @@ class StatusSource:
         with self._lock:
             self._refresh(now, self._shared_seen())
 
-    def _shared_seen(self) -> Seen:
-        """The newest version any worker or instance trusted, and its time (the shared store)."""
-        shared = self.counter.seen(self.trust.name)
+    def _shared_seen(self, stored: StoredSeen | None = None) -> Seen:
+        """The newest version any worker or instance trusted, and its time (the shared store;
+        ``stored`` when the caller read it already, with other issuers')."""
+        shared = self.counter.seen(self.trust.name) if stored is None else stored
         return Seen(shared.version, shared.issued_at)
 
     def _refresh(self, now: dt.datetime, shared: Seen) -> None:
@@ -216,11 +218,11 @@ class StatusSource:
     def _behind(self, shared: Seen) -> bool:
         return self.state is not None and self.state.version < shared.version
 
-    def current(self, now: dt.datetime) -> TrustedState | None:
+    def current(self, now: dt.datetime, stored: StoredSeen | None = None) -> TrustedState | None:
         """The list to answer with; None when none is trusted, or when another worker trusts a
         newer version that this one cannot load (answering from the older list could call a
-        revoked document valid)."""
-        shared = self._shared_seen()  # one cheap read per answer
+        revoked document valid). ``stored``: the shared state, read for this answer already."""
+        shared = self._shared_seen(stored)  # one cheap read per answer
         if self._due(now, shared):
             with self._lock:
                 if self._due(now, shared):

@@ -11,10 +11,11 @@ never count past a limit or move the trusted version back.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,11 @@ class Store(ABC):
 
     def seen_version(self, issuer: str) -> int:
         return self.seen(issuer).version
+
+    def seen_all(self, issuers: Iterable[str]) -> dict[str, Seen]:
+        """Several issuers' trusted states at once: a national answer consults every school's
+        (and the trust list's), so a store answers them in one read where it can."""
+        return {i: self.seen(i) for i in issuers}
 
     # -- the signature index: a hint for finding an entry, never its authority -------------
     @abstractmethod
@@ -188,6 +194,12 @@ _SQLITE_RECORD_SEEN = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _seen_row(version: int, issued_at: str | None) -> Seen:
+    """A stored row as a Seen, parsed once per distinct row (read on every answer)."""
+    return Seen(int(version), parse_time(issued_at, "issued_at") if issued_at else None)
+
+
 class SqliteStore(Store):
     """One SQLite file (WAL), atomic across threads and worker processes of one machine.
 
@@ -272,9 +284,14 @@ class SqliteStore(Store):
             .execute("SELECT version, issued_at FROM seen_versions WHERE issuer=?", (issuer,))
             .fetchone()
         )
-        if row is None:
-            return NOTHING_SEEN
-        return Seen(int(row[0]), parse_time(row[1], "issued_at") if row[1] else None)
+        return NOTHING_SEEN if row is None else _seen_row(row[0], row[1])
+
+    def seen_all(self, issuers: Iterable[str]) -> dict[str, Seen]:
+        rows = {
+            r[0]: _seen_row(r[1], r[2])
+            for r in self._conn().execute("SELECT issuer, version, issued_at FROM seen_versions")
+        }
+        return {i: rows.get(i, NOTHING_SEEN) for i in issuers}
 
     def record_seen(self, issuer: str, version: int, issued_at: dt.datetime | None = None) -> Seen:
         check_seen(issuer, version, issued_at)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -184,6 +184,22 @@ class PostgresStore(Store):
 
     def seen(self, issuer: str) -> Seen:
         return self._run(lambda c: self._seen(c, issuer), retry=True)
+
+    def seen_all(self, issuers: Iterable[str]) -> dict[str, Seen]:
+        wanted = list(issuers)
+
+        def read(conn: psycopg.Connection[Any]) -> dict[str, Seen]:
+            rows = conn.execute(
+                "SELECT issuer, version, issued_at FROM seen_versions WHERE issuer = ANY(%s)",
+                (wanted,),
+            ).fetchall()
+            got = {
+                r[0]: Seen(int(r[1]), r[2].astimezone(dt.UTC) if r[2] is not None else None)
+                for r in rows
+            }
+            return {i: got.get(i, NOTHING_SEEN) for i in wanted}
+
+        return self._run(read, retry=True)
 
     def record_seen(self, issuer: str, version: int, issued_at: dt.datetime | None = None) -> Seen:
         check_seen(issuer, version, issued_at)

@@ -263,3 +263,25 @@ def test_configuration_is_one_school_or_the_federation(tmp_path: Path) -> None:
     env = {"CERTSEAL_TRUST_LIST_URL": "https://trust.example.tw/trust/"}
     cfg = VerifierConfig.from_env({**env, "CERTSEAL_ROOT_PIN": str(pin)})
     assert cfg.federation is not None and cfg.issuers == ()
+
+
+def test_a_national_answer_reads_every_lists_trusted_state_at_once(
+    national: National, schools: Schools
+) -> None:
+    """The trust list's and each school's trusted state are consulted on every answer: one read
+    of the shared store for all of them, not one per school (60 schools and more)."""
+    national.publish()
+    client = national.app()
+    genuine = schools.docs["NTHU"]["genuine"]
+    assert national.verify(genuine, client)["result"] == "success"  # lists loaded
+    store = national.apps[-1].extensions["certseal.verifier"].counter
+    statements: list[str] = []
+    store._conn().set_trace_callback(statements.append)  # this thread's connection
+    try:
+        body = national.verify(genuine, client)
+    finally:
+        store._conn().set_trace_callback(None)
+    assert body["result"] in ("success", "warning"), body
+    reads = [s for s in statements if "seen_versions" in s]
+    assert len(reads) == 1, statements
+    assert "WHERE issuer" not in reads[0]

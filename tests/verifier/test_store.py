@@ -102,6 +102,18 @@ def test_trusted_state_is_shared_and_never_goes_back(opener: Opener) -> None:
     assert a.seen("other") == NOTHING_SEEN
 
 
+def test_every_issuers_state_in_one_read_is_each_ones(opener: Opener) -> None:
+    """``seen_all`` (a national answer's one read) says for each issuer what ``seen`` says."""
+    a, b = opener(), opener()
+    a.record_seen("demo", 2, T2)
+    b.record_seen("trustlist", 7)
+    b.record_seen("demo", 3, T3)
+    wanted = ["trustlist", "demo", "never"]
+    assert a.seen_all(wanted) == {i: a.seen(i) for i in wanted}
+    assert a.seen_all(wanted) == {"trustlist": Seen(7), "demo": Seen(3, T3), "never": NOTHING_SEEN}
+    assert b.seen_all([]) == {}
+
+
 def test_a_version_keeps_its_first_time(opener: Opener) -> None:
     store = opener()
     store.record_seen("demo", 2, T2)
