@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.shared_data import SharedDataMiddleware
-from werkzeug.serving import make_server
 
 from authority.config import DEMO_SCHOOL
 from authority.site_build import build_site
@@ -24,30 +21,14 @@ from certseal.fetch import published_fetcher
 from certseal.pki import TrustStore
 from certseal.statuslist import load_trusted
 from tests.conftest import NOW, Issued
-from tests.verifier.conftest import verifier_config
+from tests.site.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.verifier.conftest import LiveServer, verifier_config
 from verifier.app import create_app
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 VERDICT = "#verdict .verdict"
 BUILT = NOW + dt.timedelta(hours=4)  # the fixture publishes at NOW + 3 h
-
-
-class Serving:
-    """A WSGI app on a free 127.0.0.1 port, until :meth:`stop`."""
-
-    def __init__(self, app: Any) -> None:
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.origin = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join()
-        self.server.server_close()
 
 
 def recorded(app: Any, seen: list[tuple[str, str, int]]) -> Callable[..., Iterable[bytes]]:
@@ -77,10 +58,10 @@ def hosts(issued: Issued, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     site = tmp / "site"
     site.mkdir()
     static = SharedDataMiddleware(NotFound(), {"/": str(site)})
-    listed, unlisted = Serving(static), Serving(static)
+    listed, unlisted = LiveServer(static), LiveServer(static)
     seen: list[tuple[str, str, int]] = []
-    app = create_app(verifier_config(issued, tmp, cors_origins=[listed.origin]))
-    verifier = Serving(recorded(app, seen))
+    app = create_app(verifier_config(issued, tmp, cors_origins=[listed.url]))
+    verifier = LiveServer(recorded(app, seen))
     published = issued.published
     keys = TrustStore.from_pem([], [(published / "certs" / "statuslist.pem").read_bytes()])
     state = load_trusted(
@@ -92,11 +73,11 @@ def hosts(issued: Issued, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         school=DEMO_SCHOOL,
         snapshot=state.snapshot,
         certs=certs,
-        verifier_url=verifier.origin,
+        verifier_url=verifier.url,
         now=BUILT,
     )
     try:
-        yield Hosts(listed.origin, unlisted.origin, verifier.origin, seen)
+        yield Hosts(listed.url, unlisted.url, verifier.url, seen)
     finally:
         for s in (verifier, listed, unlisted):
             s.stop()
