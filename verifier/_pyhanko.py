@@ -8,19 +8,34 @@ them costs n. Its semantics are the original's, strict errors included.
 
 ``tests/verifier/test_pyhanko_internals.py`` fails on any other pyhanko version: re-read the
 original method before moving the pin in pyproject.toml.
+
+pyhanko-certvalidator's AdES code reads the host's clock where it should use the validation
+time: a proof of existence registered without a time is dated ``datetime.now()``
+(``ltv/poe.py``) and the past validation of a signing certificate starts its time slide at
+``datetime.now()`` (``ltv/ades_past.py``). Validating as of another time, as the verifier does
+with its clock passed in, then mixes two clocks: any object merely looked up gets a proof of
+existence at the host's "now", earlier than a timestamp dated later. :func:`pinned_clock` makes
+both read the validation time instead (``tests/ltv/test_pyhanko_clock.py`` pins that version).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
 
+import pyhanko_certvalidator.ltv.ades_past as _ades_past
+import pyhanko_certvalidator.ltv.poe as _poe
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 PYHANKO_VERSION = "0.38.0"
+PYHANKO_CERTVALIDATOR_VERSION = "0.33.0"
 
 # The tokenizer helpers pyhanko's own method calls (untyped in pyhanko).
 _skip_whitespace: Any = misc.read_non_whitespace
@@ -128,3 +143,37 @@ def declared_sizes(reader: Any, streams: dict[int, int]) -> dict[int, int]:
         declared = stream.get("/N") if isinstance(stream, generic.DictionaryObject) else None
         sizes[stmnum] = max(listed, declared if isinstance(declared, int) else 0)
     return sizes
+
+
+# -- pyhanko-certvalidator's clock ------------------------------------------------------------
+_AT: ContextVar[dt.datetime | None] = ContextVar("certseal_validation_time", default=None)
+
+
+class _ValidationClock(dt.datetime):
+    """``datetime`` as the two AdES modules see it: ``now()`` is the validation time inside
+    :func:`pinned_clock` (per thread and task: a context variable), the host's clock outside."""
+
+    @classmethod
+    def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+        at = _AT.get()
+        if at is None:
+            return dt.datetime.now(tz)
+        return at if tz is None else at.astimezone(tz)
+
+
+# Both modules use the name only for ``datetime.now(...)`` and annotations (read at import).
+_CLOCK_READERS = (_poe, _ades_past)
+for _module in _CLOCK_READERS:
+    setattr(_module, "datetime", _ValidationClock)  # noqa: B010
+
+
+@contextmanager
+def pinned_clock(at: dt.datetime) -> Iterator[None]:
+    """pyhanko's AdES validation run inside this block dates "now" at ``at`` (timezone-aware)."""
+    if at.tzinfo is None:
+        raise ValueError("the validation time must be timezone-aware")
+    token = _AT.set(at)
+    try:
+        yield
+    finally:
+        _AT.reset(token)

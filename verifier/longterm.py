@@ -101,22 +101,34 @@ class LongTerm:
         return judgement(result, due)
 
 
+# What pyhanko's NO_POE means, for a document that carries every layer (B-LTA): some object
+# the validation needs is not covered by a timestamp from before the time it had to go back to,
+# typically a certificate first timestamped after its revocation.
+NO_POE = (
+    "its timestamps do not prove that the signature and the certificates it relies on already "
+    "existed at a time when the certificate is known to have been valid and not revoked "
+    "(AdES: no proof of existence)",
+    "文件時戳無法證明簽章及其所依賴的憑證，在憑證確知有效且未撤銷的時間即已存在"
+    "（AdES：無存在證明）",
+)
+
+
 def judgement(result: LongTermResult, due: Due) -> LongTermJudgement:
     """The check and reasons for an AdES answer, worded for people (verifier/messages.py)."""
     expired = format_time(due.since)
+    signed = format_time(result.signature_time) if result.signature_time else ""
     if result.passed:
-        signed = format_time(result.signature_time) if result.signature_time else ""
         params = {"expired": expired, "signed": signed}
         return LongTermJudgement(Check("certificate_chain", "passed", "chain_long_term", params),
                                  (), result)  # fmt: skip
-    if result.indication in REVOKED_INDICATIONS:
-        params = {"expired": expired, "detail": result.detail}
+    if result.indication in REVOKED_INDICATIONS and result.revoked_at and signed:
+        params = {"expired": expired, "revoked": format_time(result.revoked_at), "signed": signed}
         return LongTermJudgement(
             Check("certificate_chain", "failed", "chain_revoked_before", params),
             (Reason("signed_after_revocation", params),),
             result,
         )
-    en, zh = result.message
+    en, zh = NO_POE if result.indication == "NO_POE" and not result.missing else result.message
     params = {"expired": expired, "detail": en, "detail_zh": zh}
     return LongTermJudgement(
         Check("certificate_chain", "failed", "chain_not_long_term", params),

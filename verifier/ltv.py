@@ -26,22 +26,32 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESIndeterminate
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation.ades import ades_lta_validation
+from pyhanko.sign.validation.ades import ades_lta_validation, ades_with_time_validation
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko.sign.validation.policy_decl import (
+    LocalKnowledge,
     PdfSignatureValidationSpec,
     RevinfoOnlineFetchingRule,
     RevocationInfoGatheringSpec,
     SignatureValidationSpec,
 )
-from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator.context import CertValidationPolicySpec
 from pyhanko_certvalidator.fetchers.api import FetcherBackend
 from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 from pyhanko_certvalidator.registry import SimpleTrustManager
+from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
+
+from verifier._pyhanko import pinned_clock
 
 DOC_TIMESTAMP = "/DocTimeStamp"
 _EOF = re.compile(rb"%%EOF(\r\n|\r|\n)?")
@@ -159,6 +169,7 @@ class LongTermResult:
     signature_time: dt.datetime | None  # the best proven time the signature existed
     missing: tuple[tuple[str, str], ...]  # what the document lacks, in English and Chinese
     detail: str = ""
+    revoked_at: dt.datetime | None = None  # the signing certificate's revocation, when known
 
     @property
     def message(self) -> tuple[str, str]:
@@ -207,6 +218,35 @@ def what_is_missing(reader: PdfFileReader) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _spec(
+    roots: list[asn1_x509.Certificate],
+    fetcher_backend: FetcherBackend | None,
+    local: LocalKnowledge | None = None,
+) -> SignatureValidationSpec:
+    policy = CertValidationPolicySpec(
+        trust_manager=SimpleTrustManager.build(roots),  # type: ignore[no-untyped-call]
+        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
+    )
+    rule = (
+        RevinfoOnlineFetchingRule.LOCAL_ONLY
+        if fetcher_backend is None
+        else RevinfoOnlineFetchingRule.ALWAYS_FETCH
+    )
+    return SignatureValidationSpec(
+        cert_validation_policy=policy,
+        revinfo_gathering_policy=RevocationInfoGatheringSpec(
+            online_fetching_rule=rule, fetcher_backend=fetcher_backend
+        ),
+        local_knowledge=local or LocalKnowledge(),
+    )
+
+
+def _timing(at: dt.datetime) -> ValidationTimingInfo:
+    return ValidationTimingInfo(
+        validation_time=at, best_signature_time=at, point_in_time_validation=True
+    )
+
+
 def long_term_check(
     data: bytes,
     roots: list[asn1_x509.Certificate],
@@ -218,40 +258,87 @@ def long_term_check(
 
     ``roots`` are the school's roots and the TSA's. Revocation data for the newest document
     timestamp is fetched when ``fetcher_backend`` is given (as it must be, unless that
-    timestamp is recent): the rest comes from the document's own DSS.
+    timestamp is recent): the rest comes from the document's own DSS. pyhanko's clock reads
+    ``at`` throughout (:func:`verifier._pyhanko.pinned_clock`).
+
+    pyhanko 0.38 passes a signature whose certificate has expired once a timestamp dates it
+    within the certificate's validity, without asking whether the certificate was revoked
+    before that date (its validation "with time" stops at the expiry, and its past validation
+    cannot change a pass). So the signature is also validated as of the time the timestamps
+    prove, when its certificate was still within validity: pyhanko's ``REVOKED_NO_POE`` there
+    means revocation data says the certificate was revoked before that time.
     """
     reader = PdfFileReader(io.BytesIO(data), strict=False)
     sigs = list(reader.embedded_regular_signatures)
     if not sigs:
         return LongTermResult(False, "NO_SIGNATURE", at, None, (), "no signature")
-    policy = CertValidationPolicySpec(
-        trust_manager=SimpleTrustManager.build(roots),  # type: ignore[no-untyped-call]
-        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
-    )
-    rule = (
-        RevinfoOnlineFetchingRule.LOCAL_ONLY
-        if fetcher_backend is None
-        else RevinfoOnlineFetchingRule.ALWAYS_FETCH
-    )
-    spec = PdfSignatureValidationSpec(
-        SignatureValidationSpec(
-            cert_validation_policy=policy,
-            revinfo_gathering_policy=RevocationInfoGatheringSpec(
-                online_fetching_rule=rule, fetcher_backend=fetcher_backend
-            ),
+    with pinned_clock(at):
+        spec = PdfSignatureValidationSpec(_spec(roots, fetcher_backend))
+        result = asyncio.run(ades_lta_validation(sigs[0], spec, timing_info=_timing(at)))
+        indication = getattr(result.ades_subindic, "name", str(result.ades_subindic))
+        signed = getattr(result, "best_signature_time", None)
+        revoked = None
+        if signed is not None and indication not in ("REVOKED", "REVOKED_NO_POE"):
+            revoked = _revoked_by_signing_time(sigs[0], reader, roots, signed, fetcher_backend)
+    if revoked is not None:
+        return LongTermResult(
+            False, "REVOKED_NO_POE", at, signed, (), revoked.failure_msg or "", revoked.at
         )
-    )
-    timing = ValidationTimingInfo(
-        validation_time=at, best_signature_time=at, point_in_time_validation=True
-    )
-    result = asyncio.run(ades_lta_validation(sigs[0], spec, timing_info=timing))
-    indication = getattr(result.ades_subindic, "name", str(result.ades_subindic))
     passed = indication == "OK"
+    details = getattr(result.api_status, "revocation_details", None)
     return LongTermResult(
         passed,
         indication,
         at,
-        getattr(result, "best_signature_time", None),
+        signed,
         () if passed else what_is_missing(reader),
         result.failure_msg or "",
+        getattr(details, "revocation_date", None),
     )
+
+
+@dataclass(frozen=True)
+class _Revoked:
+    at: dt.datetime
+    failure_msg: str | None
+
+
+def _revoked_by_signing_time(
+    sig: Any,
+    reader: PdfFileReader,
+    roots: list[asn1_x509.Certificate],
+    signed: dt.datetime,
+    fetcher_backend: FetcherBackend | None,
+) -> _Revoked | None:
+    """When the signature is validated as of ``signed`` (its best proven time), with the
+    document's validation data and any fetched, the revocation date that came before it."""
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+        local = LocalKnowledge(
+            known_ocsps=[c for o in dss.ocsps for c in OCSPContainer.load_multi(_ocsp_response(o))],
+            known_crls=[CRLContainer(_crl(c)) for c in dss.crls],
+            known_certs=list(dss.load_certs()),
+        )
+    except NoDSSFoundError:
+        local = LocalKnowledge()
+    check = asyncio.run(
+        ades_with_time_validation(
+            sig.signed_data,
+            _spec(roots, fetcher_backend, local),
+            timing_info=_timing(signed),
+            raw_digest=sig.compute_digest(),
+            status_cls=PdfSignatureStatus,
+        )
+    )
+    details = getattr(check.api_status, "revocation_details", None)
+    if check.ades_subindic != AdESIndeterminate.REVOKED_NO_POE or details is None:
+        return None
+    return _Revoked(details.revocation_date, check.failure_msg)
+
+
+def _ocsp_response(ref: Any) -> asn1_ocsp.OCSPResponse:
+    return asn1_ocsp.OCSPResponse.load(ref.get_object().read_data(DecodePurpose.OCSP_RESPONSE))
+
+
+def _crl(ref: Any) -> asn1_crl.CertificateList:
+    return asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL))

@@ -203,11 +203,11 @@ REASONS: dict[str, tuple[str, str]] = {
         "{detail_zh}。請向學校申請文件的新副本。",
     ),
     "signed_after_revocation": (
-        "The certificate that signed this document was revoked, and its timestamps do not "
-        "prove it was signed before the revocation: it cannot be told apart from a forgery. "
-        "Ask the school for a new document.",
-        "簽署本文件的憑證已被撤銷，且文件時戳無法證明其係於撤銷前簽署，無法與偽造文件區分。"
-        "請向學校申請新文件。",
+        "The certificate that signed this document was revoked on {revoked}, and the earliest "
+        "time its timestamps prove the document existed is {signed}, after the revocation: it "
+        "cannot be told apart from a forgery. Ask the school for a new document.",
+        "簽署本文件的憑證已於{revoked}撤銷，而文件時戳所能證明其存在的最早時間為{signed}，"
+        "晚於撤銷時間，無法與偽造文件區分。請向學校申請新文件。",
     ),
     "status_list_of_another_school": (
         "{school}'s status list is signed with the key of another school ({other}), so the "
@@ -350,9 +350,10 @@ CHECKS: dict[str, tuple[str, str]] = {
         "（AdES 長期驗證）",
     ),
     "chain_revoked_before": (
-        "the signing certificate was revoked before the document's timestamps prove it was "
-        "signed (AdES long-term validation)",
-        "文件時戳證明的簽署時間晚於簽章憑證的撤銷時間（AdES 長期驗證）",
+        "the signing certificate was revoked on {revoked}, before {signed}, the earliest time "
+        "the document's timestamps prove it existed (AdES validation as of that time)",
+        "簽章憑證已於{revoked}撤銷，早於文件時戳所能證明其存在的最早時間{signed}"
+        "（依該時間所作的 AdES 驗證）",
     ),
     "chain_not_long_term": (
         "the signing certificate expired on {expired}, and {detail}",

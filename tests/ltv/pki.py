@@ -56,8 +56,12 @@ _KU_SIGN = {
 }
 
 
-def config(key_dir: Path, url: str, signer_valid_to: str) -> dict[str, Any]:
-    """certomancer's configuration: root → issuing CA → the school's signing certificate."""
+def config(
+    key_dir: Path, url: str, signer_valid_to: str, signer_revoked: str | None = None
+) -> dict[str, Any]:
+    """certomancer's configuration: root → issuing CA → the school's signing certificate,
+    revoked (for key compromise) from ``signer_revoked`` when given: its CRL and OCSP say so
+    to anyone asking as of a later time."""
     tsa_exts = [
         {
             "id": "key_usage",
@@ -113,6 +117,9 @@ def config(key_dir: Path, url: str, signer_valid_to: str) -> dict[str, Any]:
                         "interm",
                         valid_to=signer_valid_to,
                         extensions=[_KU_SIGN, *revocation_pointers],
+                        revocation=None
+                        if signer_revoked is None
+                        else {"revoked-since": signer_revoked, "reason": "key_compromise"},
                     ),
                     "ocsp": _cert("interm", profiles=["ocsp-responder"]),
                     "tsa": _cert("root", extensions=[*tsa_exts, *root_crl]),
@@ -209,6 +216,7 @@ def live_pki(
     key_dir: Path,
     *,
     signer_valid_to: str = FAR,
+    signer_revoked: str | None = None,
     at_time: dt.datetime | None = None,
     port: int = 0,
 ) -> Iterator[LivePki]:
@@ -217,7 +225,7 @@ def live_pki(
         write_keys(key_dir)
     server = make_server("127.0.0.1", port, _Placeholder(), threaded=True, request_handler=_Quiet)
     url = f"http://127.0.0.1:{server.server_port}"
-    cfg = config(key_dir, url, signer_valid_to)
+    cfg = config(key_dir, url, signer_valid_to, signer_revoked)
     (key_dir / "certomancer.yml").write_text(yaml.safe_dump(cfg))
     pki = CertomancerConfig(cfg, key_search_dir=str(key_dir))
     arch = pki.get_pki_arch(ArchLabel(ARCH))

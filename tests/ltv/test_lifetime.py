@@ -37,12 +37,12 @@ from verifier.status import IssuerTrust
 YEAR = dt.timedelta(days=365)
 
 
-def _issue(home: Path, student: str) -> tuple[bytes, str]:
+def _issue(home: Path, student: str, now: dt.datetime = NOW) -> tuple[bytes, str]:
     with Authority(home) as auth:
-        auth.record_collection(student, COLLECTED, doc_type="diploma_zh", now=NOW, actor=ACTOR)
+        auth.record_collection(student, COLLECTED, doc_type="diploma_zh", now=now, actor=ACTOR)
         report = auth.issue(
             [IssueRequest("diploma_zh", student)],
-            now=NOW,
+            now=now,
             actor=ACTOR,
             produce=Producer(auth.keys_dir, PASSPHRASE),
         )
