@@ -11,15 +11,18 @@ Home layout (under the authority's home)::
     log/state.json   the commit point: origin, size, root, last logged seq, time, every size
     log/public/      the published ``log/`` tree, exactly as it is copied out on each publish
 
-The format is :mod:`certseal.eventlog`'s; appending ``k`` events costs ``O(k + log n)``
-hashes and reads at most one partial tile per level, whatever the size of the log.
+The format is :mod:`certseal.eventlog`'s and the folder is written by
+:class:`certseal.logfolder.LogFolder`, as the trust list's log is: appending ``k`` events costs
+``O(k + log n)`` hashes and reads at most one partial tile per level, whatever the size of the
+log. What is the authority's own: its leaves come from the registry, and ``state.json`` also
+records the last registry event logged.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,32 +31,10 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from authority.registry import Registry
-from certseal import tlog
-from certseal.canonical import canonical_bytes
-from certseal.errors import ConfigurationError, DeserializationError, InputError
-from certseal.eventlog import (
-    LISTING_PATH,
-    TILE_BYTES,
-    TILE_HEIGHT,
-    TILE_WIDTH,
-    TIME_PREFIX,
-    LogEvent,
-    LogRef,
-    TileCache,
-    TiledTree,
-    bundle_path,
-    checkpoint_path,
-    consistency_path,
-    decode_bundle,
-    encode_bundle,
-    fetched_tiles,
-    listing_bytes,
-    subtree_roots,
-    tile_path,
-)
-from certseal.fetch import published_fetcher
-from certseal.files import publish_tree, write_file, write_once
-from certseal.timeutil import format_time, parse_time
+from certseal.errors import ConfigurationError, DeserializationError
+from certseal.eventlog import LOG_DIR, LogEvent, LogRef
+from certseal.files import write_file
+from certseal.logfolder import LogFolder, LogHead, numbered_leaves
 
 
 def log_origin(verify_url: str) -> str:
@@ -69,37 +50,25 @@ def log_origin(verify_url: str) -> str:
 
 
 @dataclass(frozen=True)
-class LogState:
-    """What the log holds as of its last checkpoint."""
+class LogState(LogHead):
+    """What the log holds as of its last checkpoint, and the last registry event logged."""
 
-    ref: LogRef  # origin, size and root
-    through_seq: int  # the last registry event logged
-    time: str
-    sizes: tuple[int, ...]  # every checkpoint signed, ascending
+    through_seq: int
 
-    @property
-    def origin(self) -> str:
-        return self.ref.origin
-
-    @property
-    def size(self) -> int:
-        return self.ref.size
-
-    @property
-    def root(self) -> bytes:
-        return self.ref.root
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if type(self.through_seq) is not int or self.through_seq < 0:
+            raise DeserializationError("the last registry event logged must be a number")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            **self.ref.to_dict(),
-            "through_seq": self.through_seq,
-            "time": self.time,
-            "sizes": list(self.sizes),
-        }
+        # The reference first, then the registry's mark, then the head's time and sizes: the
+        # order state.json has always had (the reference's keys are not repeated).
+        return {**self.ref.to_dict(), "through_seq": self.through_seq, **super().to_dict()}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LogState:
-        return cls(LogRef.from_dict(d), d["through_seq"], d["time"], tuple(d["sizes"]))
+    def from_dict(cls, d: Mapping[str, Any]) -> LogState:
+        head = LogHead.from_dict(d)
+        return cls(head.checkpoint, head.sizes, d["through_seq"])
 
 
 class TransparencyLog:
@@ -108,6 +77,7 @@ class TransparencyLog:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.public = root / "public"
+        self.folder = LogFolder(self.public)
 
     def state(self) -> LogState | None:
         path = self.root / "state.json"
@@ -166,13 +136,10 @@ class TransparencyLog:
         even for an empty log.
         """
         state = self.state()
-        size = state.size if state else 0
-        for i, ev in enumerate(events):
-            if ev.index != size + i:
-                raise ValueError(f"event {i} is numbered {ev.index}, not {size + i}")
-        if state is not None and not events:
+        leaves = numbered_leaves(events, state.size if state else 0)
+        if state is not None and not leaves:
             return state.ref
-        return self._extend(state, [ev.to_bytes() for ev in events], through_seq, origin, now, key)
+        return self._extend(state, leaves, through_seq, origin, now, key)
 
     def _extend(
         self,
@@ -183,73 +150,13 @@ class TransparencyLog:
         now: dt.datetime,
         key: ec.EllipticCurvePrivateKey,
     ) -> LogRef:
-        old = state.size if state else 0
-        origin = state.origin if state else origin
-        if state is not None and now < parse_time(state.time):
-            raise InputError(
-                f"cannot sign a checkpoint dated {format_time(now)}, before the last one "
-                f"({state.time}): check the clock",
-                f"檢查點時間 {format_time(now)} 早於前一個（{state.time}），請檢查時鐘",
-            )
-        for rel, data in self._new_tiles(old, leaves).items():
-            self._write(rel, data, replace=False)
-        new = old + len(leaves)
-        tree = TiledTree(new, TileCache(fetched_tiles(published_fetcher(str(self.root), "public"))))
-        root = tree.root()
-        if state is not None:
-            # A damaged home copy must stop the publish, not reach the public.
-            if tree.root(old) != state.root:
-                raise ConfigurationError(
-                    "the transparency log's tiles no longer match its last checkpoint",
-                    "透明紀錄的雜湊圖塊與上一個檢查點不符",
-                )
-            if old and new > old:
-                proof = tree.consistency_proof(old)
-                tlog.verify_consistency(proof, state.root, root)
-                self._write(consistency_path(old, new), canonical_bytes(proof.to_dict()))
-        time = format_time(now)
-        cp = tlog.Checkpoint(origin, new, root, (TIME_PREFIX + time,))
-        note = tlog.sign_checkpoint(cp, origin, key).encode()
-        sizes = (*(state.sizes if state else ()), new)
-        # Files above the committed size may be left by an interrupted publish: replaced here.
-        self._write(checkpoint_path(new), note)
-        self._write(LISTING_PATH, listing_bytes(origin, sizes))
-        self._write(checkpoint_path(), note)
-        committed = LogState(LogRef.for_checkpoint(cp), through_seq, time, sizes)
+        head = self.folder.extend(state, leaves, origin=origin, now=now, key=key)
+        # The commit point moves last: files above it are replaced by the next append.
+        committed = LogState(head.checkpoint, head.sizes, through_seq)
         write_file(self.root / "state.json", json.dumps(committed.to_dict()).encode())
         return committed.ref
-
-    def _new_tiles(self, old: int, leaves: Sequence[bytes]) -> dict[str, bytes]:
-        """The bundles and tiles that appending ``leaves`` to a tree of ``old`` creates."""
-        read = fetched_tiles(published_fetcher(str(self.root), "public"))
-        files: dict[str, bytes] = {}
-        if not leaves:
-            return files
-        first = old // TILE_WIDTH
-        kept = old % TILE_WIDTH
-        run = list(leaves)
-        if kept:
-            previous = decode_bundle((self.public / bundle_path(first, kept)).read_bytes())
-            run = previous + run
-        for at in range(0, len(run), TILE_WIDTH):
-            chunk = run[at : at + TILE_WIDTH]
-            files[bundle_path(first + at // TILE_WIDTH, len(chunk))] = encode_bundle(chunk)
-        fresh = b"".join(tlog.leaf_hash(leaf) for leaf in leaves)
-        level, count = 0, old
-        while fresh:
-            first, kept = divmod(count, TILE_WIDTH)
-            hashes = (read(level, first, kept) if kept else b"") + fresh
-            for at in range(0, len(hashes), TILE_BYTES):
-                tile = hashes[at : at + TILE_BYTES]
-                files[tile_path(level, first + at // TILE_BYTES, len(tile) // 32)] = tile
-            fresh = subtree_roots(hashes)  # the tiles this run completed, one level up
-            level, count = level + 1, count >> TILE_HEIGHT
-        return files
-
-    def _write(self, rel: str, data: bytes, *, replace: bool = True) -> None:
-        (write_file if replace else write_once)(self.public / rel, data)
 
     def publish(self, out_dir: Path) -> int:
         """Copy the log into ``out_dir/log``: files it lacks, then the mutable ones, the latest
         checkpoint last. Returns how many files were written."""
-        return publish_tree(self.public, out_dir / "log", (LISTING_PATH, checkpoint_path()))
+        return self.folder.publish(out_dir / LOG_DIR)

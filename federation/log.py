@@ -1,10 +1,13 @@
 """The trust list's transparency log: every change the operator publishes is a leaf.
 
-The tree, proofs and checkpoints are :mod:`certseal.tlog`'s and the published layout is
-:mod:`certseal.eventlog`'s (C2SP tlog-tiles), so auditors read it with the same
-:class:`certseal.eventlog.PublishedLog`; only the leaves differ (:class:`TrustEvent`). The log
-holds a few events per school, so each append rebuilds the tiles from all leaves and writes
-those not yet there; tiles already published must come out identical.
+The tree, proofs and checkpoints are :mod:`certseal.tlog`'s, the published layout is
+:mod:`certseal.eventlog`'s (C2SP tlog-tiles) and the folder is written by
+:class:`certseal.logfolder.LogFolder`, exactly as a school's log is, so auditors read it with the
+same :class:`certseal.eventlog.PublishedLog`; only the leaves differ (:class:`TrustEvent`).
+
+The operator's ``state.json`` is the commit point and keeps only the log's size; the home keeps
+every leaf (``leaves.jsonl``, one canonical JSON line each) for the operator to replay, and the
+last committed checkpoint is read back from the published folder.
 """
 
 from __future__ import annotations
@@ -16,24 +19,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from certseal import tlog
-from certseal.canonical import canonical_bytes
 from certseal.errors import ConfigurationError
-from certseal.eventlog import (
-    LISTING_PATH,
-    TILE_BYTES,
-    TILE_WIDTH,
-    TIME_PREFIX,
-    bundle_path,
-    checkpoint_path,
-    consistency_path,
-    encode_bundle,
-    listing_bytes,
-    parse_listing,
-    subtree_roots,
-    tile_path,
-)
-from certseal.files import write_file, write_once
-from certseal.timeutil import format_time
+from certseal.files import write_file
+from certseal.logfolder import LogFolder, numbered_leaves
 from certseal.trustlist import TrustEvent
 
 LEAVES = "leaves.jsonl"
@@ -45,6 +33,7 @@ class TrustLog:
     def __init__(self, home: Path, public: Path) -> None:
         self.home = home
         self.public = public
+        self.folder = LogFolder(public, ("the trust-list log", "信任清單紀錄"))
 
     def leaves(self, size: int) -> list[bytes]:
         """The first ``size`` leaves (the committed ones; later lines were never published)."""
@@ -69,39 +58,24 @@ class TrustLog:
         now: dt.datetime,
         key: ec.EllipticCurvePrivateKey,
     ) -> tlog.Checkpoint:
-        """Append ``events`` (numbered from ``size`` on) and sign a checkpoint of the new tree."""
+        """Append ``events`` (numbered from ``size`` on) and sign a checkpoint of the new tree.
+
+        Raises:
+            ConfigurationError: the home's leaves or the published tiles are not those the
+                last checkpoint signed.
+            InputError: ``now`` is before the last checkpoint's time.
+        """
         if not events:
             raise ValueError("a checkpoint is signed only over new events")
         old = self.leaves(size)
-        for i, ev in enumerate(events):
-            if ev.index != size + i:
-                raise ValueError(f"event {i} is numbered {ev.index}, not {size + i}")
-        leaves = old + [ev.to_bytes() for ev in events]
-        write_file(self.home / LEAVES, b"".join(leaf + b"\n" for leaf in leaves))
-        hashes = b"".join(tlog.leaf_hash(leaf) for leaf in leaves)
-        for at in range(0, len(leaves), TILE_WIDTH):
-            chunk = leaves[at : at + TILE_WIDTH]
-            write_once(
-                self.public / bundle_path(at // TILE_WIDTH, len(chunk)), encode_bundle(chunk)
+        new = numbered_leaves(events, size)
+        head = self.folder.head(size) if size else None
+        # The leaves are replayed from this file, not from the tiles: it must be what was signed.
+        if head is not None and tlog.merkle_root(b"".join(map(tlog.leaf_hash, old))) != head.root:
+            raise ConfigurationError(
+                f"the trust-list log's leaves in {self.home / LEAVES} are not those its last "
+                "checkpoint signed",
+                "信任清單紀錄的葉節點與上一個檢查點不符",
             )
-        level, level_hashes = 0, hashes
-        while level_hashes:
-            for at in range(0, len(level_hashes), TILE_BYTES):
-                tile = level_hashes[at : at + TILE_BYTES]
-                rel = tile_path(level, at // TILE_BYTES, len(tile) // tlog.HASH_SIZE)
-                write_once(self.public / rel, tile)
-            level, level_hashes = level + 1, subtree_roots(level_hashes)
-        tree = tlog.MerkleTree(hashes)
-        new = tree.size
-        if 0 < size < new:
-            proof = tree.consistency_proof(size)
-            write_once(self.public / consistency_path(size, new), canonical_bytes(proof.to_dict()))
-        cp = tlog.Checkpoint(origin, new, tree.root(), (TIME_PREFIX + format_time(now),))
-        note = tlog.sign_checkpoint(cp, origin, key).encode()
-        listing = self.public / LISTING_PATH
-        sizes = parse_listing(listing.read_bytes()) if listing.exists() else []
-        sizes = [s for s in sizes if s < new] + [new]
-        write_file(self.public / checkpoint_path(new), note)
-        write_file(listing, listing_bytes(origin, sizes))
-        write_file(self.public / checkpoint_path(), note)
-        return cp
+        write_file(self.home / LEAVES, b"".join(leaf + b"\n" for leaf in old + new))
+        return self.folder.extend(head, new, origin=origin, now=now, key=key).checkpoint
