@@ -99,7 +99,11 @@
       "next_resaved",
     ],
     [["school_not_in_trust_list"], "next_not_member"],
-    [["school_not_active", "key_not_valid_at_issuance", "key_compromised"], "next_new_document"],
+    [
+      ["school_not_active", "key_not_valid_at_issuance", "key_compromised", "long_term_unproven",
+        "signed_after_revocation"],
+      "next_new_document",
+    ],
     [["status_list_of_another_school", "listed_by_another_school"], "next_ask_school"],
     [["school_suspended"], "next_suspended"],
     [["status_unavailable"], "next_unavailable"],
