@@ -114,6 +114,17 @@ REASONS: dict[str, tuple[str, str]] = {
         "以 PDF 程式開啟後另存的檔案雖保留學校的簽章，但已不是學校核發的檔案，"
         "其內容無法確認，可能與核發的文件不同。",
     ),
+    # A file whose one signature can no longer be read, not laid out as signed: re-saved by a
+    # program that damaged the signature (pypdf, on every print-locked document) or changed.
+    "signature_damaged": (
+        "The file's digital signature can no longer be read, and the file is not the one that "
+        "was signed: it was re-saved by a PDF program that damaged the signature (some do so "
+        "with print-locked documents such as transcripts), or it was changed. Nothing in it "
+        "can be verified: ask the holder for the original attachment.",
+        "此檔案的數位簽章已無法讀取，且已不是當初簽署的檔案：檔案曾以 PDF 程式另存而損壞了簽章"
+        "（部分程式另存成績單等鎖定列印的文件時會如此），或檔案遭到修改。"
+        "其內容皆無法驗證，請向文件持有人索取原始附件。",
+    ),
     "batch_empty": (
         "No file was sent. Add the documents to check: PDF files, or one ZIP file of them.",
         "未收到任何檔案。請加入要驗證的文件：PDF 檔，或一個內含 PDF 檔的 ZIP 壓縮檔。",
@@ -260,6 +271,10 @@ CHECKS: dict[str, tuple[str, str]] = {
     "sig_not_certification": (
         "the signature is not a certification signature forbidding changes",
         "簽章不是禁止修改的認證簽章",
+    ),
+    "sig_damaged": (
+        "one signature, whose value is no longer a signature; the file is not laid out as signed",
+        "一個簽章，但其簽章值已無法讀取；檔案已非簽章時的編排",
     ),
     "sig_intact": ("the signature matches the signed bytes", "簽章與已簽署的內容相符"),
     "sig_broken": ("the signed bytes were changed", "已簽署的內容遭到修改"),

@@ -18,7 +18,7 @@ cannot lend its number.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,16 +56,18 @@ class ResavedCopy:
     ``sig``: the signature digest; ``root``: SHA-256 (hex) of the configured root (or, in the
     national verifier, the school's certificate) it chained to; ``twin_name`` and
     ``twin_valid_from``: the copy's twin's ``name`` and ``validFrom`` when its own signature
-    holds with the PDF signer's key, else None.
+    holds with the PDF signer's key, else None; ``signer``: SHA-256 (hex) of the signing
+    certificate, by which the key is judged as of the named document's issuance.
     """
 
     sig: str
     root: str
     twin_name: str | None = None
     twin_valid_from: str | None = None
+    signer: str | None = None
 
     def __post_init__(self) -> None:
-        for value in (self.sig, self.root):
+        for value in (self.sig, self.root, *([] if self.signer is None else [self.signer])):
             if not isinstance(value, str) or not _HEX64.fullmatch(value):
                 raise ValueError("a re-saved copy's digests are 64 lower-case hex digits")
         for text in (self.twin_name, self.twin_valid_from):
@@ -78,13 +80,16 @@ class ResavedCopy:
             "root": self.root,
             "twin_name": self.twin_name,
             "twin_valid_from": self.twin_valid_from,
+            "signer": self.signer,
         }
 
     @classmethod
     def from_dict(cls, d: object) -> ResavedCopy:
         if not isinstance(d, dict):
             raise TypeError("a re-saved copy is an object")
-        return cls(d["sig"], d["root"], d.get("twin_name"), d.get("twin_valid_from"))
+        return cls(
+            d["sig"], d["root"], d.get("twin_name"), d.get("twin_valid_from"), d.get("signer")
+        )
 
 
 @dataclass(frozen=True)
@@ -197,6 +202,11 @@ def source_of(
     return next(((s, st) for s, st in loaded if s is src), None)
 
 
+Judge = Callable[[Entry], tuple[tuple[Check, ...], tuple[Reason, ...]]]
+"""The engine's judgement of the key as of an entry's issuance (verifier/federation.py): the
+entry's ``transparency_log`` and ``trust_list`` checks and their reasons."""
+
+
 def answer(
     checks: list[Check],
     reasons: list[Reason],
@@ -205,10 +215,15 @@ def answer(
     listed: tuple[StatusSource, TrustedState],
     store: Store,
     info: StatusListInfo,
+    judge: Judge | None = None,
 ) -> Verification:
     """The answer for a re-saved copy whose school's list is loaded: a failure that names the
     issued document its signature was made for when the list has it (and says revoked or
-    superseded when it is), else the school alone, as before the list carried digests."""
+    superseded when it is), else the school alone, as before the list carried digests.
+
+    ``judge`` (nationally, or a school with a key history): the named document's key judged
+    as of its issuance, so a copy never reads better than its original would (a key not valid
+    then, or compromised, a school not active then or suspended since)."""
     src, state = listed
     issuer = state.snapshot.issuer
     names = {"issuer": issuer.name_en, "issuer_zh": issuer.name_zh}
@@ -235,8 +250,14 @@ def answer(
         "type_zh": dtype.name_zh if dtype else entry.doc_type,
         "issued_at": entry.issued_at,
     }
-    checks += [Check("status_list", "failed", "status_resaved", {**version, **kind}), *skipped]
+    checks.append(Check("status_list", "failed", "status_resaved", {**version, **kind}))
     reasons.append(Reason("not_issued"))
+    if judge is None:
+        checks += skipped
+    else:
+        judged, why = judge(entry)
+        checks += judged
+        reasons += why
     if entry.state == "revoked":
         # A copy of a revoked document says so: the re-save must not hide it.
         en, zh = REASON_CODES.get(entry.reason_code or "other", REASON_CODES["other"])

@@ -38,6 +38,9 @@ FAILURE_CODES = (
     "bad_request",
     # A copy of an issued document, re-saved by a PDF program: named, never a success.
     "resaved_copy",
+    # Its one signature no longer readable in a re-saved or changed file (pypdf's re-saves of
+    # print-locked documents): said in plain words rather than "damaged PDF".
+    "signature_damaged",
     # A batch refused as a whole (verifier/batch.py): nothing in it was checked.
     "batch_empty",
     "batch_too_many",
