@@ -31,7 +31,7 @@ from verifier.pdfcheck import (
     proven_extended_copy,
     sniff,
 )
-from verifier.resaved import ResavedCopy
+from verifier.resaved import Judge, ResavedCopy
 from verifier.resaved import answer as resaved_answer
 from verifier.resaved import source_of as resaved_source
 from verifier.result import Check, DocumentInfo, Reason, StatusListInfo, Verification
@@ -178,10 +178,17 @@ class Verifier:
             held = resaved_source(resaved, loaded, self._root_owner, fed)
             if held is not None:
                 info = _info(*held, now, self._held(*held).checkpoint)
-                return resaved_answer(checks, reasons, sha, resaved, held, self.counter, info)
+                judge = self._copy_judge(fed, *held, resaved.signer)
+                return resaved_answer(
+                    checks, reasons, sha, resaved, held, self.counter, info, judge
+                )
         if fed is not None and found is None:
             # Listed by no school: answered from the list of the school whose key signed it.
-            unlisted = national.unlisted(fed, sig.trust_anchor, loaded)
+            anchor = sig.trust_anchor.sha256.hex() if sig.trust_anchor is not None else None
+            if isinstance(resaved, ResavedCopy):
+                # A copy whose school's list is not loaded: why, as for the original.
+                anchor = resaved.root
+            unlisted = national.unlisted(fed, anchor, loaded)
             if isinstance(unlisted, national.Refusal):
                 checks.append(unlisted.check)
                 checks += [Check(n, "skipped", "skipped_earlier") for n in STATUS_CHECKS[1:]]
@@ -354,6 +361,30 @@ class Verifier:
             if check.status == "passed" and len(held.checks) < _PROVEN_MAX:
                 held.checks[sha] = check
         return check
+
+    def _copy_judge(
+        self, fed: Federated | None, src: StatusSource, state: TrustedState, signer: str | None
+    ) -> Judge | None:
+        """For a re-saved copy: judge the key its kept signature was made with as the original
+        would be, as of the named document's issuance (nationally, the school's standing too),
+        with that document's log check; None when nothing more than the list is judged."""
+        is_school = fed is not None and isinstance(src, national.SchoolSource)
+        history = src.key_history
+        if not is_school and (history is None or not history.says_more):
+            return None
+
+        def judge(entry: Entry) -> tuple[tuple[Check, ...], tuple[Reason, ...]]:
+            log_check = self._proven_log_check(src, state, entry, entry.sha256)
+            logged = self._logged_before(src, state, entry)
+            if fed is not None and isinstance(src, national.SchoolSource):
+                found = national.judge_listed(fed, src, entry, signer, log_check, logged)
+            else:
+                assert history is not None
+                issuer = state.snapshot.issuer
+                found = national.judge_own_key(history, issuer, entry, signer, log_check, logged)
+            return (log_check, found.check), found.reasons
+
+        return judge
 
     def _stored_seen(self) -> dict[str, StoredSeen]:
         """Every list's shared trusted state for this answer, in one read of the store when

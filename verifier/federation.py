@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import cms
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -438,15 +437,16 @@ def unlisted_signer(reason: Reason) -> Reason:
 
 def unlisted(
     fed: Federated,
-    anchor: asn1_x509.Certificate | None,
+    anchor: str | None,
     loaded: list[tuple[StatusSource, TrustedState]],
 ) -> tuple[StatusSource, TrustedState] | Refusal:
     """The list to report a file listed by no school against: its signer's school's.
 
-    ``anchor`` is the certificate the signature chained to (a school's signing certificate);
-    None when the signature is not a school's, or not valid.
+    ``anchor`` is the SHA-256 (hex) of the certificate the signature chained to (a school's
+    signing certificate; a re-saved copy's kept signature too); None when the signature is not
+    a school's, or not valid.
     """
-    holders = [] if anchor is None else fed.trust_list.holders(cert_sha256=anchor.sha256.hex())
+    holders = [] if anchor is None else fed.trust_list.holders(cert_sha256=anchor)
     if not holders:
         return Refusal(
             Check("status_list", "failed", "status_missing_federation"), Reason("not_issued")

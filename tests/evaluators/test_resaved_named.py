@@ -241,3 +241,41 @@ def test_the_signature_index_points_and_counts(store: Store) -> None:
     assert store.issued_alike("demo", "transcript", "2026-06-22") == 0
     with pytest.raises(ValueError, match="not a listed document"):
         store.record_indexed("demo", "e" * 64, [("short", None, "diploma_zh", "x")])
+
+
+# -- a school's own key history: the copy judged as its original ------------------------------
+def test_a_copy_of_a_document_signed_with_a_compromised_key_says_so(
+    home: Path, tmp_path: Path
+) -> None:
+    """A school's verifier with the school's key history: a copy of a document its log proves
+    issued before the compromise reads as the original (key logged in time); a copy of one
+    issued after the compromise fails for it, as the original does."""
+    from authority.rotation import key_compromised
+    from tests.keys.conftest import Steps
+
+    hour = dt.timedelta(hours=1)
+    steps = Steps(home, tmp_path / "site")
+    proven = steps.issue(NOW)
+    steps.publish(NOW + hour)
+    after = steps.issue(NOW + 4 * hour)
+    with Authority(home) as auth:
+        key_compromised(
+            auth.keys_dir, auth.school, auth.registry, role="signing", since=NOW + 3 * hour,
+            passphrase=PASSPHRASE, now=NOW + 5 * hour,
+        )  # fmt: skip
+    steps.publish(NOW + 6 * hour)
+    at = NOW + 7 * hour
+    verifier = steps.verifier(tmp_path)
+    for doc, judged, detail in (
+        (proven, (), "school_key_logged"),
+        (after, ("key_compromised",), "school_key_problem"),
+    ):
+        original = verifier.verify(steps.pdf(doc), at)
+        assert original.codes == judged
+        copy = verifier.verify(with_qpdf(steps.pdf(doc), tmp_path), at)
+        assert copy.codes == ("resaved_copy", "not_issued", *judged), copy.codes
+        trust = next(c for c in copy.checks if c.name == "trust_list")
+        assert trust == next(c for c in original.checks if c.name == "trust_list")
+        assert trust.detail == detail
+        log = next(c for c in copy.checks if c.name == "transparency_log")
+        assert log.status == "passed"
