@@ -170,3 +170,10 @@ class StoreUnavailableError(CertsealError):
     """The verifier's shared store (counts, trusted status-list state) cannot be reached."""
 
     code = "store_unavailable"
+
+
+class IndexBusyError(StoreUnavailableError):
+    """Another thread is building the store's index of a list (the signature index): this
+    lookup does without it rather than wait."""
+
+    code = "index_busy"

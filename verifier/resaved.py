@@ -18,12 +18,13 @@ cannot lend its number.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from certseal.doctypes import DOCUMENT_TYPES
-from certseal.errors import CertsealError
+from certseal.errors import CertsealError, IndexBusyError
 from certseal.statuslist import (
     REASON_CODES,
     Bucket,
@@ -42,6 +43,9 @@ if TYPE_CHECKING:  # the national verifier's types; nothing of it is needed to r
     from verifier.federation import Federated
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+# One thread per process and school reads the shards for the signature index (index()).
+_INDEXING: dict[str, threading.Lock] = {}
+_INDEXING_LOCK = threading.Lock()
 # A document number as the school's format prints it (e.g. DEMO-DIP-2026-000001, or
 # 「(115)示大字第000123號」): printable, on one line, short.
 _NUMBER = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,78}[^\s\x00-\x1f\x7f])?")
@@ -128,9 +132,27 @@ def index(src: StatusSource, state: TrustedState, store: Store) -> None:
     changes). Done once per publication, by the first re-saved copy that needs it."""
     issuer = src.trust.name
     snapshot = state.timestamp.snapshot.sha256
+    if snapshot in store.indexed(issuer):
+        return
+    with _INDEXING_LOCK:
+        lock = _INDEXING.setdefault(issuer, threading.Lock())
+    if not lock.acquire(blocking=False):
+        # Another thread is reading this school's shards: this copy is named after the school
+        # alone rather than holding a thread while it waits (a flood of copies after a
+        # publication must not take the threads genuine documents need).
+        raise IndexBusyError("the list's signature index is being built", "正在建立清單的簽章索引")
+    try:
+        _index(src, state, store, issuer, snapshot)
+    finally:
+        lock.release()
+
+
+def _index(
+    src: StatusSource, state: TrustedState, store: Store, issuer: str, snapshot: str
+) -> None:
     done = store.indexed(issuer)
     if snapshot in done:
-        return
+        return  # indexed by another thread or worker meanwhile
     for bref in state.snapshot.buckets.values():
         bucket = Bucket.from_bytes(fetch_pinned(src.fetch, bucket_path(bref), bref, "bucket"))
         for sref in bucket.shards.values():

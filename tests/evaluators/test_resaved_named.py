@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -279,3 +280,40 @@ def test_a_copy_of_a_document_signed_with_a_compromised_key_says_so(
         assert trust.detail == detail
         log = next(c for c in copy.checks if c.name == "transparency_log")
         assert log.status == "passed"
+
+
+def test_while_one_thread_builds_the_index_another_copy_names_the_school_at_once(
+    issued: Issued, tmp_path: Path
+) -> None:
+    """The first copies after a publication: one thread reads the shards; a copy arriving
+    meanwhile is answered at once, naming the school, instead of holding a thread; once the
+    index is built, copies name the document again."""
+    import threading
+
+    engine = engine_over(issued, tmp_path)
+    store = engine.counter
+    original, entered, release = store.record_indexed, threading.Event(), threading.Event()
+
+    def slow_record(issuer: str, shard: str, rows: Any) -> None:
+        # The first thread's index build, held half-way until the second copy was answered.
+        entered.set()
+        assert release.wait(30)
+        original(issuer, shard, rows)
+
+    store.record_indexed = slow_record  # type: ignore[method-assign]
+    copy = with_qpdf(issued.pdf("genuine"), tmp_path)
+    first: list[Verification] = []
+    worker = threading.Thread(target=lambda: first.append(engine.verify(copy, NOW)))
+    worker.start()
+    try:
+        assert entered.wait(60), "the first copy never read a shard"
+        meanwhile = engine.verify(copy, NOW)
+    finally:
+        release.set()
+        worker.join(60)
+    assert meanwhile.codes == ("resaved_copy", "not_issued")
+    assert f"a document signed by {SCHOOL}" in messages(meanwhile)[0]
+    assert "Chinese diploma issued by" in messages(first[0])[0]
+    store.record_indexed = original  # type: ignore[method-assign]
+    again = engine.verify(copy, NOW)
+    assert "Chinese diploma issued by" in messages(again)[0]
