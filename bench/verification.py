@@ -193,6 +193,22 @@ def _wrk(
     return int(n) / (int(micros) / 1e6), float(p99), int(status_err) + int(sock_err), per_request
 
 
+def _answered(base: str, path: str, body: Path) -> None:
+    """One POST of the file answers 200 with JSON, or the benchmark stops and says so."""
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request("POST", path, body.read_bytes(), {"Content-Type": "application/pdf"})
+        resp = conn.getresponse()
+        json.loads(resp.read())
+        if resp.status != 200:
+            raise ValueError(f"HTTP {resp.status}")
+    except (OSError, ValueError) as e:
+        sys.exit(f"{base}{path} does not answer a verification ({e}): nothing to measure")
+    finally:
+        conn.close()
+
+
 def wrk_main(args: argparse.Namespace) -> None:
     """Verify vs read-only with wrk, interleaved, behind nginx and against gunicorn alone."""
     from verifier.front import FrontConfig, Served, find_program, gunicorn_argv
@@ -277,6 +293,10 @@ def wrk_main(args: argparse.Namespace) -> None:
             servers += [direct.pid] if direct is not None else []
             try:
                 base = f"http://127.0.0.1:{port}"
+                # Each endpoint answers through this set-up before it is timed: a front that
+                # answers every request with a refusal would otherwise be "fast".
+                for path in ("/api/v1/verify", "/bench/read-only"):
+                    _answered(base, path, body)
                 _wrk(base + "/api/v1/verify", body, 2, lua, servers)  # warm up
                 got: dict[str, list[tuple[float, float, int, float]]] = {"verify": [], "read": []}
                 for _ in range(args.rounds):
@@ -314,6 +334,9 @@ def wrk_main(args: argparse.Namespace) -> None:
                 "rounds_rps": [[x[0] for x in got["verify"]], [x[0] for x in got["read"]]],
                 "errors": errors,
             }
+        bad = {name: f["errors"] for name, f in figures.items() if f["errors"]}
+        if bad:
+            print(f"  NOT VALID: wrk counted failed requests {bad}; the figures below mean nothing")
         table(
             f"wrk, 4 connections, raw PDF body, {args.rounds} × {args.seconds:.0f} s each, A B A B",
             (
