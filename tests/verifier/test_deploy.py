@@ -123,8 +123,13 @@ def test_gunicorn_logs_one_line_per_verification(issued: Issued, tmp_path: Path)
         access_log=False,
     )
     with open(log, "wb") as err:
+        # Its own process group, as a deployed service has: its parse slot is its own, not
+        # shared with this test process (whose earlier servers may still be finishing a parse).
         server = subprocess.Popen(
-            args, env={**os.environ, "CERTSEAL_VERIFIER_CONFIG": str(cfg)}, stderr=err
+            args,
+            env={**os.environ, "CERTSEAL_VERIFIER_CONFIG": str(cfg)},
+            stderr=err,
+            start_new_session=True,
         )
         try:
             url = f"http://127.0.0.1:{port}"
