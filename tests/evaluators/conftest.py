@@ -17,13 +17,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import NOW, Issued
-from tests.verifier.conftest import LiveServer, verifier_config
+from tests.verifier.conftest import LiveServer, engine_over, verifier_config
 from verifier.app import create_app
-from verifier.config import VerifierConfig
-from verifier.engine import Limits, Verifier, build_verifier
+from verifier.engine import Verifier
 from verifier.receipt import new_receipt_key
-from verifier.status import IssuerTrust
-from verifier.store import open_store
 
 
 @dataclass(frozen=True)
@@ -102,12 +99,7 @@ def make_zip(entries: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATE
 @pytest.fixture
 def engine(issued: Issued, tmp_path: Path) -> Verifier:
     """The verification engine alone, over the session authority's published folder."""
-    cfg = VerifierConfig.from_dict(verifier_config(issued, tmp_path))
-    trust = [
-        IssuerTrust.from_files(i.name, list(i.roots), list(i.status_certs), i.source)
-        for i in cfg.issuers
-    ]
-    return build_verifier(trust, open_store(cfg.store_location), Limits())
+    return engine_over(issued, tmp_path)
 
 
 @pytest.fixture

@@ -24,25 +24,14 @@ from certseal.statuslist import Entry
 from tests.conftest import ACTOR, COLLECTED, NOW, PASSPHRASE, Issued, make_authority
 from tests.evaluators.test_resaved_copies import with_pikepdf, with_pypdf, with_qpdf
 from tests.pg import PostgresServer, postgres  # noqa: F401 - the fixture
-from tests.verifier.conftest import verifier_config
-from verifier.config import VerifierConfig
-from verifier.engine import Limits, Verifier, build_verifier
+from tests.verifier.conftest import engine_over
+from verifier.engine import Verifier
 from verifier.result import Verification
-from verifier.status import IssuerTrust
 from verifier.store import Store, open_store
 
 SCHOOL = "National Demonstration University"
 RESAVES = [with_qpdf, with_pikepdf, with_pypdf]
 Resave = Callable[[bytes, Path], bytes]
-
-
-def engine_over(issued: Issued, tmp: Path) -> Verifier:
-    cfg = VerifierConfig.from_dict(verifier_config(issued, tmp))
-    trust = [
-        IssuerTrust.from_files(i.name, list(i.roots), list(i.status_certs), i.source)
-        for i in cfg.issuers
-    ]
-    return build_verifier(trust, open_store(cfg.store_location), Limits())
 
 
 def messages(v: Verification) -> tuple[str, str]:

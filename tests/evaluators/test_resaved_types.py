@@ -22,8 +22,8 @@ from tests.conftest import ACTOR, COLLECTED, NOW, PASSPHRASE, Issued, make_autho
 from tests.evaluators.conftest import post_files
 from tests.evaluators.test_batch_api import schema
 from tests.evaluators.test_resaved_copies import with_pikepdf, with_pypdf, with_qpdf
-from tests.evaluators.test_resaved_named import SCHOOL, engine_over, messages
-from tests.verifier.conftest import LiveServer
+from tests.evaluators.test_resaved_named import SCHOOL, messages
+from tests.verifier.conftest import LiveServer, engine_over
 from verifier.pdfcheck import StructureLimits, structure_problem
 from verifier.resaved import ResavedCopy
 

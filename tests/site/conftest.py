@@ -119,12 +119,21 @@ def browser(site: Site) -> Iterator[Any]:
     # Playwright's sync API keeps an asyncio loop running while it is open, and signing (in
     # the session's ``issued``) runs its own: so the site, and the documents, come first, and
     # the browser closes with each module, before other tests sign anything.
+    with chromium() as b:
+        yield b
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's chromium under Playwright, closed on the way out (skips when not installed)."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+        try:
+            yield b
+        finally:
+            b.close()
 
 
 def new_page(browser: Any, *, viewport: dict[str, int] = DESKTOP, **options: Any) -> Any:

@@ -10,10 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from werkzeug.serving import make_server
 
-from tests.site.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.site.conftest import chromium
 
 
 def _app(
@@ -58,15 +57,10 @@ def harness_server(harness: bytes, scripts: Mapping[str, Path], vectors: Path) -
 @contextmanager
 def harness_page(url: str) -> Iterator[Any]:
     """The harness page open in Debian's chromium; fails if the page logged an error."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         pg = browser.new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.goto(url)
         yield pg
-        browser.close()
     assert not errors, f"the page logged errors: {errors}"

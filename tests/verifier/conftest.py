@@ -14,9 +14,9 @@ from werkzeug.serving import make_server
 from tests.conftest import Issued
 from verifier.app import create_app
 from verifier.config import VerifierConfig
-from verifier.counter import Counter
 from verifier.engine import Limits, Verifier, build_verifier
 from verifier.status import IssuerTrust
+from verifier.store import open_store
 
 
 def verifier_config(issued: Issued, tmp: Path, **extra: Any) -> dict[str, Any]:
@@ -33,14 +33,19 @@ def verifier_config(issued: Issued, tmp: Path, **extra: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def engine(issued: Issued, tmp_path: Path) -> Verifier:
-    cfg = VerifierConfig.from_dict(verifier_config(issued, tmp_path))
+def engine_over(issued: Issued, tmp: Path) -> Verifier:
+    """The verification engine alone, over ``issued``'s published folder (store under ``tmp``)."""
+    cfg = VerifierConfig.from_dict(verifier_config(issued, tmp))
     trust = [
         IssuerTrust.from_files(i.name, list(i.roots), list(i.status_certs), i.source)
         for i in cfg.issuers
     ]
-    return build_verifier(trust, Counter(cfg.counts_db), Limits())
+    return build_verifier(trust, open_store(cfg.store_location), Limits())
+
+
+@pytest.fixture
+def engine(issued: Issued, tmp_path: Path) -> Verifier:
+    return engine_over(issued, tmp_path)
 
 
 class LiveServer:

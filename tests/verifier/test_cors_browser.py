@@ -21,11 +21,9 @@ from certseal.fetch import published_fetcher
 from certseal.pki import TrustStore
 from certseal.statuslist import load_trusted
 from tests.conftest import NOW, Issued
-from tests.site.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.site.conftest import chromium
 from tests.verifier.conftest import LiveServer, verifier_config
 from verifier.app import create_app
-
-sync_api = pytest.importorskip("playwright.sync_api")
 
 VERDICT = "#verdict .verdict"
 BUILT = NOW + dt.timedelta(hours=4)  # the fixture publishes at NOW + 3 h
@@ -86,12 +84,8 @@ def hosts(issued: Issued, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture(scope="module")
 def browser(hosts: Hosts) -> Iterator[Any]:
     # After the site and the documents: Playwright's sync API keeps an asyncio loop running.
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
