@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,22 +219,30 @@ def what_is_missing(reader: PdfFileReader) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _policy(roots: list[asn1_x509.Certificate]) -> CertValidationPolicySpec:
+    return CertValidationPolicySpec(
+        trust_manager=SimpleTrustManager.build(roots),  # type: ignore[no-untyped-call]
+        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
+    )
+
+
 def _spec(
     roots: list[asn1_x509.Certificate],
     fetcher_backend: FetcherBackend | None,
     local: LocalKnowledge | None = None,
+    timestamp_roots: Sequence[asn1_x509.Certificate] = (),
 ) -> SignatureValidationSpec:
-    policy = CertValidationPolicySpec(
-        trust_manager=SimpleTrustManager.build(roots),  # type: ignore[no-untyped-call]
-        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
-    )
+    # The TSAs' roots count for timestamps only (pyhanko's ts_cert_validation_policy): with one
+    # trust set for both, a document signed under a TSA's CA would pass as the school's.
+    ts_policy = _policy([*roots, *timestamp_roots]) if timestamp_roots else None
     rule = (
         RevinfoOnlineFetchingRule.LOCAL_ONLY
         if fetcher_backend is None
         else RevinfoOnlineFetchingRule.ALWAYS_FETCH
     )
     return SignatureValidationSpec(
-        cert_validation_policy=policy,
+        cert_validation_policy=_policy(roots),
+        ts_cert_validation_policy=ts_policy,
         revinfo_gathering_policy=RevocationInfoGatheringSpec(
             online_fetching_rule=rule, fetcher_backend=fetcher_backend
         ),
@@ -252,11 +261,14 @@ def long_term_check(
     roots: list[asn1_x509.Certificate],
     at: dt.datetime,
     *,
+    timestamp_roots: Sequence[asn1_x509.Certificate] = (),
     fetcher_backend: FetcherBackend | None = None,
 ) -> LongTermResult:
     """AdES long-term validation of the certification signature as of ``at``.
 
-    ``roots`` are the school's roots and the TSA's. Revocation data for the newest document
+    ``roots`` are the school's own: the signer's chain must end at one of them.
+    ``timestamp_roots`` are the time-stamping authorities' roots the operator trusts, for the
+    timestamps' chains only (with ``roots``). Revocation data for the newest document
     timestamp is fetched when ``fetcher_backend`` is given (as it must be, unless that
     timestamp is recent): the rest comes from the document's own DSS. pyhanko's clock reads
     ``at`` throughout (:func:`verifier._pyhanko.pinned_clock`).
@@ -273,13 +285,15 @@ def long_term_check(
     if not sigs:
         return LongTermResult(False, "NO_SIGNATURE", at, None, (), "no signature")
     with pinned_clock(at):
-        spec = PdfSignatureValidationSpec(_spec(roots, fetcher_backend))
+        spec = PdfSignatureValidationSpec(_spec(roots, fetcher_backend, None, timestamp_roots))
         result = asyncio.run(ades_lta_validation(sigs[0], spec, timing_info=_timing(at)))
         indication = getattr(result.ades_subindic, "name", str(result.ades_subindic))
         signed = getattr(result, "best_signature_time", None)
         revoked = None
         if signed is not None and indication not in ("REVOKED", "REVOKED_NO_POE"):
-            revoked = _revoked_by_signing_time(sigs[0], reader, roots, signed, fetcher_backend)
+            revoked = _revoked_by_signing_time(
+                sigs[0], reader, roots, signed, fetcher_backend, timestamp_roots
+            )
     if revoked is not None:
         return LongTermResult(
             False, "REVOKED_NO_POE", at, signed, (), revoked.failure_msg or "", revoked.at
@@ -309,6 +323,7 @@ def _revoked_by_signing_time(
     roots: list[asn1_x509.Certificate],
     signed: dt.datetime,
     fetcher_backend: FetcherBackend | None,
+    timestamp_roots: Sequence[asn1_x509.Certificate] = (),
 ) -> _Revoked | None:
     """When the signature is validated as of ``signed`` (its best proven time), with the
     document's validation data and any fetched, the revocation date that came before it."""
@@ -324,7 +339,7 @@ def _revoked_by_signing_time(
     check = asyncio.run(
         ades_with_time_validation(
             sig.signed_data,
-            _spec(roots, fetcher_backend, local),
+            _spec(roots, fetcher_backend, local, timestamp_roots),
             timing_info=_timing(signed),
             raw_digest=sig.compute_digest(),
             status_cls=PdfSignatureStatus,
