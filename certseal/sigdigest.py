@@ -15,15 +15,27 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 
 from asn1crypto import cms
 
-__all__ = ["message_digest", "pdf_signature_digest", "signature_digest"]
+__all__ = ["message_digest", "pdf_signature_digest", "signature_digest", "signature_values"]
 
 # The signature value of an issued PDF: the one hex string in /Contents (as the authority
 # writes it, and as every PDF writer keeps it).
 _CONTENTS = re.compile(rb"/Contents\s*<([0-9A-Fa-f\s]{2,200000})>")
 _MAX_SIGNATURES = 8  # the signature and its document timestamps: a few
+
+
+def signature_values(pdf: bytes) -> Iterator[bytes | None]:
+    """The DER of each signature value (``/Contents`` hex string) in a file's raw bytes, in
+    order; None for one that is not hex. Read without a PDF parse, so only for bytes a school
+    produced: a file being issued, or one whose hash a school's signed list lists."""
+    for found in _CONTENTS.finditer(pdf):
+        try:
+            yield bytes.fromhex(found[1].decode())  # fromhex skips the whitespace
+        except ValueError:
+            yield None
 
 
 def signature_digest(message_digest_value: bytes) -> str:
@@ -54,12 +66,11 @@ def pdf_signature_digest(pdf: bytes) -> str | None:
     the field existed); a verifier computes it from the CMS it validated instead.
     """
     digests = []
-    for n, found in enumerate(_CONTENTS.finditer(pdf)):
-        if n == _MAX_SIGNATURES:
+    for n, der in enumerate(signature_values(pdf)):
+        if n == _MAX_SIGNATURES or der is None:
             return None
         try:
-            signed = cms.ContentInfo.load(bytes.fromhex(re.sub(rb"\s", b"", found[1]).decode()))
-            data = signed["content"]
+            data = cms.ContentInfo.load(der)["content"]
             if data["encap_content_info"]["content_type"].native != "data":
                 continue  # a document timestamp (long-term validation data)
             value = message_digest(data["signer_infos"][0])

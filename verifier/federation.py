@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
+import itertools
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,6 +39,7 @@ from certseal.errors import (
 from certseal.eventlog import LogRef, PublishedLog, checkpoint_time
 from certseal.fetch import Fetch, published_fetcher
 from certseal.keyhistory import KeyHistory, judge
+from certseal.sigdigest import signature_values
 from certseal.statuslist import Entry, Issuer, KeyLookup, TrustedState
 from certseal.timeutil import format_time, parse_time
 from certseal.trustlist import (
@@ -340,8 +341,6 @@ class FederationTrust:
 
 # --- a listed file's signer ----------------------------------------------------------------
 
-_CONTENTS = re.compile(rb"/Contents\s*<([0-9A-Fa-f\s]{64,})>")
-
 
 def signer_cert_sha256(data: bytes) -> str | None:
     """The SHA-256 of the certificate that signed a file issued by a school, or None.
@@ -350,11 +349,11 @@ def signer_cert_sha256(data: bytes) -> str | None:
     hash a school's signed status list already lists (so bytes a school produced), to learn
     which key signed them. A file with no, or more than one, signature value gives None.
     """
-    found = _CONTENTS.findall(data)
-    if len(found) != 1:
+    found = list(itertools.islice(signature_values(data), 2))
+    if len(found) != 1 or found[0] is None:
         return None
     try:
-        info = cms.ContentInfo.load(bytes.fromhex(re.sub(rb"\s", b"", found[0]).decode()))
+        info = cms.ContentInfo.load(found[0])
         signed = info["content"]
         signer = signed["signer_infos"][0]["sid"]
         if signer.name != "issuer_and_serial_number":

@@ -41,6 +41,8 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from certseal.sigdigest import signature_values
+
 __all__ = ["FILE_NAME", "MEDIA_TYPE", "Twin", "read_twin", "scan_twin"]
 
 FILE_NAME = "credential.jwt"
@@ -218,7 +220,6 @@ def _scan(pdf: bytes) -> Twin | None:
     return _judge(token, lambda der: _signed_by(pdf, der))
 
 
-_CONTENTS = re.compile(rb"/Contents\s*<([0-9A-Fa-f\s]{2,200000})>")
 _MAX_SIGNATURES = 4  # the signature, its document timestamps: a few
 
 
@@ -228,11 +229,13 @@ def _signed_by(pdf: bytes, der: bytes) -> bool:
     bytes)."""
     cert = asn1_x509.Certificate.load(der)
     issuer, serial = cert["tbs_certificate"]["issuer"].dump(), cert.serial_number
-    for n, found in enumerate(_CONTENTS.finditer(pdf)):
+    for n, value in enumerate(signature_values(pdf)):
         if n == _MAX_SIGNATURES:
             return False
+        if value is None:
+            continue
         try:
-            signed = cms.ContentInfo.load(bytes.fromhex(found.group(1).decode()))["content"]
+            signed = cms.ContentInfo.load(value)["content"]
             sid = signed["signer_infos"][0]["sid"]
             if sid.name != "issuer_and_serial_number":
                 continue
