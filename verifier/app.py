@@ -107,6 +107,7 @@ def create_app(
         Limits(max_bytes=cfg.max_upload_bytes, time_limit=cfg.time_limit_seconds),
         refresh_seconds=cfg.refresh_seconds,
         federation=None if cfg.federation is None else cfg.federation.pin(),
+        timestamp_roots=cfg.timestamp_root_certs(),
     )
     if cfg.receipt_key is not None and cfg.receipt_cert is not None:
         signer = ReceiptSigner.load(cfg.receipt_key, cfg.receipt_cert, cfg.receipt_name)

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
+
 from certseal.errors import ConfigurationError, DeserializationError
 from certseal.statuslist import Pin
 from certseal.timeutil import DEFAULT_TIME_ZONE, time_zone
@@ -134,6 +137,17 @@ def _receipt_and_batch(d: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _path_list(name: str, value: object) -> tuple[Path, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigurationError(
+            f'{name} must be a list of PEM certificate files, e.g. ["/etc/certseal/tsa-root.pem"]',
+            f'{name} 須為 PEM 憑證檔的清單，例如 ["/etc/certseal/tsa-root.pem"]',
+        )
+    return tuple(Path(v) for v in value)
+
+
 def _origin_list(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -225,10 +239,41 @@ class VerifierConfig:
     # when it is not served by the verifier): ``https://site.example.edu``, or ``*`` for any.
     # Default none: a verification counts a use (docs/deployment.md, "Pages on another host").
     cors_origins: tuple[str, ...] = ()
+    # The roots of the time-stamping authorities the operator trusts, for every school's
+    # timestamps (never for a document's signature): the long-term check decades on needs them.
+    timestamp_roots: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         time_zone(self.time_zone)
         object.__setattr__(self, "cors_origins", cors_origins(self.cors_origins))
+        self.timestamp_root_certs()
+
+    def timestamp_root_certs(self) -> list[asn1_x509.Certificate]:
+        """The ``timestamp_roots`` files' certificates (each file holds one or more).
+
+        Raises:
+            ConfigurationError: a file that is missing or holds no PEM certificate, named.
+        """
+        out = []
+        for path in self.timestamp_roots:
+            try:
+                blocks = list(pem.unarmor(path.read_bytes(), multiple=True))
+                certs = [asn1_x509.Certificate.load(der) for kind, _, der in blocks
+                         if kind == "CERTIFICATE"]  # fmt: skip
+                for cert in certs:
+                    cert.native  # noqa: B018 -- parses the whole certificate now, not later
+            except (OSError, ValueError, TypeError) as e:
+                raise ConfigurationError(
+                    f"timestamp_roots: cannot read {path} as PEM certificates ({e})",
+                    f"timestamp_roots：無法將 {path} 讀取為 PEM 憑證",
+                ) from None
+            if not certs:
+                raise ConfigurationError(
+                    f"timestamp_roots: {path} holds no PEM certificate",
+                    f"timestamp_roots：{path} 內沒有 PEM 憑證",
+                )
+            out += certs
+        return out
 
     @property
     def store_location(self) -> Path | str:
@@ -281,6 +326,7 @@ class VerifierConfig:
             federation=federation,
             time_zone=str(d.get("time_zone") or DEFAULT_TIME_ZONE),
             cors_origins=_origin_list(d.get("cors_origins")),
+            timestamp_roots=_path_list("timestamp_roots", d.get("timestamp_roots")),
         )
 
     @classmethod
@@ -326,6 +372,8 @@ class VerifierConfig:
         ):
             if env.get(var):
                 d[key] = env[var]
+        if env.get("CERTSEAL_TIMESTAMP_ROOTS"):
+            d["timestamp_roots"] = env["CERTSEAL_TIMESTAMP_ROOTS"].split(os.pathsep)
         if env.get("CERTSEAL_CORS_ORIGINS"):
             d["cors_origins"] = env["CERTSEAL_CORS_ORIGINS"].replace(",", " ").split()
         if env.get("CERTSEAL_MAX_UPLOAD_BYTES"):

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import logging
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,6 +79,7 @@ class Verifier:
         counter: Store,
         limits: Limits,
         federation: FederationTrust | None = None,
+        timestamp_roots: Sequence[asn1_x509.Certificate] = (),
     ) -> None:
         self.sources = sources
         self.counter = counter
@@ -93,7 +95,8 @@ class Verifier:
         self._school_roots: dict[StatusSource, list[asn1_x509.Certificate]] = {}
         self._parser = IsolatedParser(limits.isolation(), limits.structure)
         self._by_list: dict[Issuer, SignatureFacts] = {}
-        self.long_term = LongTerm()
+        # The TSAs' roots the operator trusts, for every school's timestamps only.
+        self.long_term = LongTerm(timestamp_roots=timestamp_roots)
         self._parser.warm()
         # Per status list, the snapshot answered from, its log checkpoint and the log checks that
         # passed in it: both are fixed once the snapshot is, so a document verified again costs
@@ -609,9 +612,11 @@ def build_verifier(
     limits: Limits,
     refresh_seconds: float = 60.0,
     federation: tuple[str, bytes] | None = None,
+    timestamp_roots: Sequence[asn1_x509.Certificate] = (),
 ) -> Verifier:
     """The verifier of configured issuers, or, given ``federation`` (the trust list's
-    address and its pinned first root), of every school in the federation's trust list."""
+    address and its pinned first root), of every school in the federation's trust list.
+    ``timestamp_roots``: the time-stamping authorities the long-term check trusts."""
     trust = None
     if federation is not None:
         trust = FederationTrust(
@@ -622,4 +627,5 @@ def build_verifier(
         counter,
         limits,
         trust,
+        timestamp_roots,
     )

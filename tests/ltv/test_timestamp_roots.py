@@ -11,19 +11,27 @@ diploma still passes 20 years on and the other one does not. Real certomancer TS
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
 from authority.config import DEMO_SCHOOL
 from authority.service import Authority, init_authority
+from certseal.errors import ConfigurationError
 from tests.conftest import ACTOR, NOW, PASSPHRASE, make_authority, sample_bytes
 from tests.ltv.conftest import configure
 from tests.ltv.pki import LivePki, answering_at
 from tests.ltv.test_lifetime import _issue
+from tests.verifier.conftest import LiveServer
+from tests.verifier.test_api import post_raw
+from verifier.app import create_app
+from verifier.config import VerifierConfig
 from verifier.longterm import SIGNER_NOT_SCHOOLS, no_chain
 from verifier.ltv import long_term_check
 
@@ -61,6 +69,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory, pki: LivePki) -> dict[str, 
     return {
         "own_root": _cert((own / "keys" / "root.pem").read_bytes()),
         "tsa_root": _cert(pki.pem("root")),
+        "home": own,
         "school": _issue(own, student)[0],
         "under_tsa_ca": _issue(under_tsa_ca, other)[0],
     }
@@ -96,3 +105,78 @@ def test_a_tsa_root_counts_for_timestamps_only(signed: dict[str, Any], pki: Live
         assert "Test Time Stamping Authority" in said[0] and "timestamp_roots" in said[0]
         assert "時戳機構" in said[1]
         assert no_chain(signed["school"], [own], [tsa]) is None
+
+
+def _serve(home: Path, tmp: Path, timestamp_roots: list[str]) -> LiveServer:
+    """One school's verifier at ``WHEN``: the school's own root only, and the TSAs' roots."""
+    out = tmp / "site"
+    if not out.exists():
+        with Authority(home) as auth:
+            auth.publish(out, PASSPHRASE, now=WHEN - dt.timedelta(minutes=5), actor=ACTOR)
+    keys = home / "keys"
+    config = {
+        "issuers": [
+            {
+                "name": "demo",
+                "roots": [str(keys / "root.pem")],
+                "status_certs": [str(keys / "statuslist.pem")],
+                "source": str(out),
+            }
+        ],
+        "counts_db": str(tmp / f"counts-{len(timestamp_roots)}.sqlite"),
+        "timestamp_roots": timestamp_roots,
+    }
+    return LiveServer(create_app(config, clock=lambda: WHEN))
+
+
+def test_the_service_trusts_the_tsas_the_operator_names(
+    signed: dict[str, Any], pki: LivePki, tmp_path: Path
+) -> None:
+    tsa_root = tmp_path / "tsa-root.pem"
+    tsa_root.write_bytes(pki.pem("root"))
+    with answering_at(pki, WHEN):
+        for roots in ([], [str(tsa_root)]):
+            server = _serve(signed["home"], tmp_path, roots)
+            try:
+                status, body = post_raw(server.url + "/api/v1/verify?lang=en", signed["school"])
+            finally:
+                server.stop()
+            chain = next(c for c in body["checks"] if c["name"] == "certificate_chain")
+            if roots:
+                assert (status, body["result"]) == (200, "success"), body["checks"]
+                assert chain["status"] == "passed" and "AdES" in chain["detail"]
+            else:
+                assert (status, body["result"]) == (200, "failure")
+                assert [r["code"] for r in body["reasons"]] == ["long_term_unproven"]
+                message = body["reasons"][0]["message"]
+                assert "Test Time Stamping Authority" in message and "timestamp_roots" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("tsa-root.pem", "must be a list of PEM certificate files"),
+        ([""], "must be a list of PEM certificate files"),
+        (["missing.pem"], "cannot read"),
+        (["not-a-cert.pem"], "cannot read .* as PEM certificates"),
+        (["public-key.pem"], "holds no PEM certificate"),
+    ],
+)
+def test_timestamp_roots_are_checked_on_start(tmp_path: Path, value: object, says: str) -> None:
+    (tmp_path / "not-a-cert.pem").write_text("not a certificate\n")
+    public = ec.generate_private_key(ec.SECP256R1()).public_key()
+    (tmp_path / "public-key.pem").write_bytes(
+        public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+    issuer_file = tmp_path / "issuer.pem"  # the issuer's files are read later, not here
+    issuer_file.write_text("")
+    named = [str(tmp_path / v) if v else v for v in value] if isinstance(value, list) else value
+    settings = {
+        "issuers": [{"roots": [str(issuer_file)], "status_certs": [str(issuer_file)],
+                     "source": str(tmp_path)}],
+        "counts_db": str(tmp_path / "counts.sqlite"),
+        "timestamp_roots": named,
+    }  # fmt: skip
+    with pytest.raises(ConfigurationError, match=says) as e:
+        VerifierConfig.from_dict(settings)
+    assert "timestamp_roots" in e.value.zh
