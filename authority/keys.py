@@ -294,6 +294,27 @@ def _new_folder(target: Path) -> Iterator[Path]:
         raise
 
 
+def read_pkcs12(
+    p12: bytes, p12_passphrase: str
+) -> tuple[PrivateKey, x509.Certificate, tuple[x509.Certificate, ...]]:
+    """The key, its certificate and the other certificates of a PKCS#12 file a CA delivered:
+    what ``init --import-p12`` and a rotation to the CA's renewed certificate both read."""
+    try:
+        key, cert, extra = pkcs12.load_key_and_certificates(p12, p12_passphrase.encode() or None)
+    except ValueError as e:
+        raise PassphraseError(
+            "the PKCS#12 file could not be opened: wrong password or not a PKCS#12 file",
+            "無法開啟 PKCS#12 檔：密碼錯誤或不是 PKCS#12 檔",
+        ) from e
+    if key is None or cert is None:
+        raise InputError(
+            "the PKCS#12 file holds no key and certificate", "PKCS#12 檔缺少金鑰或憑證"
+        )
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise InputError("only RSA and ECDSA keys are supported", "僅支援 RSA 與 ECDSA 金鑰")
+    return key, cert, tuple(extra)
+
+
 def import_pkcs12(
     keys_dir: Path,
     p12: bytes,
@@ -311,19 +332,7 @@ def import_pkcs12(
     """
     secret = check_passphrase(passphrase)
     _refuse_existing(keys_dir)
-    try:
-        key, cert, extra = pkcs12.load_key_and_certificates(p12, p12_passphrase.encode() or None)
-    except ValueError as e:
-        raise PassphraseError(
-            "the PKCS#12 file could not be opened: wrong password or not a PKCS#12 file",
-            "無法開啟 PKCS#12 檔：密碼錯誤或不是 PKCS#12 檔",
-        ) from e
-    if key is None or cert is None:
-        raise InputError(
-            "the PKCS#12 file holds no key and certificate", "PKCS#12 檔缺少金鑰或憑證"
-        )
-    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        raise InputError("only RSA and ECDSA keys are supported", "僅支援 RSA 與 ECDSA 金鑰")
+    key, cert, extra = read_pkcs12(p12, p12_passphrase)
     chain = list(extra)
     if root_pem is not None:
         chain.extend(load_certificates(root_pem))

@@ -14,6 +14,10 @@ new file ``keys/history/<version>.json``, never a rewrite, and ``publish`` signs
   never signs again), and the root's CRL lists the certificate from DATE. A document the status
   list and its log prove issued before DATE keeps verifying; any later one fails with
   ``key_compromised``.
+- **An outside CA's certificate** (an authority set up with ``init --import-p12``, no root key
+  of its own): both commands take the CA's renewed key and certificate from a PKCS#12 file
+  (:func:`load_successor`) as the successor, checked before anything changes, and record and
+  swap it through the same staging and recovery as a certified one.
 """
 
 from __future__ import annotations
@@ -25,17 +29,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from authority.config import School
 from authority.hsm import HSM_FILE, generate_key, pin_from_env, read_settings
 from authority.keys import (
+    PrivateKey,
     Revoked,
     _new_leaf,
     _write_key,
     _write_new,
     check_passphrase,
+    load_identity,
+    read_pkcs12,
 )
 from authority.registry import Registry
 from certseal.canonical import canonical_bytes
@@ -52,6 +61,8 @@ _SHA256 = hashes.SHA256()
 _LABELS = {"signing": "Document Signing", "statuslist": "Status List Signing"}
 PREVIOUS = "previous.sha256"  # in a staging folder: the certificate the rotation retires
 HSM_OLD = "hsm.old.json"  # in a staging folder: the HSM settings before the rotation
+IMPORTABLE = ("signing",)
+"""The role an outside CA certifies; the status-list key is always the school's own."""
 
 
 def _current_cert(keys_dir: Path, role: str) -> x509.Certificate:
@@ -93,13 +104,23 @@ def _record(keys_dir: Path, history: KeyHistory) -> None:
     _sync_dir(folder)
 
 
-def _root(keys_dir: Path, passphrase: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def _root(
+    keys_dir: Path, passphrase: str, role: str
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     path = keys_dir / "root.key.pem"
+    if not path.exists() and role not in IMPORTABLE:
+        raise ConfigurationError(
+            f"the {role} key of an authority set up with --import-p12 cannot be rotated: its "
+            "root key was not kept",
+            f"以 --import-p12 設定的簽發單位無法輪替 {role} 金鑰：其根金鑰未保存",
+        )
     if not path.exists():
         raise ConfigurationError(
             "this authority's certificates come from an outside CA: ask it for a new "
-            "certificate (rotation here needs the school's own root key)",
-            "本單位憑證由外部 CA 簽發：請向該 CA 申請新憑證（本功能需使用學校自有的根金鑰）",
+            "certificate and pass it with --import-p12 NEW.p12 (a key certified here needs "
+            "the school's own root key)",
+            "本單位憑證由外部 CA 簽發：請向該 CA 申請新憑證，並以 --import-p12 NEW.p12 匯入"
+            "（在此簽發憑證需使用學校自有的根金鑰）",
         )
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), passphrase.encode())
@@ -110,6 +131,136 @@ def _root(keys_dir: Path, passphrase: str) -> tuple[ec.EllipticCurvePrivateKey, 
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ConfigurationError("the root key must be ECDSA", "根金鑰須為 ECDSA")
     return key, load_certificates((keys_dir / "root.pem").read_bytes())[0]
+
+
+class SuccessorError(InputError):
+    """An imported successor certificate refused before anything changed."""
+
+
+@dataclass(frozen=True)
+class Successor:
+    """The key and certificate an outside CA issued to replace the current ones, with the
+    certificates of its PKCS#12 file (the CA's intermediates and root, when it carries them)."""
+
+    key: PrivateKey
+    cert: x509.Certificate
+    extra: tuple[x509.Certificate, ...] = ()
+
+
+def load_successor(p12: bytes, p12_passphrase: str) -> Successor:
+    """Read a PKCS#12 file the CA delivered (``--import-p12``); checked when it is used."""
+    return Successor(*read_pkcs12(p12, p12_passphrase))
+
+
+def _spki(key: PrivateKey | x509.Certificate) -> bytes:
+    public = key.public_key()
+    return public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _school_names(cert: x509.Certificate) -> set[str]:
+    """What a certificate's subject says the holder is: its organization, or its common name."""
+    attrs = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME) or (
+        cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    )
+    return {str(a.value) for a in attrs}
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _successor_chain(
+    keys_dir: Path, cert: x509.Certificate, extra: tuple[x509.Certificate, ...]
+) -> tuple[x509.Certificate, ...]:
+    """The chain from the new certificate up to the root the verifiers already trust
+    (``root.pem``), from the PKCS#12 file's certificates and the current chain; empty when
+    it does not reach it."""
+    root = load_certificates((keys_dir / "root.pem").read_bytes())[0]
+    current = load_certificates((keys_dir / f"{IMPORTABLE[0]}.chain.pem").read_bytes())
+    pool = [*extra, *current]
+    chain: list[x509.Certificate] = []
+    child = cert
+    for _ in range(len(pool) + 1):
+        if child.issuer == root.subject and _issued_by(child, root):
+            return (*chain, root)
+        parent = next((c for c in pool if c.subject == child.issuer and _issued_by(child, c)), None)
+        if parent is None or parent in chain:
+            return ()
+        chain.append(parent)
+        child = parent
+    return ()
+
+
+def _check_successor(
+    keys_dir: Path,
+    school: School,
+    role: str,
+    successor: Successor,
+    old_cert: x509.Certificate,
+    history: KeyHistory,
+    now: dt.datetime,
+    compromised: bool,
+) -> tuple[x509.Certificate, ...]:
+    """Refuse a successor that is not a good next key for ``role``; its chain otherwise."""
+    cert = successor.cert
+    sha = cert.fingerprint(_SHA256).hex()[:16]
+    if role not in IMPORTABLE:
+        raise SuccessorError(
+            "--import-p12 brings the CA's document-signing certificate; the status-list key is "
+            "the school's own: rotate it without --import-p12",
+            "--import-p12 僅用於 CA 簽發的文件簽章憑證；"
+            "狀態清單金鑰屬學校自有，請勿搭配 --import-p12",
+        )
+    if _spki(successor.key) != _spki(cert):
+        raise SuccessorError(
+            "the key in the PKCS#12 file does not match its certificate",
+            "PKCS#12 檔中的金鑰與憑證不符",
+        )
+    if history.record(cert.fingerprint(_SHA256).hex()) is not None:
+        raise SuccessorError(
+            f"the certificate {sha}… is already in the key history: it is the current or an "
+            "earlier one, not a new one",
+            f"憑證 {sha}… 已在金鑰歷程中：為目前或先前的憑證，並非新憑證",
+        )
+    if compromised and _spki(cert) == _spki(old_cert):
+        raise SuccessorError(
+            "the new certificate is for the compromised key itself: ask the CA to certify a "
+            "new key",
+            "新憑證所認證的仍是遭洩露的金鑰：請向 CA 申請以新金鑰簽發的憑證",
+        )
+    names = _school_names(old_cert) | {school.name_en, school.name_zh}
+    if not _school_names(cert) & names:
+        named = ", ".join(sorted(_school_names(cert))) or cert.subject.rfc4514_string()
+        raise SuccessorError(
+            f"the new certificate names '{named}', not this school ({school.name_en})",
+            f"新憑證的主體為「{named}」，並非本校（{school.name_zh}）",
+        )
+    if cert.not_valid_before_utc > now:
+        raise SuccessorError(
+            f"the new certificate is valid only from {format_time(cert.not_valid_before_utc)}: "
+            "run this again from then",
+            f"新憑證自 {format_time(cert.not_valid_before_utc)} 起才生效：請屆時再執行",
+        )
+    if cert.not_valid_after_utc <= now:
+        raise SuccessorError(
+            f"the new certificate expired on {format_time(cert.not_valid_after_utc)}",
+            f"新憑證已於 {format_time(cert.not_valid_after_utc)} 到期",
+        )
+    chain = _successor_chain(keys_dir, cert, successor.extra)
+    if not chain:
+        raise SuccessorError(
+            "the new certificate does not chain to the CA root the verifiers trust "
+            "(keys/root.pem): put the CA's intermediate certificates in the PKCS#12 file",
+            "新憑證無法連結至驗證端信任的 CA 根憑證（keys/root.pem）："
+            "請將 CA 中繼憑證放入 PKCS#12 檔",
+        )
+    return chain
 
 
 @dataclass(frozen=True)
@@ -134,13 +285,13 @@ def _rotate(
     history: KeyHistory,
     revoke: dict[str, object] | None = None,
     years: int = 10,
+    successor: Successor | None = None,
 ) -> tuple[Rotation, KeyHistory]:
     if role not in ROTATABLE:
         raise InputError(
             f"the role must be one of {', '.join(ROTATABLE)}", f"角色須為 {'、'.join(ROTATABLE)}"
         )
     secret = check_passphrase(passphrase)
-    root = _root(keys_dir, passphrase)
     old_cert = _current_cert(keys_dir, role)
     old = history.record(old_cert.fingerprint(_SHA256).hex())
     if old is None:
@@ -156,13 +307,28 @@ def _rotate(
     hsm = read_settings(keys_dir)
     on_hsm = hsm is not None and hsm.key_id(role) is not None
     token_key = None
-    if on_hsm:
-        assert hsm is not None
-        token_key = generate_key(hsm, f"certseal {role} {format_time(now)}", pin_from_env())
-    end = min(root[1].not_valid_after_utc, now + dt.timedelta(days=365 * years))
-    key, cert = _new_leaf(
-        school, _LABELS[role], root, now, end, commit=role == "signing", key=token_key
-    )
+    chain: tuple[x509.Certificate, ...] = ()
+    key: PrivateKey
+    if successor is not None:
+        if on_hsm:
+            raise SuccessorError(
+                f"the {role} key is on the HSM: an imported key would be a file beside it",
+                f"{role} 金鑰位於 HSM：匯入的金鑰會成為檔案，不能取代它",
+            )
+        chain = _check_successor(
+            keys_dir, school, role, successor, old_cert, history, now, revoke is not None
+        )
+        load_identity(keys_dir, role, passphrase)  # the new key is written under this one
+        key, cert = successor.key, successor.cert
+    else:
+        root = _root(keys_dir, passphrase, role)
+        if on_hsm:
+            assert hsm is not None
+            token_key = generate_key(hsm, f"certseal {role} {format_time(now)}", pin_from_env())
+        end = min(root[1].not_valid_after_utc, now + dt.timedelta(days=365 * years))
+        key, cert = _new_leaf(
+            school, _LABELS[role], root, now, end, commit=role == "signing", key=token_key
+        )
     new = KeyRecord.from_certificate(cert, role, valid_from=now)
     retired = old.replace(valid_to=min(old.valid_to, now), **(revoke or {}))
     records = [retired if r is old else r for r in history.records] + [new]
@@ -175,6 +341,8 @@ def _rotate(
     staged = keys_dir / f".{role}.new"
     staged.mkdir()
     _write_new(staged / PREVIOUS, old.cert_sha256.encode())
+    if chain:
+        _write_new(staged / f"{role}.chain.pem", b"".join(cert_pem(c) for c in chain))
     if token_key is None:
         _write_key(staged / f"{role}.key.pem", key, secret)
     elif hsm is not None:
@@ -214,7 +382,8 @@ def _finish(keys_dir: Path, role: str, staged: Path) -> None:
 
     The old certificate and key go to ``retired/`` (a key file is retired only while the
     staged one waits, so a new key already moved in is never taken for the old), then the new
-    key, the HSM settings, the new certificate last, and the folder goes."""
+    key, an imported successor's chain, the HSM settings, the new certificate last, and the
+    folder goes."""
     old_sha = (staged / PREVIOUS).read_text().strip()
     retired_dir = keys_dir / RETIRED_DIR
     retired_dir.mkdir(exist_ok=True)
@@ -226,6 +395,9 @@ def _finish(keys_dir: Path, role: str, staged: Path) -> None:
         _move(keys_dir / f"{role}.key.pem", retired_dir / f"{stem}.key.pem")
     _move(staged / HSM_OLD, retired_dir / f"{stem}.hsm.json")
     _move(staged / f"{role}.key.pem", keys_dir / f"{role}.key.pem")
+    if (staged / f"{role}.chain.pem").exists():  # an outside CA's successor brings its chain
+        _move(keys_dir / f"{role}.chain.pem", retired_dir / f"{stem}.chain.pem")
+        _move(staged / f"{role}.chain.pem", keys_dir / f"{role}.chain.pem")
     if (staged / HSM_FILE).exists():
         os.replace(staged / HSM_FILE, keys_dir / HSM_FILE)
     _move(staged / f"{role}.pem", current)
@@ -298,9 +470,15 @@ def recover(keys_dir: Path, school: School, role: str, now: dt.datetime) -> Reco
 
 
 def rotate_key(
-    keys_dir: Path, school: School, role: str, passphrase: str, now: dt.datetime
+    keys_dir: Path,
+    school: School,
+    role: str,
+    passphrase: str,
+    now: dt.datetime,
+    successor: Successor | None = None,
 ) -> Rotation:
-    """Certify a new key for ``role``; the old one's window ends at ``now``.
+    """Certify a new key for ``role`` (or take ``successor``, an outside CA's); the old one's
+    window ends at ``now``.
 
     A rotation interrupted before is dealt with first (:func:`recover`): finished when the
     history recorded it (and then returned, with ``recovered`` set, without a second
@@ -313,7 +491,7 @@ def rotate_key(
     if recovered is not None and recovered.rotation is not None:
         return replace(recovered.rotation, recovered=recovered)
     history = load_history(keys_dir, school, now)
-    rotation = _rotate(keys_dir, school, role, passphrase, now, history)[0]
+    rotation = _rotate(keys_dir, school, role, passphrase, now, history, successor=successor)[0]
     return rotation if recovered is None else replace(rotation, recovered=recovered)
 
 
@@ -339,13 +517,16 @@ def key_compromised(
     passphrase: str,
     now: dt.datetime,
     cert_sha256: str | None = None,
+    successor: Successor | None = None,
 ) -> Compromise:
     """Record that ``role``'s key (the current one, or the certificate ``cert_sha256``) has
-    been compromised since ``since``; a current key is replaced at once.
+    been compromised since ``since``; a current key is replaced at once, by ``successor``
+    when an outside CA certifies the school's keys.
 
     Raises:
         InputError: ``since`` is in the future or before the key's start, the key is already
-            revoked, or no such certificate is in the history.
+            revoked, or no such certificate is in the history; an outside CA's current key
+            without ``successor``, or ``successor`` for an earlier key.
     """
     if since > now:
         raise InputError(
@@ -389,10 +570,28 @@ def key_compromised(
             f"--since is before the key was started ({format_time(key.valid_from)})",
             f"--since 早於金鑰啟用時間（{format_time(key.valid_from)}）",
         )
+    if wanted != current and successor is not None:
+        raise SuccessorError(
+            "--import-p12 replaces the current key; the compromised one is an earlier key, "
+            "already replaced: leave --import-p12 out",
+            "--import-p12 用於取代目前的金鑰；遭洩露的是先前已被取代的金鑰：請勿使用 --import-p12",
+        )
+    outside_ca = not (keys_dir / "root.key.pem").exists()
+    if wanted == current and successor is None and outside_ca and role in IMPORTABLE:
+        # Nothing can certify a replacement here, and the compromised key must not sign again.
+        raise SuccessorError(
+            f"the compromised {role} key was certified by an outside CA: pass the replacement "
+            "the CA issued with --import-p12 NEW.p12 (issuing must not go on with a compromised "
+            "key; until then, issue nothing)",
+            f"遭洩露的 {role} 金鑰由外部 CA 認證：請以 --import-p12 NEW.p12 提供 CA 簽發的替代憑證"
+            "（不得繼續以遭洩露的金鑰簽發文件；在此之前請暫停簽發）",
+        )
     revoke: dict[str, object] = {"revoked_at": since, "reason": "key_compromise"}
     rotation = None
     if wanted == current:
-        rotation, history = _rotate(keys_dir, school, role, passphrase, now, history, revoke)
+        rotation, history = _rotate(
+            keys_dir, school, role, passphrase, now, history, revoke, successor=successor
+        )
         key = rotation.old
     else:
         key = key.replace(**revoke)

@@ -23,7 +23,7 @@ from authority.ltv import extension_services
 from authority.onboarding import export_request
 from authority.production import ParallelProducer, Producer
 from authority.registry import REISSUE_REASONS, Reissue
-from authority.rotation import ROTATABLE, key_compromised, rotate_key
+from authority.rotation import ROTATABLE, Successor, key_compromised, load_successor, rotate_key
 from authority.service import Authority, IssueRequest, init_authority
 from certseal.doctypes import DOCUMENT_TYPES
 from certseal.errors import CertsealError, ConfigurationError, InputError, PassphraseError
@@ -175,9 +175,7 @@ def init(
             ) from None
     passphrase = get_passphrase(confirm=True)
     p12 = p12_file.read() if p12_file else None
-    p12_pass = os.environ.get("CERTSEAL_P12_PASSPHRASE", "")
-    if p12 is not None and not p12_pass and sys.stdin.isatty():
-        p12_pass = click.prompt("PKCS#12 password", hide_input=True, default="", show_default=False)
+    p12_pass = _p12_password() if p12 is not None else ""
     init_authority(
         c.home,
         school,
@@ -195,6 +193,28 @@ def init(
         f"Public trust material: {c.home / 'keys' / 'root.pem'}, "
         f"{c.home / 'keys' / 'statuslist.pem'}",
     )
+
+
+def _p12_password() -> str:
+    """A PKCS#12 file's password: from CERTSEAL_P12_PASSPHRASE, else asked at a terminal."""
+    p12_pass = os.environ.get("CERTSEAL_P12_PASSPHRASE", "")
+    if not p12_pass and sys.stdin.isatty():
+        p12_pass = click.prompt("PKCS#12 password", hide_input=True, default="", show_default=False)
+    return p12_pass
+
+
+def _successor(p12_file: Any) -> Successor | None:
+    return load_successor(p12_file.read(), _p12_password()) if p12_file else None
+
+
+_IMPORT_SUCCESSOR = click.option(
+    "--import-p12",
+    "p12_file",
+    type=click.File("rb"),
+    help="The new key: the document-signing key and certificate an outside CA issued, from a "
+    "PKCS#12 file (its password from $CERTSEAL_P12_PASSPHRASE), instead of one certified by "
+    "the school's root.",
+)
 
 
 @authority.command("import")
@@ -563,14 +583,17 @@ def _parse_date(text: str) -> dt.datetime:
     show_default=True,
     help="Which key: document signing, or status-list signing.",
 )
+@_IMPORT_SUCCESSOR
 @pass_ctx
-def rotate_key_cmd(c: _Ctx, role: str) -> None:
-    """Certify a new key for a role; documents signed with the old one keep verifying.
+def rotate_key_cmd(c: _Ctx, role: str, p12_file: Any) -> None:
+    """Certify a new key for a role (or take an outside CA's); documents signed with the old
+    one keep verifying.
 
     The old certificate's window ends now; publish next, so verifiers see both windows."""
+    successor = _successor(p12_file)
     passphrase = get_passphrase()
     with c.open() as auth:
-        rot = rotate_key(auth.keys_dir, auth.school, role, passphrase, c.now)
+        rot = rotate_key(auth.keys_dir, auth.school, role, passphrase, c.now, successor)
     recovered = rot.recovered.message[0].capitalize() + ". " if rot.recovered else ""
     c.emit(
         {
@@ -602,16 +625,21 @@ def rotate_key_cmd(c: _Ctx, role: str) -> None:
     default=None,
     help="The SHA-256 of an earlier certificate of the role (default: the current one).",
 )
+@_IMPORT_SUCCESSOR
 @pass_ctx
-def key_compromised_cmd(c: _Ctx, since_text: str, role: str, cert_sha256: str | None) -> None:
+def key_compromised_cmd(
+    c: _Ctx, since_text: str, role: str, cert_sha256: str | None, p12_file: Any
+) -> None:
     """Record a key compromise: documents proven issued before --since keep verifying; later
-    ones fail. A current key is replaced at once. Lists the documents to re-issue."""
+    ones fail. A current key is replaced at once (by the CA's new one, with --import-p12).
+    Lists the documents to re-issue."""
     since = _parse_since(since_text)
+    successor = _successor(p12_file)
     passphrase = get_passphrase()
     with c.open() as auth:
         done = key_compromised(
             auth.keys_dir, auth.school, auth.registry, role=role, since=since,
-            passphrase=passphrase, now=c.now, cert_sha256=cert_sha256,
+            passphrase=passphrase, now=c.now, cert_sha256=cert_sha256, successor=successor,
         )  # fmt: skip
     lines = [
         f"The {role} certificate {done.key.cert_sha256[:16]}… is revoked as compromised from "
