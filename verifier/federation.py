@@ -347,10 +347,12 @@ def signer_cert_sha256(data: bytes) -> str | None:
 
     Read from the signature's CMS in the raw bytes, without a PDF parse: only for files whose
     hash a school's signed status list already lists (so bytes a school produced), to learn
-    which key signed them. A file with no, or more than one, signature value gives None.
+    which key signed them. The first signature value is the certification signature: later
+    ones are document timestamps appended to the issued file (B-LTA, extended copies). A file
+    with no signature value gives None.
     """
-    found = list(itertools.islice(signature_values(data), 2))
-    if len(found) != 1 or found[0] is None:
+    found = list(itertools.islice(signature_values(data), 1))
+    if not found or found[0] is None:
         return None
     try:
         info = cms.ContentInfo.load(found[0])
