@@ -228,10 +228,10 @@ def _check_successor(
             "earlier one, not a new one",
             f"憑證 {sha}… 已在金鑰歷程中：為目前或先前的憑證，並非新憑證",
         )
-    if compromised and _spki(cert) == _spki(old_cert):
+    stolen = {r.spki for r in history.records if r.reason == "key_compromise"}
+    if _spki(cert) in stolen or (compromised and _spki(cert) == _spki(old_cert)):
         raise SuccessorError(
-            "the new certificate is for the compromised key itself: ask the CA to certify a "
-            "new key",
+            "the new certificate is for a compromised key: ask the CA to certify a new key",
             "新憑證所認證的仍是遭洩露的金鑰：請向 CA 申請以新金鑰簽發的憑證",
         )
     names = _school_names(old_cert) | {school.name_en, school.name_zh}

@@ -179,6 +179,8 @@ def test_compromise_with_the_cas_replacement(imported: Path, ca: OutsideCA, tmp_
     since = NOW + 3 * H
     after = steps.issue(NOW + 4 * H)
     old = fingerprint(imported / "keys" / "signing.pem")
+    stolen = load_identity(imported / "keys", "signing", PASSPHRASE).key
+    assert isinstance(stolen, ec.EllipticCurvePrivateKey)
     successor = load_successor(ca.p12(), P12_PASSWORD)
     with Authority(imported) as auth:
         done = key_compromised(
@@ -203,6 +205,10 @@ def test_compromise_with_the_cas_replacement(imported: Path, ca: OutsideCA, tmp_
     assert record is not None and record.revoked_at == since
     assert record.reason == "key_compromise" and record.valid_to == NOW + 5 * H
     assert not (steps.out / "certs" / "root.crl").exists()  # the CA's CRL is the CA's business
+    # A later certificate for the stolen key is never taken back into use.
+    recertified = load_successor(ca.p12(stolen), P12_PASSWORD)
+    with Authority(imported) as auth, pytest.raises(SuccessorError, match="compromised key"):
+        rotate_key(auth.keys_dir, auth.school, "signing", PASSPHRASE, NOW + 8 * H, recertified)
 
 
 def _unchanged(home: Path) -> tuple[str, list[str], list[str]]:
@@ -244,7 +250,7 @@ def test_refusals_change_nothing(imported: Path, ca: OutsideCA, tmp_path: Path) 
             key_compromised(auth.keys_dir, auth.school, auth.registry, **args)  # type: ignore[arg-type]
         # The CA re-certified the compromised key itself: no replacement.
         same_key = load_successor(ca.p12(old_key), P12_PASSWORD)
-        with pytest.raises(SuccessorError, match="for the compromised key itself"):
+        with pytest.raises(SuccessorError, match="the new certificate is for a compromised key"):
             key_compromised(auth.keys_dir, auth.school, auth.registry, successor=same_key, **args)  # type: ignore[arg-type]
         with pytest.raises(SuccessorError, match="the status-list key is the school's own"):
             rotate_key(auth.keys_dir, auth.school, "statuslist", PASSPHRASE, at, current)
