@@ -180,3 +180,24 @@ def test_timestamp_roots_are_checked_on_start(tmp_path: Path, value: object, say
     with pytest.raises(ConfigurationError, match=says) as e:
         VerifierConfig.from_dict(settings)
     assert "timestamp_roots" in e.value.zh
+
+
+def test_timestamp_roots_from_the_environment(tmp_path: Path, pki: LivePki) -> None:
+    trust = tmp_path / "trust"
+    trust.mkdir()
+    for name in ("root.pem", "statuslist.pem"):
+        (trust / name).write_text("")  # the issuer's files are read later, not here
+    files = [tmp_path / "a.pem", tmp_path / "b.pem"]
+    files[0].write_bytes(pki.pem("root"))
+    files[1].write_bytes(pki.pem("rogue-root") + pki.pem("tsa"))
+    cfg = VerifierConfig.from_env(
+        {
+            "CERTSEAL_TRUST_DIR": str(trust),
+            "CERTSEAL_STATUS_SOURCE": str(tmp_path),
+            "CERTSEAL_COUNTS_DB": str(tmp_path / "counts.sqlite"),
+            "CERTSEAL_TIMESTAMP_ROOTS": ":".join(str(f) for f in files),
+        }
+    )
+    assert cfg.timestamp_roots == tuple(files)
+    names = [c.subject.native["common_name"] for c in cfg.timestamp_root_certs()]
+    assert names == ["Test Root CA", "Rogue Root", "Test Time Stamping Authority"]
