@@ -600,4 +600,11 @@ def _write_frame(out: IO[bytes], payload: bytes) -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]), sys.stdin.buffer, sys.stdout.buffer)
+    try:
+        _serve(int(sys.argv[1]), sys.stdin.buffer, sys.stdout.buffer)
+    except BrokenPipeError:
+        # The worker that started us is gone (stopped, or replaced) before we answered: there is
+        # no one to answer, and nothing for the service's log. Python's own recipe: stdout to
+        # /dev/null, so that the flush at exit does not report the broken pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -156,3 +156,20 @@ def test_genuine_answered_while_a_hostile_parse_holds_the_slot(
                 os.kill(pid, signal.SIGCONT)
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_a_parse_process_whose_worker_is_gone_leaves_nothing_in_the_log() -> None:
+    """A worker stopped (or replaced) before its parse process said it was ready: the process
+    finds its answer pipe closed and ends without a traceback on the service's stderr."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "verifier.isolation", str(1 << 30)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None and child.stdin is not None
+    child.stdout.close()  # the worker is gone: nobody reads the answers
+    err = child.stderr.read()
+    child.stdin.close()
+    assert child.wait(timeout=60) != 0
+    assert err == b"", err.decode(errors="replace")
