@@ -111,6 +111,10 @@ VIOLATIONS: dict[str, tuple[str, str]] = {
         "a school's key is not as its log announced it: added or replaced silently",
         "學校金鑰與紀錄不符：遭悄悄新增或替換",
     ),
+    "root_not_logged": (
+        "a published root is not the one the trust-list log announced, or was never announced",
+        "已公布的根中繼資料與信任清單紀錄所公布的不同，或從未公布於紀錄",
+    ),
     "key_removed": (
         "a school's key announced in the log is missing from the trust list",
         "紀錄中公布的學校金鑰不在信任清單中",
@@ -332,6 +336,7 @@ def audit_trust_list(
         upto = events if ref is None else events[: ref[1]]
         for d in compare_with_log(tl, upto):
             run.flag("list_vs_log", d.code, d.en)
+        _roots_vs_log(run, roots, files, upto)
         run.done("list_vs_log", f"every school and key is as its {len(upto)} log events say")
     if state is None:
         run.done("remembered", "first audit: nothing remembered yet", "skipped")
@@ -452,6 +457,34 @@ def _history(
         except FetchError:
             run.flag("metadata_history", "metadata_deleted", f"{path} is no longer published")
     return files
+
+
+def _roots_vs_log(
+    run: _Run, roots: list[Metadata[Root]], files: Mapping[str, str], events: list[TrustEvent]
+) -> None:
+    """Every root after the pinned one is the file its ``root`` event announced: a root
+    re-signed by the threshold after it was published still differs from the logged hash."""
+    logged = {ev.version: ev.sha256 for ev in events if ev.event == "root"}
+    published = {r.signed.version for r in roots}
+    for r in roots[1:]:
+        version = r.signed.version
+        digest = files.get(metadata_path("root", version))
+        if digest is None:
+            continue  # already named as deleted by the history check
+        if version not in logged:
+            run.flag("list_vs_log", "root_not_logged", f"root v{version} has no event in the log")
+        elif logged[version] != digest:
+            run.flag(
+                "list_vs_log",
+                "root_not_logged",
+                f"root v{version} is not the file the log announced (rewritten)",
+            )
+    for version in sorted(v for v in logged if v is not None and v not in published):
+        run.flag(
+            "list_vs_log",
+            "metadata_deleted",
+            f"root v{version} was announced in the log but is not published",
+        )
 
 
 def _online_keys(root: Metadata[Root]) -> list[ec.EllipticCurvePublicKey]:

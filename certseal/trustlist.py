@@ -59,7 +59,7 @@ LOG_DIR = "log"
 SCHOOL_STATES = ("active", "suspended", "merged", "closed")
 KEY_ROLES = ("signing", "statuslist")
 KEY_REASONS = ("key_compromise", "superseded", "cessation_of_operation", "affiliation_changed")
-TRUST_EVENTS = ("admitted", "profile", "key")
+TRUST_EVENTS = ("admitted", "profile", "key", "root")
 LOG_FIELD = "x-certseal-log"
 """The field of ``snapshot`` naming the checkpoint of the trust-list log it reflects."""
 
@@ -1200,7 +1200,9 @@ class TrustEvent:
 
     ``admitted`` and ``profile`` carry the SHA-256 of the school's new profile (and its state);
     ``key`` carries a key record as the school's role now lists it, ``sha256`` being the
-    certificate's. The leaf is the canonical JSON of :meth:`to_dict`.
+    certificate's; ``root`` (no school) carries a new root's version and the SHA-256 of its
+    file, so a root published without an event, or rewritten after it, shows. The leaf is the
+    canonical JSON of :meth:`to_dict`.
     """
 
     index: int
@@ -1210,16 +1212,25 @@ class TrustEvent:
     sha256: str
     state: str | None = None
     key: KeyRecord | None = None
+    version: int | None = None  # a root event's root version
 
     def __post_init__(self) -> None:
         if type(self.index) is not int or self.index < 0:
             raise FormatError("leaf index must be a non-negative integer")
         if self.event not in TRUST_EVENTS:
             raise FormatError(f"trust-list event {self.event!r} is not one of {TRUST_EVENTS}")
-        _school_id(self.school)
         object.__setattr__(self, "at", _time(self.at, "event time"))
         if not isinstance(self.sha256, str) or not _HEX64.fullmatch(self.sha256):
             raise FormatError("event sha256 must be 64 lower-case hex digits")
+        if self.event == "root":
+            if self.school or self.state is not None or self.key is not None:
+                raise FormatError("a root event names no school, state or key")
+            if type(self.version) is not int or self.version < 2:
+                raise FormatError("a root event carries the new root's version (2 or more)")
+            return
+        if self.version is not None:
+            raise FormatError("only a root event carries a root version")
+        _school_id(self.school)
         if (self.event == "key") != (self.key is not None):
             raise FormatError("a key event, and only it, carries a key record")
         if (self.event != "key") != (self.state in SCHOOL_STATES):
@@ -1228,6 +1239,14 @@ class TrustEvent:
             raise FormatError("a key event's sha256 is its certificate's")
 
     def to_dict(self) -> dict[str, Any]:
+        if self.event == "root":
+            return {
+                "index": self.index,
+                "event": self.event,
+                "version": self.version,
+                "at": format_time(self.at),
+                "sha256": self.sha256,
+            }
         d: dict[str, Any] = {
             "index": self.index,
             "event": self.event,
@@ -1263,11 +1282,12 @@ class TrustEvent:
             event = cls(
                 cast(int, d.get("index")),
                 cast(str, d.get("event")),
-                cast(str, d.get("school")),
+                cast(str, d.get("school", "")),
                 cast(dt.datetime, d.get("at")),  # parsed and checked on construction
                 cast(str, d.get("sha256")),
                 d.get("state"),
                 key,
+                d.get("version"),
             )
         except FormatError as e:
             raise DeserializationError(f"trust-list log leaf: {e}") from e
@@ -1320,6 +1340,8 @@ def compare_with_log(
     profiles: dict[str, str] = {}
     keys: dict[str, dict[str, KeyRecord]] = {}
     for ev in events:
+        if ev.event == "root":
+            continue  # roots are checked against the published chain by the auditor
         if ev.event == "key":
             assert ev.key is not None
             keys.setdefault(ev.school, {})[ev.sha256] = ev.key

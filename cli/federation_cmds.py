@@ -16,7 +16,7 @@ from certseal.errors import InputError, PassphraseError
 from certseal.timeutil import format_time, parse_time, utcnow
 from certseal.trustlist import TRUST_DIR, metadata_path
 from federation.keys import ONLINE
-from federation.operator import Operator, init_operator
+from federation.operator import Operator, init_operator, root_notice
 from federation.site import build_from_operator
 
 PASSPHRASE_ENV = "CERTSEAL_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
@@ -175,7 +175,29 @@ def refresh(c: _Ctx, keys: tuple[str, ...], targets: bool) -> None:
     with Operator(c.home) as op:
         signers = c.signers(op, keys) if targets else []
         state = op.refresh(now=c.now, online=c.online(op), signers=signers)
-    c.emit(state.to_dict(), f"Timestamp version {state.timestamp} signed at {state.time}.")
+        expires = op.root_expires()
+    c.emit(
+        {**state.to_dict(), "root_expires": format_time(expires)},
+        f"Timestamp version {state.timestamp} signed at {state.time}.",
+    )
+    _warn_root(c, expires)
+
+
+@federation.command("renew-root")
+@key_option
+@pass_ctx
+def renew_root(c: _Ctx, keys: tuple[str, ...]) -> None:
+    """Sign the next root version (same keys, new expiry) before the root expires; then
+    publish. Needs the threshold of root keys."""
+    with Operator(c.home) as op:
+        root = op.renew_root(now=c.now, signers=c.signers(op, keys), online=c.online(op))
+    expires = format_time(root.expires)
+    c.emit(
+        {"root_version": root.version, "root_expires": expires},
+        f"Root version {root.version} signed; it expires at {expires}. Run 'certseal federation "
+        f"publish' to publish it.\n根中繼資料第 {root.version} 版已簽署，效期至 {expires}；"
+        "請執行 certseal federation publish 公布。",
+    )
 
 
 def _school_folder(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
@@ -244,6 +266,7 @@ def list_(c: _Ctx) -> None:
     """List the schools, their state and key fingerprints."""
     with Operator(c.home) as op:
         tl = op.trust_list(c.now)
+        expires = op.root_expires()
     data = [
         {**s.profile.to_dict(), "keys": [k.to_dict() for k in s.keys]} for s in tl.schools.values()
     ]
@@ -257,6 +280,14 @@ def list_(c: _Ctx) -> None:
             for k in s.keys
         ]
     c.emit(data, "\n".join(lines) or "No schools yet.")
+    _warn_root(c, expires)
+
+
+def _warn_root(c: _Ctx, expires: dt.datetime) -> None:
+    """Say, on stderr (the output stays parseable), that the root must be renewed soon."""
+    notice = root_notice(expires, c.now)
+    if notice is not None:
+        click.echo(f"Warning: {notice[0]}\n警告：{notice[1]}", err=True)
 
 
 def _show_entry(c: _Ctx, profile: dict[str, Any], keys: list[dict[str, Any]]) -> None:

@@ -18,6 +18,7 @@ last published trust list in force. Time is passed in.
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import datetime as dt
 import fcntl
@@ -81,6 +82,8 @@ from federation import keys as opkeys
 from federation.log import TrustLog
 
 DAYS = {"root": 365, "targets": 90, "snapshot": 7, "timestamp": 1}
+RENEW_ROOT_WITHIN = dt.timedelta(days=60)
+"""How long before the root expires the operator's commands start saying to renew it."""
 _MUTABLE = (
     metadata_path("timestamp"),
     f"{LOG_DIR}/{checkpoint_path()}",
@@ -445,6 +448,77 @@ class Operator:
         groups = {name: self._group(name, state) for name in state.groups}
         return self._commit(now, online, groups=(groups, signers), every_group=True)
 
+    def renew_root(
+        self,
+        *,
+        now: dt.datetime,
+        signers: Sequence[ec.EllipticCurvePrivateKey],
+        online: ec.EllipticCurvePrivateKey,
+    ) -> Root:
+        """Sign root version N+1: the same keys and thresholds, a new expiry.
+
+        Without it every client refuses the list once the root expires (``DAYS["root"]``
+        after the last one). TUF's client accepts a new root signed by a threshold of the old
+        root's keys and of its own: here both are the same keys, so the threshold of them signs.
+        The signatures are checked before anything is written; the new root is logged (a
+        ``root`` event) and committed like every other change.
+
+        Raises:
+            InputError: fewer than the root threshold of root keys, or a key not the root's.
+        """
+        state = self.state()
+        self.trust_list(now)  # the committed list still verifies, and time moves forward
+        old = self._metadata("root", state.root)
+        signed = copy.deepcopy(old.signed)
+        signed.version = state.root + 1
+        signed.expires = now + dt.timedelta(days=DAYS["root"])
+        _check_signers(
+            old.signed, signers, old.signed.roles["root"].threshold, self.root_key_names, "root"
+        )
+        new = Metadata(signed)
+        for key in signers:
+            trustlist.sign(new, key)
+        for trusted in (old.signed, signed):
+            try:
+                trusted.verify_delegate("root", new.signed_bytes, new.signatures)
+            except (tuf_errors.UnsignedMetadataError, ValueError) as e:
+                raise InputError(
+                    f"root version {signed.version} is not signed by the root threshold: {e}",
+                    f"根中繼資料第 {signed.version} 版的簽章未達根金鑰門檻",
+                ) from e
+        data = self._new_root(signed.version, trustlist.to_bytes(new))
+        event = TrustEvent(
+            0, "root", "", now, hashlib.sha256(data).hexdigest(), version=signed.version
+        )
+        self._commit(now, online, events=[event], root_version=signed.version)
+        renewed: Root = parse_metadata(data, "root").signed
+        return renewed
+
+    def _new_root(self, version: int, data: bytes) -> bytes:
+        """Write root ``version``, or take the one an interrupted renewal already wrote: a
+        published root is never rewritten, and it is as good as ours if the threshold of the
+        committed root's keys signed it (clients have already seen it)."""
+        path = self.repo / metadata_path("root", version)
+        if not path.exists():
+            write_once(path, data)
+            return data
+        kept = path.read_bytes()
+        old = self._metadata("root", version - 1).signed
+        try:
+            md = parse_metadata(kept, "root")
+            old.verify_delegate("root", md.signed_bytes, md.signatures)
+        except (CertsealError, tuf_errors.UnsignedMetadataError, ValueError) as e:
+            raise ConfigurationError(
+                f"{path} exists but is not a root this federation signed: {e}",
+                f"{path} 已存在，但不是本聯盟簽署的根中繼資料",
+            ) from e
+        return kept
+
+    def root_expires(self) -> dt.datetime:
+        """When the committed root expires: every client refuses the list from then on."""
+        expires: dt.datetime = self._metadata("root", self.state().root).signed.expires
+        return expires
+
     def publish(self, out_dir: Path) -> int:
         """Copy the trust list into ``out_dir/trust``: files it lacks, then the mutable ones,
         ``timestamp.json`` last. Returns how many files were written."""
@@ -471,13 +545,25 @@ class Operator:
         files: dict[str, bytes] | None = None,
         events: Sequence[TrustEvent] = (),
         every_group: bool = False,
+        root_version: int | None = None,
     ) -> OperatorState:
         """Write what changed, then snapshot and timestamp. Changed groups of schools are
         re-signed with ``signers`` (offline keys), and so is ``targets`` when the schools it
-        gives a group change, or with ``every_group`` (``refresh --targets``: before expiry)."""
+        gives a group change, or with ``every_group`` (``refresh --targets``: before expiry).
+        ``root_version``: a new root, already written, that this commit makes current."""
         state = self.state()
         self.trust_list(now)  # the committed list still verifies, and time moves forward
-        root = self._metadata("root", state.root).signed
+        if root_version is not None:
+            state = dataclasses.replace(state, root=root_version)
+        root_md = self._metadata("root", state.root)
+        if root_md.signed.expires <= now:
+            raise StateError(
+                f"the federation's root expired at {format_time(root_md.signed.expires)}: every "
+                "verifier refuses the list; run 'certseal federation renew-root' first",
+                f"聯盟根中繼資料已於 {format_time(root_md.signed.expires)} 過期，所有驗證端都會"
+                "拒絕信任清單：請先執行 certseal federation renew-root",
+            )
+        root = root_md.signed
         if not any(
             k.keyid == tuf_key(online.public_key()).keyid for k in _role_keys(root, "timestamp")
         ):
@@ -598,6 +684,30 @@ class Operator:
         return self._metadata("snapshot", state.snapshot).signed.unrecognized_fields.get(LOG_FIELD)
 
 
+def root_notice(expires: dt.datetime, now: dt.datetime) -> tuple[str, str] | None:
+    """What to tell the operator when the root expires within :data:`RENEW_ROOT_WITHIN`
+    (English, Traditional Chinese); None when it does not."""
+    left = expires - now
+    if left > RENEW_ROOT_WITHIN:
+        return None
+    when = format_time(expires)
+    if left <= dt.timedelta(0):
+        return (
+            f"the federation's root expired at {when}: every verifier refuses the trust list. "
+            "Run 'certseal federation renew-root' with the root keys, then refresh and publish.",
+            f"聯盟根中繼資料已於 {when} 過期，所有驗證端都會拒絕信任清單。請以根金鑰執行 "
+            "certseal federation renew-root，再 refresh 並 publish。",
+        )
+    days = left.days
+    return (
+        f"the federation's root expires at {when} (in {days} days): after that every verifier "
+        "refuses the trust list. Run 'certseal federation renew-root' with the root keys, then "
+        "publish.",
+        f"聯盟根中繼資料將於 {when} 過期（剩 {days} 天），屆時所有驗證端都會拒絕信任清單。"
+        "請以根金鑰執行 certseal federation renew-root，再 publish。",
+    )
+
+
 _STATE_ZH = {"active": "恢復運作", "suspended": "停權", "merged": "合併", "closed": "關閉"}
 
 
@@ -655,9 +765,13 @@ def _sign_offline(
 
 
 def _check_signers(
-    root: Root, signers: Sequence[ec.EllipticCurvePrivateKey], threshold: int, names: list[str]
+    root: Root,
+    signers: Sequence[ec.EllipticCurvePrivateKey],
+    threshold: int,
+    names: list[str],
+    role: str = "targets",
 ) -> None:
-    allowed = set(root.roles["targets"].keyids)
+    allowed = set(root.roles[role].keyids)
     distinct = {tuf_key(k.public_key()).keyid for k in signers}
     if not distinct <= allowed:
         raise InputError(
