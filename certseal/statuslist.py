@@ -909,6 +909,8 @@ class Seen:
 
     def __post_init__(self) -> None:
         _check_int(self.version, "seen version")
+        if self.issued_at is not None and self.issued_at.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC time")
 
     def __ge__(self, other: Seen) -> bool:
         return self._key() >= other._key()

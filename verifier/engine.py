@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from certseal.doctypes import DOCUMENT_TYPES
 from certseal.errors import CertsealError
 from certseal.eventlog import LogClient, LogRef, PublishedLog
-from certseal.statuslist import REASON_CODES, Entry, Issuer, Snapshot, TrustedState
+from certseal.statuslist import REASON_CODES, Entry, Issuer, Seen, Snapshot, TrustedState
 from certseal.timeutil import format_time
 from verifier import federation as national
 from verifier.federation import Federated, FederationTrust
@@ -37,7 +37,6 @@ from verifier.resaved import answer as resaved_answer
 from verifier.resaved import source_of as resaved_source
 from verifier.result import Check, DocumentInfo, Reason, StatusListInfo, Verification
 from verifier.status import IssuerTrust, StatusSource
-from verifier.store import Seen as StoredSeen
 from verifier.store import Store
 from verifier.twin import scan_twin
 
@@ -389,7 +388,7 @@ class Verifier:
 
         return judge
 
-    def _stored_seen(self) -> dict[str, StoredSeen]:
+    def _stored_seen(self) -> dict[str, Seen]:
         """Every list's shared trusted state for this answer, in one read of the store when
         there are several (nationally: the trust list and each school's, 60 and more); with
         one, its source reads it itself."""
@@ -455,7 +454,7 @@ class Verifier:
         sources: list[StatusSource],
         data: bytes,
         fed: Federated | None,
-        stored: dict[str, StoredSeen] | None = None,
+        stored: dict[str, Seen] | None = None,
     ) -> tuple[
         list[tuple[StatusSource, TrustedState]],
         tuple[StatusSource, Entry] | None,

@@ -40,7 +40,7 @@ from certseal.eventlog import LogRef, PublishedLog, checkpoint_time
 from certseal.fetch import Fetch, published_fetcher
 from certseal.keyhistory import KeyHistory, judge
 from certseal.sigdigest import signature_values
-from certseal.statuslist import Entry, Issuer, KeyLookup, TrustedState
+from certseal.statuslist import Entry, Issuer, KeyLookup, Seen, TrustedState
 from certseal.timeutil import format_time, parse_time
 from certseal.trustlist import (
     KEY_OUTCOMES,
@@ -55,7 +55,7 @@ from certseal.trustlist import (
 )
 from verifier.result import Check, Reason
 from verifier.status import IssuerTrust, SourceStatus, StatusSource
-from verifier.store import Seen, Store
+from verifier.store import Store
 
 TRUSTLIST = "trustlist"
 """The shared store's name for the trust list's trusted state (its timestamp version)."""

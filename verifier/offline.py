@@ -33,6 +33,7 @@ from certseal.keyhistory import KeyHistory, ref_from_snapshot
 from certseal.pki import ec_public_key
 from certseal.statuslist import (
     Bucket,
+    Seen,
     TrustedState,
     bucket_path,
     fetch_pinned,
@@ -43,7 +44,7 @@ from certseal.timeutil import format_time
 from verifier.engine import Limits, Verifier, build_verifier
 from verifier.result import Check, Verification
 from verifier.status import IssuerTrust
-from verifier.store import NOTHING_SEEN, MemoryIndex, Seen, Store
+from verifier.store import NOTHING_SEEN, MemoryIndex, Store
 
 INFO_FILE = "snapshot.json"
 

@@ -36,7 +36,6 @@ from certseal.statuslist import (
     lookup,
 )
 from certseal.timeutil import format_time
-from verifier.store import Seen as StoredSeen
 from verifier.store import Store
 
 
@@ -146,11 +145,10 @@ class StatusSource:
         with self._lock:
             self._refresh(now, self._shared_seen())
 
-    def _shared_seen(self, stored: StoredSeen | None = None) -> Seen:
+    def _shared_seen(self, stored: Seen | None = None) -> Seen:
         """The newest version any worker or instance trusted, and its time (the shared store;
         ``stored`` when the caller read it already, with other issuers')."""
-        shared = self.counter.seen(self.trust.name) if stored is None else stored
-        return Seen(shared.version, shared.issued_at)
+        return self.counter.seen(self.trust.name) if stored is None else stored
 
     def _refresh(self, now: dt.datetime, shared: Seen) -> None:
         try:
@@ -218,7 +216,7 @@ class StatusSource:
     def _behind(self, shared: Seen) -> bool:
         return self.state is not None and self.state.version < shared.version
 
-    def current(self, now: dt.datetime, stored: StoredSeen | None = None) -> TrustedState | None:
+    def current(self, now: dt.datetime, stored: Seen | None = None) -> TrustedState | None:
         """The list to answer with; None when none is trusted, or when another worker trusts a
         newer version that this one cannot load (answering from the older list could call a
         revoked document valid). ``stored``: the shared state, read for this answer already."""

@@ -16,32 +16,17 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from certseal.errors import StoreUnavailableError
+from certseal.statuslist import Seen
 from certseal.timeutil import format_time, parse_time
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-@dataclass(frozen=True)
-class Seen:
-    """The trusted state of one issuer: the highest status-list version any worker accepted.
-
-    ``issued_at`` is None only for a version recorded without its time (older databases).
-    """
-
-    version: int
-    issued_at: dt.datetime | None = None
-
-    def __post_init__(self) -> None:
-        if self.version < 0:
-            raise ValueError("a status-list version is never negative")
-        if self.issued_at is not None and self.issued_at.tzinfo is None:
-            raise ValueError("naive datetime: pass an aware UTC time")
-
-
+# The trusted state of one issuer: the highest status-list version any worker accepted, and
+# its time (None only for a version recorded without it, in older databases).
 NOTHING_SEEN = Seen(0)
 
 Listed = tuple[str, str | None, str, str]

@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import psycopg
 
 from certseal.errors import ConfigurationError, StoreUnavailableError
+from certseal.statuslist import Seen
 from verifier.store import (
     NOTHING_SEEN,
     Listed,
-    Seen,
     Store,
     check_listed,
     check_seen,

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from certseal.statuslist import Seen
 from tests.pg import PostgresServer, postgres  # noqa: F401 - the fixture
-from verifier.store import NOTHING_SEEN, Seen, SqliteStore, Store, open_store
+from verifier.store import NOTHING_SEEN, SqliteStore, Store, open_store
 from verifier.store_pg import PostgresStore
 
 T1 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
