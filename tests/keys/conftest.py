@@ -19,7 +19,7 @@ import pytest
 from authority.hsm import PIN_ENV, HsmSettings
 from authority.production import Producer
 from authority.service import Authority, IssueRequest
-from tests.conftest import ACTOR, COLLECTED, PASSPHRASE
+from tests.conftest import ACTOR, COLLECTED, NOW, PASSPHRASE
 from verifier.counter import Counter
 from verifier.engine import Limits, Verifier, build_verifier
 from verifier.result import Verification
@@ -94,3 +94,23 @@ def check(result: Verification, name: str) -> tuple[str, str]:
     found = [c for c in result.checks if c.name == name]
     assert len(found) == 1, [c.name for c in result.checks]
     return found[0].status, found[0].detail
+
+
+def answers_after_compromise(
+    steps: Steps, tmp: Path, proven: str, failing: tuple[str, ...]
+) -> list[Verification]:
+    """After a compromise recorded at NOW + 5 h: a document issued (NOW + 6 h) and published
+    (NOW + 7 h) with the successor key succeeds, as does ``proven`` (logged before the
+    compromise); each of ``failing`` fails as ``key_compromised``, and its answer is returned."""
+    fresh = steps.issue(NOW + dt.timedelta(hours=6))
+    steps.publish(NOW + dt.timedelta(hours=7))
+    at = NOW + dt.timedelta(hours=7, minutes=1)
+    ok = steps.verify(tmp, proven, at)
+    assert ok.result == "success", ok.codes
+    assert check(ok, "trust_list") == ("passed", "school_key_logged")
+    answers = [steps.verify(tmp, doc, at) for doc in failing]
+    for bad in answers:
+        assert bad.result == "failure"
+        assert bad.codes == ("key_compromised",)
+    assert steps.verify(tmp, fresh, at).result == "success"
+    return answers

@@ -36,7 +36,7 @@ from certseal.errors import ConfigurationError, PassphraseError
 from certseal.timeutil import format_time
 from cli import main
 from tests.conftest import ACTOR, NOW, PASSPHRASE, sample_bytes
-from tests.keys.conftest import Steps, check
+from tests.keys.conftest import Steps, answers_after_compromise
 from tests.keys.test_rotation import fingerprint, published_history
 from tests.keys.test_rotation_recovery import KILLED_ROTATION, ROOT, history_versions
 from verifier.federation import signer_cert_sha256
@@ -190,17 +190,7 @@ def test_compromise_with_the_cas_replacement(imported: Path, ca: OutsideCA, tmp_
     assert done.rotation is not None and done.key.cert_sha256 == old
     assert fingerprint(imported / "keys" / "signing.pem") == done.rotation.new.cert_sha256
     assert done.affected == (unproven, after)
-    fresh = steps.issue(NOW + 6 * H)
-    steps.publish(NOW + 7 * H)
-
-    at = NOW + 7 * H + dt.timedelta(minutes=1)
-    ok = steps.verify(tmp_path, proven, at)
-    assert ok.result == "success", ok.codes
-    assert check(ok, "trust_list") == ("passed", "school_key_logged")
-    for doc in (unproven, after):
-        bad = steps.verify(tmp_path, doc, at)
-        assert bad.result == "failure" and bad.codes == ("key_compromised",)
-    assert steps.verify(tmp_path, fresh, at).result == "success"
+    answers_after_compromise(steps, tmp_path, proven, (unproven, after))
     record = published_history(steps.out).record(old)
     assert record is not None and record.revoked_at == since
     assert record.reason == "key_compromise" and record.valid_to == NOW + 5 * H
