@@ -179,7 +179,7 @@ class Verifier:
             # signature was made for, when the school's list has it (verifier/resaved.py).
             held = resaved_source(resaved, loaded, self._root_owner, fed)
             if held is not None:
-                info = _info(*held, now, self._held(*held).checkpoint)
+                info = self._info(*held, now)
                 judge = self._copy_judge(fed, *held, resaved.signer)
                 return resaved_answer(
                     checks, reasons, sha, resaved, held, self.counter, info, judge
