@@ -125,7 +125,7 @@ class Verifier:
                 http_status=sniffed.http_status,
             )
         sha = hashlib.sha256(data).hexdigest()
-        stored = self._stored_seen()
+        stored, used_before = self.counter.answer_read(self._list_names(), sha)
         fed = None
         if self.federation is not None:
             fed = self.federation.current(now, stored.get(national.TRUSTLIST))
@@ -326,11 +326,10 @@ class Verifier:
         if entry.limit is None:
             checks.append(Check("verification_count", "passed", "count_unlimited"))
         elif reasons:
-            used = self.counter.used(sha)
-            verifications = (used, entry.limit)
+            verifications = (used_before, entry.limit)
             checks.append(Check("verification_count", "skipped", "count_not_counted"))
         else:
-            counted, used = self.counter.try_use(sha, entry.limit)
+            counted, used = self.counter.try_use(sha, entry.limit, used_before)
             verifications = (used, entry.limit)
             if counted:
                 checks.append(
@@ -388,17 +387,15 @@ class Verifier:
 
         return judge
 
-    def _stored_seen(self) -> dict[str, Seen]:
-        """Every list's shared trusted state for this answer, in one read of the store when
-        there are several (nationally: the trust list and each school's, 60 and more); with
-        one, its source reads it itself."""
+    def _list_names(self) -> list[str]:
+        """The lists whose shared trusted state an answer consults, read with the document's
+        count in one read of the store (nationally: the trust list and each school's, 60 and
+        more)."""
         if self.federation is not None:
             held = self.federation.held
             schools = [] if held is None else [s.trust.name for s in held.sources.values()]
-            return self.counter.seen_all([national.TRUSTLIST, *schools])
-        if len(self.sources) > 1:
-            return self.counter.seen_all([s.trust.name for s in self.sources])
-        return {}
+            return [national.TRUSTLIST, *schools]
+        return [s.trust.name for s in self.sources]
 
     def _proven_by_list(self, issuer: Issuer) -> SignatureFacts:
         """The signature checks a listing proves, made once per issuer (they name only it)."""

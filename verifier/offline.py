@@ -56,7 +56,7 @@ class MemoryStore(MemoryIndex, Store):
     def __init__(self) -> None:
         self._seen: dict[str, Seen] = {}
 
-    def try_use(self, sha256: str, limit: int) -> tuple[bool, int]:
+    def try_use(self, sha256: str, limit: int, used: int | None = None) -> tuple[bool, int]:
         return True, 0  # never recorded: :func:`not_counted` rewrites the check
 
     def used(self, sha256: str) -> int:

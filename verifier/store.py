@@ -38,8 +38,12 @@ class Store(ABC):
     """Counts and trusted state, shared by every worker that opens the same database."""
 
     @abstractmethod
-    def try_use(self, sha256: str, limit: int) -> tuple[bool, int]:
-        """Count one verification if the limit allows; returns (counted, used so far)."""
+    def try_use(self, sha256: str, limit: int, used: int | None = None) -> tuple[bool, int]:
+        """Count one verification if the limit allows; returns (counted, used so far).
+
+        ``used``: the count this answer read already (:meth:`answer_read`). Counts only rise,
+        so one at the limit needs no write; one below it is counted by the atomic statement,
+        which tests the limit again."""
 
     @abstractmethod
     def used(self, sha256: str) -> int:
@@ -60,6 +64,12 @@ class Store(ABC):
 
     def seen_version(self, issuer: str) -> int:
         return self.seen(issuer).version
+
+    def answer_read(self, issuers: Iterable[str], sha256: str) -> tuple[dict[str, Seen], int]:
+        """What every answer consults before it is given: each list's trusted state, and how
+        many verifications of this document were counted. A store answers both in one read
+        (one statement on SQLite, one round trip to PostgreSQL) where it can."""
+        return self.seen_all(issuers), self.used(sha256)
 
     def seen_all(self, issuers: Iterable[str]) -> dict[str, Seen]:
         """Several issuers' trusted states at once: a national answer consults every school's
@@ -235,9 +245,9 @@ class SqliteStore(Store):
                 self._opened.append(conn)
         return conn
 
-    def try_use(self, sha256: str, limit: int) -> tuple[bool, int]:
+    def try_use(self, sha256: str, limit: int, used: int | None = None) -> tuple[bool, int]:
         check_use(sha256, limit)
-        used = self.used(sha256)
+        used = self.used(sha256) if used is None else used
         if used >= limit:
             return False, used  # counts only rise: no write could make room
         conn = self._conn()
@@ -277,6 +287,21 @@ class SqliteStore(Store):
             for r in self._conn().execute("SELECT issuer, version, issued_at FROM seen_versions")
         }
         return {i: rows.get(i, NOTHING_SEEN) for i in issuers}
+
+    def answer_read(self, issuers: Iterable[str], sha256: str) -> tuple[dict[str, Seen], int]:
+        # One statement is one read transaction: the states and the count are of one moment.
+        rows = self._conn().execute(
+            "SELECT issuer, version, issued_at FROM seen_versions "
+            "UNION ALL SELECT NULL, used, NULL FROM counts WHERE sha256=?",
+            (sha256,),
+        )
+        seen, used = {}, 0
+        for issuer, version, issued_at in rows:
+            if issuer is None:
+                used = int(version)
+            else:
+                seen[issuer] = _seen_row(version, issued_at)
+        return {i: seen.get(i, NOTHING_SEEN) for i in issuers}, used
 
     def record_seen(self, issuer: str, version: int, issued_at: dt.datetime | None = None) -> Seen:
         check_seen(issuer, version, issued_at)

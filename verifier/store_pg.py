@@ -148,8 +148,10 @@ class PostgresStore(Store):
                 ) from e
         raise AssertionError("unreachable")
 
-    def try_use(self, sha256: str, limit: int) -> tuple[bool, int]:
+    def try_use(self, sha256: str, limit: int, used: int | None = None) -> tuple[bool, int]:
         check_use(sha256, limit)
+        if used is not None and used >= limit:
+            return False, used  # counts only rise: no write could make room
         if limit == 0:
             return False, self.used(sha256)
         # A count is not repeatable: first make sure the connection is alive (a repeatable
@@ -198,6 +200,25 @@ class PostgresStore(Store):
                 for r in rows
             }
             return {i: got.get(i, NOTHING_SEEN) for i in wanted}
+
+        return self._run(read, retry=True)
+
+    def answer_read(self, issuers: Iterable[str], sha256: str) -> tuple[dict[str, Seen], int]:
+        wanted = list(issuers)
+
+        def read(conn: psycopg.Connection[Any]) -> tuple[dict[str, Seen], int]:
+            rows = conn.execute(
+                "SELECT issuer, version, issued_at FROM seen_versions WHERE issuer = ANY(%s) "
+                "UNION ALL SELECT NULL, used, NULL FROM counts WHERE sha256 = %s",
+                (wanted, sha256),
+            ).fetchall()
+            got, used = {}, 0
+            for issuer, version, at in rows:
+                if issuer is None:
+                    used = int(version)
+                else:
+                    got[issuer] = Seen(int(version), at.astimezone(dt.UTC) if at else None)
+            return {i: got.get(i, NOTHING_SEEN) for i in wanted}, used
 
         return self._run(read, retry=True)
 

@@ -115,6 +115,32 @@ def test_every_issuers_state_in_one_read_is_each_ones(opener: Opener) -> None:
     assert b.seen_all([]) == {}
 
 
+def test_an_answers_one_read_is_the_states_and_the_count(opener: Opener) -> None:
+    """``answer_read`` (every answer's one read) says what ``seen_all`` and ``used`` say."""
+    a, b = opener(), opener()
+    assert a.answer_read(["demo"], SHA) == ({"demo": NOTHING_SEEN}, 0)
+    b.record_seen("demo", 3, T3)
+    b.record_seen("trustlist", 7)
+    b.try_use(SHA, 5)
+    b.try_use(SHA, 5)
+    b.try_use("cd" * 32, 5)
+    wanted = ["trustlist", "demo", "never"]
+    assert a.answer_read(wanted, SHA) == (a.seen_all(wanted), 2)
+    assert a.answer_read(["demo"], SHA) == ({"demo": Seen(3, T3)}, 2)
+    assert a.answer_read([], "ef" * 32) == ({}, 0)
+
+
+def test_a_count_read_earlier_never_lets_a_count_pass_the_limit(opener: Opener) -> None:
+    """An answer counts with the count it read at its start: another worker may have counted
+    since, and the limit is tested again by the one atomic statement."""
+    a, b = opener(), opener()
+    _, before = a.answer_read([], SHA)
+    assert [b.try_use(SHA, 2), b.try_use(SHA, 2)] == [(True, 1), (True, 2)]
+    assert a.try_use(SHA, 2, before) == (False, 2)  # read 0, but the store is at 2
+    assert a.try_use(SHA, 2, 2) == (False, 2)  # at the limit: answered without a write
+    assert a.used(SHA) == 2
+
+
 def test_a_version_keeps_its_first_time(opener: Opener) -> None:
     store = opener()
     store.record_seen("demo", 2, T2)
