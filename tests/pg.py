@@ -45,7 +45,9 @@ def free_port() -> int:
 class PostgresServer:
     """One throw-away cluster; ``url(db)`` connects to a database in it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_connections: int | None = None) -> None:
+        """``max_connections``: the server's limit (PostgreSQL's default, 100, if None)."""
+        self.max_connections = max_connections
         self.bin = server_binaries()
         self.base = Path(tempfile.mkdtemp(prefix="certseal-pg-"))
         self.data = self.base / "data"
@@ -100,6 +102,8 @@ class PostgresServer:
     def start(self) -> None:
         # Unix socket in our folder: Debian's /var/run/postgresql may not exist or be writable.
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base}"
+        if self.max_connections is not None:
+            options += f" -c max_connections={self.max_connections}"
         log = str(self.base / "log")
         self._run("pg_ctl", "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
 
