@@ -20,7 +20,7 @@ from authority.config import DEMO_SCHOOL, School
 from authority.hsm import HsmSettings
 from authority.keys import HSM_ROLES, public_material
 from authority.ltv import extension_services
-from authority.onboarding import export_request
+from authority.onboarding import prepare_request
 from authority.production import ParallelProducer, Producer
 from authority.registry import REISSUE_REASONS, Reissue
 from authority.rotation import ROTATABLE, Successor, key_compromised, load_successor, rotate_key
@@ -692,7 +692,13 @@ def export_trust(c: _Ctx, out_dir: Path) -> None:
 @click.option("--domain", "domains", multiple=True, required=True, help="The school's domain.")
 @click.option("--status-list-url", help="Where the status list is [default: <site>/status/].")
 @click.option("--log-url", help="Where the log is published [default: <site>/log/].")
-@click.option("--role-version", type=int, default=1, show_default=True)
+@click.option(
+    "--role-version",
+    type=int,
+    default=1,
+    show_default=True,
+    help="1 to join; after a key rotation, one more than the role version the trust list holds.",
+)
 @pass_ctx
 def export_request_cmd(
     c: _Ctx,
@@ -702,17 +708,30 @@ def export_request_cmd(
     log_url: str | None,
     role_version: int,
 ) -> None:
-    """Write the signed request that asks a federation operator to admit this school."""
+    """Write the signed request that asks a federation operator to admit this school, or,
+    after a key rotation, to take its new keys: a later version is signed with the earlier
+    status-list keys too (kept in keys/retired/), except one recorded compromised."""
     passphrase = get_passphrase()
     with c.open() as auth:
         school = auth.settings.school
         base = school.verify_url.rstrip("/")
-        data = export_request(
+        prepared = prepare_request(
             auth.keys_dir, passphrase, school, domains=domains,
             status_list_url=status_list_url or f"{base}/status/",
             log_url=log_url or f"{base}/log/", now=c.now, role_version=role_version,
         )  # fmt: skip
     if out_file.exists():
         raise InputError(f"{out_file} already exists", f"{out_file} 已存在")
-    out_file.write_bytes(data)
-    c.emit({"out": str(out_file), "school": school.code}, f"Request written to {out_file}.")
+    out_file.write_bytes(prepared.data)
+    c.emit(
+        {
+            "out": str(out_file),
+            "school": school.code,
+            "status_key_sha256": prepared.status_key.cert_sha256,
+            "vouched_by": [k.cert_sha256 for k in prepared.vouchers],
+        },
+        f"Request written to {out_file}.",
+    )
+    notice = prepared.notice()
+    if notice is not None:
+        click.echo(f"Warning: {notice[0]}\n警告：{notice[1]}", err=True)

@@ -119,14 +119,20 @@ def init(c: _Ctx, origin: str, root_keys: int, threshold: int) -> None:
 @federation.command()
 @click.argument("request_file", type=click.File("rb"))
 @key_option
+@click.option(
+    "--confirm-key",
+    help="The SHA-256 of the school's new status-list certificate, as the school read it to "
+    "you by a channel you trust: re-admits a school whose earlier key cannot vouch.",
+)
 @pass_ctx
-def admit(c: _Ctx, request_file: Any, keys: tuple[str, ...]) -> None:
+def admit(c: _Ctx, request_file: Any, keys: tuple[str, ...], confirm_key: str | None) -> None:
     """Admit a school from its signed request ('certseal authority export-request'), or take a
-    listed school's new status-list key."""
+    listed school's new status-list key (signed by the key the list holds, or --confirm-key)."""
     with Operator(c.home) as op:
         entry = op.accept_request(
-            request_file.read(), now=c.now, signers=c.signers(op, keys), online=c.online(op)
-        )
+            request_file.read(), now=c.now, signers=c.signers(op, keys), online=c.online(op),
+            confirm_key=confirm_key,
+        )  # fmt: skip
     _show_entry(c, entry.profile.to_dict(), [k.to_dict() for k in entry.keys])
 
 

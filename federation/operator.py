@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,7 @@ from certseal.trustlist import (
     TrustEvent,
     TrustList,
     TrustListClient,
+    VerifiedRequest,
     cast_targets,
     check_key_history,
     events_for,
@@ -84,6 +86,20 @@ from federation.log import TrustLog
 DAYS = {"root": 365, "targets": 90, "snapshot": 7, "timestamp": 1}
 RENEW_ROOT_WITHIN = dt.timedelta(days=60)
 """How long before the root expires the operator's commands start saying to renew it."""
+CONFIRM_COMMAND = "certseal federation admit REQUEST --confirm-key SHA256 --key … --key …"
+"""Re-admitting a school out of band: the school reads its new certificate's SHA-256."""
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+class KeyNotVouchedError(SignatureVerificationError):
+    """A listed school's new role version not signed by the key the trust list holds for it."""
+
+
+class CompromisedVoucherError(KeyNotVouchedError):
+    """The key the trust list holds for a school is recorded compromised: it vouches for
+    nothing, so the school's new key is taken only out of band."""
+
+
 _MUTABLE = (
     metadata_path("timestamp"),
     f"{LOG_DIR}/{checkpoint_path()}",
@@ -294,17 +310,28 @@ class Operator:
         now: dt.datetime,
         signers: Sequence[ec.EllipticCurvePrivateKey],
         online: ec.EllipticCurvePrivateKey,
+        confirm_key: str | None = None,
     ) -> SchoolEntry:
         """Admit a school from its signed onboarding request, or, for a school already listed,
         take its new status-list key (the key its role is delegated to) and key history.
 
+        A listed school's new version must be signed by the key the trust list holds for it
+        as well as by its new key (:func:`_check_vouched`). ``confirm_key`` is the SHA-256 of
+        the new status-list certificate, as the school read it to the operator out of band:
+        given, it replaces the held key's signature (a school whose earlier key was
+        compromised or lost is re-admitted that way) and must match the request.
+
         Raises:
             SignatureVerificationError: the request's signatures or certificates do not verify.
+            KeyNotVouchedError: the key the trust list holds did not sign the new version.
+            CompromisedVoucherError: that key is recorded compromised, so it cannot.
             DeserializationError: the request is malformed.
-            InputError: the request breaks a rule (history rewritten, bad profile, ...).
+            InputError: the request breaks a rule (history rewritten, bad profile, a
+                confirmed key that is not the request's, ...).
         """
         verified = OnboardingRequest.from_bytes(request).verify()
         sid = verified.school_id
+        _check_new_key(verified, now, confirm_key)
         current = self.trust_list(now)
         old = current.school(sid)
         if old is None:
@@ -328,6 +355,8 @@ class Operator:
                     f"school {sid}'s key history must be a version after {old.role_version}",
                     f"學校 {sid} 的金鑰紀錄版本須大於 {old.role_version}",
                 )
+            if confirm_key is None:
+                _check_vouched(self._group(group_of(sid)).signed, old, verified)
             profile = old.profile
         _check_expiry(verified.role.signed.expires, now, sid)
         group = self._group(group_of(sid))
@@ -708,6 +737,7 @@ def root_notice(expires: dt.datetime, now: dt.datetime) -> tuple[str, str] | Non
     )
 
 
+_COMPROMISE = "key_compromise"
 _STATE_ZH = {"active": "恢復運作", "suspended": "停權", "merged": "合併", "closed": "關閉"}
 
 
@@ -736,6 +766,79 @@ def _check_history(old: Sequence[KeyRecord], new: Sequence[KeyRecord]) -> None:
             f"the new key history rewrites the published one: {e}",
             f"新的金鑰紀錄改寫了已公布的紀錄：{e}",
         ) from e
+
+
+def _check_new_key(verified: VerifiedRequest, now: dt.datetime, confirm_key: str | None) -> None:
+    """The key that signed the request is the school's current status-list key by its own
+    history (not revoked, in its window now) and, when the operator confirmed a key out of
+    band, that very one."""
+    sid = verified.school_id
+    record = next(k for k in verified.keys if k.spki_sha256 == pki.key_id(verified.status_key))
+    if record.revoked_at is not None or not record.valid_from <= now < record.valid_to:
+        raise InputError(
+            f"school {sid}'s request is signed with status-list key {record.cert_sha256[:16]}…, "
+            "which its own key history does not give as valid now: ask the school for a "
+            "request from its current key",
+            f"學校 {sid} 的申請以狀態清單金鑰 {record.cert_sha256[:16]}… 簽署，但該校金鑰紀錄"
+            "顯示此金鑰目前無效：請學校以目前的金鑰重新產生申請",
+        )
+    if confirm_key is None:
+        return
+    wanted = confirm_key.strip().lower().replace(":", "")
+    if not _SHA256_HEX.fullmatch(wanted):
+        raise InputError(
+            f"--confirm-key must be a certificate's SHA-256 (64 hexadecimal digits), not "
+            f"{confirm_key!r}",
+            f"--confirm-key 須為憑證的 SHA-256（64 個十六進位字元），而非 {confirm_key!r}",
+        )
+    if wanted != record.cert_sha256:
+        raise InputError(
+            f"the key you confirmed ({wanted[:16]}…) is not the status-list key this request "
+            f"is signed with: the request may not come from school {sid}; do not admit it",
+            f"您確認的金鑰（{wanted[:16]}…）不是此申請所用的狀態清單金鑰：此申請可能並非"
+            f"來自學校 {sid}，請勿接納",
+        )
+
+
+def _check_vouched(group: Targets, old: SchoolEntry, verified: VerifiedRequest) -> None:
+    """TUF's rule for a delegated role whose keys change: the new version is signed by the
+    threshold of the keys of the version held (the delegation in the committed group) as
+    well as by its new key (checked with the request). A signature by a key either history
+    records compromised does not count: whoever stole it could otherwise vouch for a key
+    of their own."""
+    sid = old.school_id
+    compromised = {k.spki_sha256 for k in (*old.keys, *verified.keys) if k.reason == _COMPROMISE}
+    md = verified.role
+    counted = {kid: sig for kid, sig in md.signatures.items() if kid not in compromised}
+    try:
+        group.verify_delegate(sid, md.signed_bytes, counted)
+        return
+    except (tuf_errors.UnsignedMetadataError, ValueError):
+        pass
+    held = [k for k in old.keys if k.spki_sha256 in old.delegation_keyids]
+    names = ", ".join(f"{k.cert_sha256[:16]}…" for k in held) or "?"
+    if any(k.spki_sha256 in compromised for k in held):
+        raise CompromisedVoucherError(
+            f"school {sid}'s status-list key that the trust list holds ({names}) is recorded "
+            "compromised, so it cannot vouch for the new key. Ask the school for its new "
+            "status-list certificate's SHA-256 by a channel you trust (in person, a call you "
+            f"place, not the request's own channel), then re-admit it: '{CONFIRM_COMMAND}'",
+            f"信任清單為學校 {sid} 所列的狀態清單金鑰（{names}）已記錄為外洩，無法為新金鑰背書。"
+            "請以您信任的管道（當面、由您撥出的電話，而非送來申請的管道）向學校取得新狀態清單"
+            f"憑證的 SHA-256，再重新接納該校：「{CONFIRM_COMMAND}」",
+        )
+    raise KeyNotVouchedError(
+        f"school {sid}'s new key history is not signed by the status-list key the trust list "
+        f"holds for it ({names}): a school that changes its status-list key signs the request "
+        "with the earlier key too ('certseal authority export-request' does, from the keys "
+        "it retired). If the school no longer has that key, ask it for its new status-list "
+        "certificate's SHA-256 by a channel you trust (in person, a call you place), then "
+        f"re-admit it: '{CONFIRM_COMMAND}'",
+        f"學校 {sid} 的新金鑰紀錄未經信任清單為其所列的狀態清單金鑰（{names}）簽署：更換狀態"
+        "清單金鑰的學校須同時以舊金鑰簽署申請（certseal authority export-request 會以其退役的"
+        "金鑰簽署）。若學校已無該金鑰，請以您信任的管道（當面、由您撥出的電話）向學校取得新"
+        f"狀態清單憑證的 SHA-256，再重新接納該校：「{CONFIRM_COMMAND}」",
+    )
 
 
 def _check_expiry(expires: dt.datetime, now: dt.datetime, sid: str) -> None:
