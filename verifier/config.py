@@ -113,7 +113,8 @@ class FederationConfig:
 
 
 def _receipt_and_batch(d: Mapping[str, Any]) -> dict[str, Any]:
-    """The receipt key settings (both files or neither) and the batch limits."""
+    """The receipt key settings (both files or neither), and the batch limits and PostgreSQL
+    pool size (whole numbers ≥ 1)."""
     key, cert = d.get("receipt_key"), d.get("receipt_cert")
     if bool(key) != bool(cert):
         raise ConfigurationError(
@@ -125,7 +126,7 @@ def _receipt_and_batch(d: Mapping[str, Any]) -> dict[str, Any]:
         out["receipt_key"], out["receipt_cert"] = Path(key), Path(cert)
     if d.get("receipt_name"):
         out["receipt_name"] = str(d["receipt_name"])
-    for name in ("batch_max_files", "batch_max_bytes"):
+    for name in ("batch_max_files", "batch_max_bytes", "postgres_pool_size"):
         value = d.get(name)
         if value is None:
             continue
@@ -223,6 +224,9 @@ class VerifierConfig:
     site_dir: Path | None = None  # serve the published static site too (the demo does)
     # A postgresql:// URL: counts and trusted state shared by every instance (else counts_db).
     database: str | None = None
+    # Connections to ``database`` per worker process, however many threads it runs (None: the
+    # store's default, 4): an instance holds at most workers × this many (docs/deployment.md).
+    postgres_pool_size: int | None = None
     # Signed receipts (docs/receipts.md): the key, its published certificate, and the name
     # receipts give this verifier. Without a key, a request for a receipt is refused.
     receipt_key: Path | None = None
@@ -277,8 +281,13 @@ class VerifierConfig:
 
     @property
     def store_location(self) -> Path | str:
-        """Where the shared store lives: the PostgreSQL URL if set, else the SQLite file."""
-        return self.database or self.counts_db
+        """Where the shared store lives: the PostgreSQL URL (with its pool size) if set, else
+        the SQLite file."""
+        if not self.database:
+            return self.counts_db
+        from verifier.store_pg import PostgresURL  # psycopg (and libpq) only when configured
+
+        return PostgresURL(self.database, self.postgres_pool_size)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> VerifierConfig:
@@ -376,6 +385,9 @@ class VerifierConfig:
             d["timestamp_roots"] = env["CERTSEAL_TIMESTAMP_ROOTS"].split(os.pathsep)
         if env.get("CERTSEAL_CORS_ORIGINS"):
             d["cors_origins"] = env["CERTSEAL_CORS_ORIGINS"].replace(",", " ").split()
+        if size := env.get("CERTSEAL_POSTGRES_POOL_SIZE", "").strip():
+            # Anything but a number is passed on as it is, to be refused with its name.
+            d["postgres_pool_size"] = int(size) if size.isascii() and size.isdigit() else size
         if env.get("CERTSEAL_MAX_UPLOAD_BYTES"):
             d["max_upload_bytes"] = int(env["CERTSEAL_MAX_UPLOAD_BYTES"])
         if env.get("CERTSEAL_REFRESH_SECONDS"):

@@ -1,6 +1,8 @@
 """The verifier's store on PostgreSQL: one database shared by every instance behind one address.
 
-Each thread of each worker keeps its own connection (autocommit), opened after the fork.
+Each worker process borrows connections (autocommit) from a bounded pool of its own, opened after
+the fork: ``pool_size`` connections at most, however many threads the worker runs, so an
+instance holds at most workers × pool_size connections (docs/deployment.md).
 Counting is one ``INSERT … ON CONFLICT DO UPDATE … WHERE used < limit RETURNING used``: the
 conflicting row is locked and the limit re-tested on its newest version, so concurrent
 instances can never count past the limit. The trusted state rises the same way.
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from certseal.errors import ConfigurationError, StoreUnavailableError
 from certseal.statuslist import Seen
@@ -29,6 +32,14 @@ from verifier.store import (
 )
 
 T = TypeVar("T")
+
+# Connections per worker process: a statement takes about a millisecond, so a gthread worker's
+# 32 threads share 4 with little waiting, and 2 workers × 4 leave most of PostgreSQL's default
+# 100 connections to other instances.
+DEFAULT_POOL_SIZE = 4
+# How long a request waits for a connection before it answers status_unavailable: far longer
+# than a burst's queue, short enough that threads do not pile up while the database is down.
+POOL_WAIT_SECONDS = 3.0
 
 # Any constant: it serialises the schema set-up of workers that start at the same moment
 # (concurrent CREATE TABLE IF NOT EXISTS can fail on PostgreSQL's catalog).
@@ -73,8 +84,31 @@ def describe(url: str) -> str:
     return f"postgresql {host}:{port}/{info.get('dbname', '')}"
 
 
+class PostgresURL(str):
+    """A ``postgresql://`` URL that carries the ``postgres_pool_size`` setting (None: the
+    default): the app opens its store from one location (``open_store(cfg.store_location)``),
+    so the configured size travels with the URL, which compares, prints and connects as before.
+    """
+
+    pool_size: int | None
+
+    def __new__(cls, url: str, pool_size: int | None) -> PostgresURL:
+        made = super().__new__(cls, url)
+        made.pool_size = pool_size
+        return made
+
+
 class PostgresStore(Store):
-    def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: int = 10,
+        pool_size: int | None = None,
+        pool_wait: float = POOL_WAIT_SECONDS,
+    ) -> None:
+        """``pool_size``: connections per process (else the URL's setting, else 4);
+        ``pool_wait``: seconds a request waits for one before the store is unavailable."""
         try:
             psycopg.conninfo.conninfo_to_dict(url)
         except psycopg.ProgrammingError:
@@ -82,70 +116,126 @@ class PostgresStore(Store):
                 "the database setting is not a valid postgresql:// URL",
                 "資料庫設定不是有效的 postgresql:// 網址",
             ) from None
-        self.url = url
+        if pool_size is None and isinstance(url, PostgresURL):
+            pool_size = url.pool_size
+        self.pool_size = DEFAULT_POOL_SIZE if pool_size is None else pool_size
+        if not isinstance(self.pool_size, int) or self.pool_size < 1:
+            raise ValueError(f"a pool of {self.pool_size!r} connections")  # config checks it
+        self.pool_wait = pool_wait
+        self.url = str(url)
         self.where = describe(url)
         self.connect_timeout = connect_timeout
-        self._local = threading.local()
         self._pid = os.getpid()
-        self._opened: list[psycopg.Connection[Any]] = []  # every thread's, closed by close()
-        self._opened_lock = threading.Lock()
+        self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
+        self._pool_lock = threading.Lock()
+        # Pools made before a fork: the parent's sessions, kept (never closed nor collected
+        # here, which would end them or wait on the parent's threads).
+        self._forgotten: list[ConnectionPool[psycopg.Connection[Any]]] = []
+        self._set_up()
 
-        def schema(conn: psycopg.Connection[Any]) -> None:
-            with conn.transaction():
+    def _connect_options(self) -> dict[str, Any]:
+        return {
+            "autocommit": True,
+            "connect_timeout": self.connect_timeout,
+            "application_name": "certseal-verifier",
+        }
+
+    def _set_up(self) -> None:
+        """Create the tables on a connection of its own, closed at once: the store may be made
+        in gunicorn's master, and a pool made there would not serve the forked workers."""
+        try:
+            with (
+                psycopg.connect(self.url, **self._connect_options()) as conn,
+                conn.transaction(),
+            ):
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 for sql in _SCHEMA:
                     conn.execute(sql)
+        except psycopg.OperationalError as e:
+            raise self._unreachable(e) from e
+        except psycopg.Error as e:
+            raise self._refused(e) from e
 
-        self._run(schema, retry=True)
+    def _connections(self) -> ConnectionPool[psycopg.Connection[Any]]:
+        """This process's pool, made on first use after a fork."""
+        pool = self._pool
+        if pool is not None and self._pid == os.getpid():
+            return pool
+        with self._pool_lock:
+            if self._pid != os.getpid():
+                # A pool made before gunicorn forked belongs to the parent (its threads did not
+                # cross the fork): forget it, since closing it here would end the parent's
+                # sessions.
+                if self._pool is not None:
+                    self._forgotten.append(self._pool)
+                self._pid, self._pool = os.getpid(), None
+            if self._pool is None:
+                pool = ConnectionPool(
+                    self.url,
+                    kwargs=self._connect_options(),
+                    min_size=1,
+                    max_size=self.pool_size,
+                    open=False,
+                    timeout=self.pool_wait,
+                    # A connection that failed is tried again for no longer than a request
+                    # waits: once the database is back, the next request's connection is
+                    # opened at once rather than after a long back-off.
+                    reconnect_timeout=self.pool_wait,
+                    name="certseal-verifier",
+                )
+                pool.open()
+                self._pool = pool
+            return self._pool
 
-    def _conn(self) -> psycopg.Connection[Any]:
-        if self._pid != os.getpid():
-            # Connections opened before gunicorn forked belong to the parent: forget them
-            # (closing them here would end the parent's sessions).
-            self._pid, self._opened, self._local = os.getpid(), [], threading.local()
-        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = psycopg.connect(
-                self.url,
-                autocommit=True,
-                connect_timeout=self.connect_timeout,
-                application_name="certseal-verifier",
-            )
-            self._local.conn = conn
-            with self._opened_lock:
-                self._opened.append(conn)
-        return conn
+    def _unreachable(self, e: Exception) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"the verifier's database ({self.where}) cannot be reached: {type(e).__name__}",
+            f"無法連線驗證服務的資料庫（{self.where}）",
+        )
 
-    def _drop(self) -> None:
-        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            conn.close()
-            with self._opened_lock:
-                self._opened.remove(conn)
+    def _refused(self, e: Exception) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"the verifier's database ({self.where}) refused a request: {type(e).__name__}",
+            f"驗證服務的資料庫（{self.where}）拒絕了要求",
+        )
 
-    def _run(self, work: Callable[[psycopg.Connection[Any]], T], *, retry: bool) -> T:
-        """Run ``work`` on this thread's connection; every failure wrapped once.
+    def _run(
+        self, work: Callable[[psycopg.Connection[Any]], T], *, retry: bool, ping: bool = False
+    ) -> T:
+        """Run ``work`` on a connection borrowed from this process's pool; every failure
+        wrapped once.
 
         ``retry``: the work may run twice (a read, or a change that is the same when repeated),
-        so a connection the server closed (a restart, a failover) is reopened once.
+        so a connection the server closed (a restart, a failover) is replaced once.
+        ``ping``: first make sure the borrowed connection is alive (a repeatable ping, retried
+        like a read), so work that is not repeatable runs on a connection just seen alive.
         """
         for attempt in (1, 2):
+            pool = self._connections()
+            started = False
             try:
-                return work(self._conn())
+                with pool.connection() as conn:
+                    if ping:
+                        conn.execute("SELECT 1")
+                    started = True
+                    return work(conn)
+            except PoolTimeout as e:
+                raise StoreUnavailableError(
+                    f"the verifier's database ({self.where}) gave no connection within "
+                    f"{self.pool_wait:g} s: it cannot be reached, or all {self.pool_size} of "
+                    "this worker's connections are busy",
+                    f"驗證服務的資料庫（{self.where}）在 {self.pool_wait:g} 秒內未能提供連線："
+                    f"無法連線，或本工作程序的 {self.pool_size} 條連線都在使用中",
+                ) from e
             except psycopg.OperationalError as e:
-                self._drop()
-                if retry and attempt == 1:
+                if attempt == 1 and (retry or not started):
+                    # A restart closed every idle connection too: replace them all, not only
+                    # the one that failed, so the second attempt gets a live one.
+                    pool.check()
                     continue
-                raise StoreUnavailableError(
-                    f"the verifier's database ({self.where}) cannot be reached: {type(e).__name__}",
-                    f"無法連線驗證服務的資料庫（{self.where}）",
-                ) from e
+                raise self._unreachable(e) from e
             except psycopg.Error as e:
-                raise StoreUnavailableError(
-                    f"the verifier's database ({self.where}) refused a request: {type(e).__name__}",
-                    f"驗證服務的資料庫（{self.where}）拒絕了要求",
-                ) from e
+                raise self._refused(e) from e
         raise AssertionError("unreachable")
 
     def try_use(self, sha256: str, limit: int, used: int | None = None) -> tuple[bool, int]:
@@ -154,9 +244,6 @@ class PostgresStore(Store):
             return False, used  # counts only rise: no write could make room
         if limit == 0:
             return False, self.used(sha256)
-        # A count is not repeatable: first make sure the connection is alive (a repeatable
-        # ping), so a server restart since the last request does not cost a failed answer.
-        self._run(lambda c: c.execute("SELECT 1"), retry=True)
 
         def count(conn: psycopg.Connection[Any]) -> tuple[bool, int]:
             row = conn.execute(_TRY_USE, (sha256, limit)).fetchone()
@@ -164,7 +251,9 @@ class PostgresStore(Store):
                 return True, int(row[0])
             return False, self._used(conn, sha256)
 
-        return self._run(count, retry=False)
+        # A count is not repeatable: it runs on a connection just seen alive, so a server
+        # restart since the last request does not cost a failed answer.
+        return self._run(count, retry=False, ping=True)
 
     @staticmethod
     def _used(conn: psycopg.Connection[Any], sha256: str) -> int:
@@ -281,9 +370,10 @@ class PostgresStore(Store):
         return self._run(read, retry=True)
 
     def close(self) -> None:
-        """Close the connections every thread of this process opened."""
-        with self._opened_lock:
-            opened, self._opened = self._opened, []
-        for conn in opened:
-            conn.close()
-        self._local = threading.local()
+        """Close this process's pool and its connections (a later request opens a new one)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None and self._pid != os.getpid():
+            self._forgotten.append(pool)  # the parent's, as in _connections
+        elif pool is not None:
+            pool.close()
