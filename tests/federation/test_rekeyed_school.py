@@ -20,9 +20,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from authority.hsm import HsmSettings
 from authority.onboarding import export_request, prepare_request
 from authority.rotation import RETIRED_DIR, Rotation, key_compromised, rotate_key
-from authority.service import Authority
+from authority.service import Authority, init_authority
 from certseal import trustlist
 from certseal.errors import InputError
 from certseal.timeutil import format_time
@@ -31,6 +32,7 @@ from cli import main
 from federation.operator import CompromisedVoucherError, KeyNotVouchedError
 from tests.conftest import ACTOR, NOW, PASSPHRASE
 from tests.federation.conftest import T0, Federation, request_for, school
+from tests.keys.conftest import softhsm  # noqa: F401 - fixture
 from tests.national.conftest import (  # noqa: F401 - fixtures
     READY,
     National,
@@ -117,23 +119,27 @@ def test_two_rotations_between_requests_are_vouched_for_by_the_first_key(
     """The school rotated twice before asking: the key the operator holds is two back."""
     first = rekey(federation, "NKUST", LATER)
     second = rekey(federation, "NKUST", LATER + dt.timedelta(minutes=10))
-    prepared = prepare_request(
-        federation.schools["NKUST"] / "keys",
-        PASSPHRASE,
-        school("NKUST"),
-        domains=["nkust.edu.tw"],
-        status_list_url="https://verify.nkust.edu.tw/status/",
-        log_url="https://verify.nkust.edu.tw/log/",
-        now=ASKED,
-        role_version=2,
-    )
-    assert [k.cert_sha256 for k in prepared.vouchers] == [
-        first.old.cert_sha256,
-        second.old.cert_sha256,
-    ]
-    assert prepared.unable == () and prepared.notice() is None
-    entry = admit(federation, prepared.data, ASKED)
+    request = request_for(federation.schools["NKUST"], "NKUST", ASKED, version=2)
+    signed_by = set(OnboardingRequest.from_bytes(request).verify().role.signatures)
+    assert signed_by == {first.old.spki_sha256, second.old.spki_sha256, second.new.spki_sha256}
+    entry = admit(federation, request, ASKED)
     assert entry.delegation_keyids == (second.new.spki_sha256,)
+
+
+def test_an_earlier_status_list_key_on_the_hsm_vouches_too(
+    softhsm: HsmSettings,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Rotation retires a token's key by keeping the settings that name it; it signs again."""
+    home = tmp_path / "NTHU"
+    init_authority(home, school("NTHU"), PASSPHRASE, T0, hsm=softhsm, hsm_roles=("statuslist",))
+    rot = rotate_key(home / "keys", school("NTHU"), "statuslist", PASSPHRASE, LATER)
+    assert rot.on_hsm
+    request = request_for(home, "NTHU", ASKED, version=2)
+    role = OnboardingRequest.from_bytes(request).verify().role
+    assert set(role.signatures) == {rot.old.spki_sha256, rot.new.spki_sha256}
+    old = trustlist.tuf_key(rot.old.public_key())
+    old.verify_signature(role.signatures[old.keyid], role.signed_bytes)
 
 
 def test_a_new_key_the_held_key_did_not_sign_is_refused(federation: Federation) -> None:
