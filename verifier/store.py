@@ -290,18 +290,21 @@ class SqliteStore(Store):
 
     def answer_read(self, issuers: Iterable[str], sha256: str) -> tuple[dict[str, Seen], int]:
         # One statement is one read transaction: the states and the count are of one moment.
-        rows = self._conn().execute(
-            "SELECT issuer, version, issued_at FROM seen_versions "
-            "UNION ALL SELECT NULL, used, NULL FROM counts WHERE sha256=?",
-            (sha256,),
+        # Each row carries the count, so one school's verifier reads a single row.
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT issuer, version, issued_at, (SELECT used FROM counts WHERE sha256=?) "
+                "FROM seen_versions",
+                (sha256,),
+            )
+            .fetchall()
         )
-        seen, used = {}, 0
-        for issuer, version, issued_at in rows:
-            if issuer is None:
-                used = int(version)
-            else:
-                seen[issuer] = _seen_row(version, issued_at)
-        return {i: seen.get(i, NOTHING_SEEN) for i in issuers}, used
+        if not rows:  # nothing trusted yet, anywhere: before the first list is loaded
+            return {i: NOTHING_SEEN for i in issuers}, self.used(sha256)
+        seen = {r[0]: _seen_row(r[1], r[2]) for r in rows}
+        used = rows[0][3]
+        return {i: seen.get(i, NOTHING_SEEN) for i in issuers}, 0 if used is None else int(used)
 
     def record_seen(self, issuer: str, version: int, issued_at: dt.datetime | None = None) -> Seen:
         check_seen(issuer, version, issued_at)

@@ -119,9 +119,10 @@ def test_an_answers_one_read_is_the_states_and_the_count(opener: Opener) -> None
     """``answer_read`` (every answer's one read) says what ``seen_all`` and ``used`` say."""
     a, b = opener(), opener()
     assert a.answer_read(["demo"], SHA) == ({"demo": NOTHING_SEEN}, 0)
+    b.try_use(SHA, 5)
+    assert a.answer_read(["demo"], SHA) == ({"demo": NOTHING_SEEN}, 1)  # nothing trusted yet
     b.record_seen("demo", 3, T3)
     b.record_seen("trustlist", 7)
-    b.try_use(SHA, 5)
     b.try_use(SHA, 5)
     b.try_use("cd" * 32, 5)
     wanted = ["trustlist", "demo", "never"]
