@@ -246,7 +246,7 @@ def receipt_certificate() -> FlaskResponse:
 
 def _receipts() -> tuple[bool, ReceiptSigner | None]:
     """Whether ``receipt=1`` asks for a receipt, and the signer if one is configured."""
-    asked = request.args.get("receipt")
+    asked = request.args.get("receipt") if request.environ.get("QUERY_STRING") else None
     if asked is None and request.mimetype in FORM_TYPES:
         asked = _read(lambda: request.form.get("receipt"))
     if asked not in ("1", "true", "yes"):

@@ -9,6 +9,7 @@ import logging
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
@@ -124,7 +125,7 @@ class Verifier:
                 sniffed.reasons,
                 http_status=sniffed.http_status,
             )
-        sha = hashlib.sha256(data).hexdigest()
+        sha = upload_sha256(data)
         stored, used_before = self.counter.answer_read(self._list_names(), sha)
         fed = None
         if self.federation is not None:
@@ -241,14 +242,7 @@ class Verifier:
             )
             reasons.append(Reason("not_issued"))
         else:
-            checks.append(
-                Check(
-                    "status_list",
-                    "passed",
-                    "status_found",
-                    {"version": state.version, **_names(snap_issuer)},
-                )
-            )
+            checks.append(self._held(src, state).found)
         log_check = Check("transparency_log", "skipped", "skipped_earlier")
         listed = checks[-1].status == "passed"
         if listed:
@@ -315,7 +309,7 @@ class Verifier:
             )
             reasons.append(Reason("superseded", {"superseded_at": entry.superseded_at}))
         else:
-            checks.append(Check("document_state", "passed", "state_active"))
+            checks.append(_STATE_ACTIVE)
         if info.stale:
             checks.append(Check("status_list", "failed", "status_stale", {"expires": info.expires}))
             reasons.append(
@@ -324,10 +318,10 @@ class Verifier:
         # -- count -----------------------------------------------------------------------
         verifications = None
         if entry.limit is None:
-            checks.append(Check("verification_count", "passed", "count_unlimited"))
+            checks.append(_COUNT_UNLIMITED)
         elif reasons:
             verifications = (used_before, entry.limit)
-            checks.append(Check("verification_count", "skipped", "count_not_counted"))
+            checks.append(_COUNT_NOT_COUNTED)
         else:
             counted, used = self.counter.try_use(sha, entry.limit, used_before)
             verifications = (used, entry.limit)
@@ -557,6 +551,27 @@ class Verifier:
         return out
 
 
+# CPython's hashlib lets other threads run while it hashes 2 KiB or more at once.
+_GIL_FREE_HASH = 2048
+_HASH_HOLDING_GIL = 1 << 20
+
+
+def upload_sha256(data: bytes) -> str:
+    """The upload's SHA-256, every answer's first step.
+
+    Up to 1 MiB (a diploma is some 75 KB), fed to hashlib in pieces small enough that it keeps
+    the interpreter lock: letting another request's thread run for the 40 µs of hashing costs
+    more in thread hand-offs than it gains when every core is busy (measured with
+    bench/verification.py --wrk: docs/deployment.md). A larger file is hashed at once."""
+    if len(data) > _HASH_HOLDING_GIL:
+        return hashlib.sha256(data).hexdigest()
+    h, view = hashlib.sha256(), memoryview(data)
+    step = _GIL_FREE_HASH - 1
+    for at in range(0, len(data), step):
+        h.update(view[at : at + step])
+    return h.hexdigest()
+
+
 def _schools(fed: Federated | None) -> list[StatusSource]:
     return [] if fed is None else list(fed.sources.values())
 
@@ -572,6 +587,20 @@ class _Proven:
     checkpoint: dict[str, object] | None
     checks: dict[str, Check] = field(default_factory=dict)
     infos: dict[tuple[object, ...], StatusListInfo] = field(default_factory=dict)
+
+    @cached_property
+    def found(self) -> Check:
+        """The check of a document this list lists: the same for all of them."""
+        names = _names(self.snapshot.issuer)
+        return Check(
+            "status_list", "passed", "status_found", {"version": self.snapshot.version, **names}
+        )
+
+
+# Checks that say the same in every answer they are in: one object each, rendered once.
+_STATE_ACTIVE = Check("document_state", "passed", "state_active")
+_COUNT_UNLIMITED = Check("verification_count", "passed", "count_unlimited")
+_COUNT_NOT_COUNTED = Check("verification_count", "skipped", "count_not_counted")
 
 
 def _checkpoint_of(state: TrustedState) -> dict[str, object] | None:

@@ -342,7 +342,10 @@ def sniff(data: bytes, max_bytes: int) -> Sniff:
             (size, Check("file_type", "failed", "type_other", params)),
             (Reason("not_pdf", params),),
         )
-    return Sniff((size, Check("file_type", "passed", "type_pdf")), ())
+    return Sniff((size, _TYPE_PDF), ())
+
+
+_TYPE_PDF = Check("file_type", "passed", "type_pdf")
 
 
 @dataclass(frozen=True)

@@ -129,8 +129,17 @@ class Check:
         return d
 
     def to_json(self, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> str:
-        head = ("check", self.name, self.status, self.detail, lang, zone)
-        return _rendered(head, self.params, lambda: self.to_dict(lang, zone))
+        # Kept on the check too: the engine answers with the same check objects again (those a
+        # listing proves, a list's own, the constant ones), so most of an answer is a look-up.
+        memo: dict[tuple[str, str], str] | None = self.__dict__.get("_json")
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_json", memo)
+        text = memo.get((lang, zone))
+        if text is None:
+            head = ("check", self.name, self.status, self.detail, lang, zone)
+            text = memo[lang, zone] = _rendered(head, self.params, lambda: self.to_dict(lang, zone))
+        return text
 
 
 @dataclass(frozen=True)
