@@ -20,10 +20,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from authority.hsm import HsmSettings
 from authority.onboarding import export_request, prepare_request
 from authority.rotation import RETIRED_DIR, Rotation, key_compromised, rotate_key
-from authority.service import Authority, init_authority
+from authority.service import Authority
 from certseal import trustlist
 from certseal.errors import InputError
 from certseal.timeutil import format_time
@@ -32,7 +31,6 @@ from cli import main
 from federation.operator import CompromisedVoucherError, KeyNotVouchedError
 from tests.conftest import ACTOR, NOW, PASSPHRASE
 from tests.federation.conftest import T0, Federation, request_for, school
-from tests.keys.conftest import softhsm  # noqa: F401 - fixture
 from tests.national.conftest import (  # noqa: F401 - fixtures
     READY,
     National,
@@ -124,22 +122,6 @@ def test_two_rotations_between_requests_are_vouched_for_by_the_first_key(
     assert signed_by == {first.old.spki_sha256, second.old.spki_sha256, second.new.spki_sha256}
     entry = admit(federation, request, ASKED)
     assert entry.delegation_keyids == (second.new.spki_sha256,)
-
-
-def test_an_earlier_status_list_key_on_the_hsm_vouches_too(
-    softhsm: HsmSettings,  # noqa: F811
-    tmp_path: Path,
-) -> None:
-    """Rotation retires a token's key by keeping the settings that name it; it signs again."""
-    home = tmp_path / "NTHU"
-    init_authority(home, school("NTHU"), PASSPHRASE, T0, hsm=softhsm, hsm_roles=("statuslist",))
-    rot = rotate_key(home / "keys", school("NTHU"), "statuslist", PASSPHRASE, LATER)
-    assert rot.on_hsm
-    request = request_for(home, "NTHU", ASKED, version=2)
-    role = OnboardingRequest.from_bytes(request).verify().role
-    assert set(role.signatures) == {rot.old.spki_sha256, rot.new.spki_sha256}
-    old = trustlist.tuf_key(rot.old.public_key())
-    old.verify_signature(role.signatures[old.keyid], role.signed_bytes)
 
 
 def test_a_new_key_the_held_key_did_not_sign_is_refused(federation: Federation) -> None:
