@@ -96,7 +96,7 @@ def create_app(
     app.config["MAX_FORM_MEMORY_SIZE"] = cfg.max_upload_bytes + ENVELOPE_BYTES
     app.config["CERTSEAL"] = cfg
     app.config["CERTSEAL_CLOCK"] = clock
-    counter = open_store(cfg.store_location)
+    counter = open_store(cfg.store_location, pool_size=cfg.postgres_pool_size)
     issuers = [
         IssuerTrust.from_files(i.name, list(i.roots), list(i.status_certs), i.source, i.pin)
         for i in cfg.issuers

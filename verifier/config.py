@@ -281,13 +281,8 @@ class VerifierConfig:
 
     @property
     def store_location(self) -> Path | str:
-        """Where the shared store lives: the PostgreSQL URL (with its pool size) if set, else
-        the SQLite file."""
-        if not self.database:
-            return self.counts_db
-        from verifier.store_pg import PostgresURL  # psycopg (and libpq) only when configured
-
-        return PostgresURL(self.database, self.postgres_pool_size)
+        """Where the shared store lives: the PostgreSQL URL if set, else the SQLite file."""
+        return self.database or self.counts_db
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> VerifierConfig:

@@ -362,10 +362,11 @@ class SqliteStore(Store):
         self._local = threading.local()
 
 
-def open_store(database: Path | str) -> Store:
-    """A ``postgresql://`` URL opens PostgreSQL; anything else is a SQLite file's path."""
+def open_store(database: Path | str, *, pool_size: int | None = None) -> Store:
+    """A ``postgresql://`` URL opens PostgreSQL (``pool_size`` connections per process, None
+    for its default); anything else is a SQLite file's path."""
     if isinstance(database, str) and database.startswith(POSTGRES_SCHEMES):
         from verifier.store_pg import PostgresStore  # psycopg (and libpq) only when configured
 
-        return PostgresStore(database)
+        return PostgresStore(database, pool_size=pool_size)
     return SqliteStore(Path(database))

@@ -84,20 +84,6 @@ def describe(url: str) -> str:
     return f"postgresql {host}:{port}/{info.get('dbname', '')}"
 
 
-class PostgresURL(str):
-    """A ``postgresql://`` URL that carries the ``postgres_pool_size`` setting (None: the
-    default): the app opens its store from one location (``open_store(cfg.store_location)``),
-    so the configured size travels with the URL, which compares, prints and connects as before.
-    """
-
-    pool_size: int | None
-
-    def __new__(cls, url: str, pool_size: int | None) -> PostgresURL:
-        made = super().__new__(cls, url)
-        made.pool_size = pool_size
-        return made
-
-
 class PostgresStore(Store):
     def __init__(
         self,
@@ -107,7 +93,7 @@ class PostgresStore(Store):
         pool_size: int | None = None,
         pool_wait: float = POOL_WAIT_SECONDS,
     ) -> None:
-        """``pool_size``: connections per process (else the URL's setting, else 4);
+        """``pool_size``: connections per process (None: 4);
         ``pool_wait``: seconds a request waits for one before the store is unavailable."""
         try:
             psycopg.conninfo.conninfo_to_dict(url)
@@ -116,8 +102,6 @@ class PostgresStore(Store):
                 "the database setting is not a valid postgresql:// URL",
                 "資料庫設定不是有效的 postgresql:// 網址",
             ) from None
-        if pool_size is None and isinstance(url, PostgresURL):
-            pool_size = url.pool_size
         self.pool_size = DEFAULT_POOL_SIZE if pool_size is None else pool_size
         if not isinstance(self.pool_size, int) or self.pool_size < 1:
             raise ValueError(f"a pool of {self.pool_size!r} connections")  # config checks it

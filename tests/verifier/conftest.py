@@ -40,7 +40,9 @@ def engine_over(issued: Issued, tmp: Path) -> Verifier:
         IssuerTrust.from_files(i.name, list(i.roots), list(i.status_certs), i.source)
         for i in cfg.issuers
     ]
-    return build_verifier(trust, open_store(cfg.store_location), Limits())
+    return build_verifier(
+        trust, open_store(cfg.store_location, pool_size=cfg.postgres_pool_size), Limits()
+    )
 
 
 @pytest.fixture

@@ -24,8 +24,7 @@ from tests.verifier.conftest import LiveServer, verifier_config
 from tests.verifier.test_api import post
 from verifier.app import create_app
 from verifier.config import VerifierConfig
-from verifier.store import open_store
-from verifier.store_pg import DEFAULT_POOL_SIZE, PostgresStore, PostgresURL
+from verifier.store_pg import DEFAULT_POOL_SIZE, PostgresStore
 
 SHA = "ab" * 32
 # PostgreSQL's own default is 100; the tests' user is the cluster's superuser, so all 10 are its.
@@ -201,24 +200,17 @@ def test_a_forked_worker_opens_its_own_pool_and_leaves_the_parents(database: str
 def test_the_pool_size_setting_reaches_the_store(
     issued: Issued, tmp_path: Path, database: str
 ) -> None:
-    cfg = VerifierConfig.from_dict(
-        verifier_config(issued, tmp_path, database=database, postgres_pool_size=2)
-    )
-    assert cfg.store_location == database
-    assert isinstance(cfg.store_location, PostgresURL)
-    store = open_store(cfg.store_location)
-    try:
-        assert isinstance(store, PostgresStore)
-        assert store.pool_size == 2
-    finally:
-        store.close()
-    plain = VerifierConfig.from_dict(verifier_config(issued, tmp_path, database=database))
-    unset = open_store(plain.store_location)
-    try:
-        assert isinstance(unset, PostgresStore)
-        assert unset.pool_size == DEFAULT_POOL_SIZE
-    finally:
-        unset.close()
+    """The app opens its store with the configured size, and with the default without one."""
+    for setting, size in (({"postgres_pool_size": 2}, 2), ({}, DEFAULT_POOL_SIZE)):
+        cfg = verifier_config(issued, tmp_path, database=database, **setting)
+        assert VerifierConfig.from_dict(cfg).store_location == database
+        app = create_app(cfg)
+        store = app.extensions["certseal.verifier"].counter
+        try:
+            assert isinstance(store, PostgresStore)
+            assert store.pool_size == size
+        finally:
+            store.close()
 
 
 def test_the_pool_size_comes_from_the_environment(issued: Issued) -> None:
