@@ -275,21 +275,7 @@ class Verifier:
                 late = self.long_term.judge(data, file_sha, src.trust.asn1_roots(), due, now)
                 checks = [late.check if c.name == "certificate_chain" else c for c in checks]
                 reasons += late.reasons
-        dtype = DOCUMENT_TYPES.get(entry.doc_type)
-        doc = DocumentInfo(
-            sha256=sha,
-            type=entry.doc_type,
-            type_name={"en": dtype.name_en, "zh-TW": dtype.name_zh} if dtype else None,
-            issuer=snap_issuer.code,
-            issuer_name={"en": snap_issuer.name_en, "zh-TW": snap_issuer.name_zh},
-            issued_at=entry.issued_at,
-            state=entry.state,
-            successor=entry.successor,
-            superseded_at=entry.superseded_at,
-            revoked_at=entry.revoked_at,
-            revocation_reason=entry.reason_code,
-            **({} if school is None else school.document),
-        )
+        doc = self._document(src, state, entry, sha, school)
         if entry.state == "revoked":
             en, zh = REASON_CODES.get(entry.reason_code or "other", REASON_CODES["other"])
             checks.append(
@@ -344,6 +330,40 @@ class Verifier:
         failed = any(r.severity == "failure" for r in reasons)
         twin = None if failed else scan_twin(data, sha)
         return Verification(tuple(checks), tuple(reasons), doc, verifications, info, twin=twin)
+
+    def _document(
+        self,
+        src: StatusSource,
+        state: TrustedState,
+        entry: Entry,
+        sha: str,
+        school: national.SchoolJudgement | None,
+    ) -> DocumentInfo:
+        """What the list says of a listed document: fixed with its snapshot, so made once per
+        document and snapshot (and rendered once per language: DocumentInfo.to_json)."""
+        held = self._held(src, state)
+        doc = held.documents.get(sha) if school is None else None
+        if doc is not None:
+            return doc
+        snap_issuer = state.snapshot.issuer
+        dtype = DOCUMENT_TYPES.get(entry.doc_type)
+        doc = DocumentInfo(
+            sha256=sha,
+            type=entry.doc_type,
+            type_name={"en": dtype.name_en, "zh-TW": dtype.name_zh} if dtype else None,
+            issuer=snap_issuer.code,
+            issuer_name={"en": snap_issuer.name_en, "zh-TW": snap_issuer.name_zh},
+            issued_at=entry.issued_at,
+            state=entry.state,
+            successor=entry.successor,
+            superseded_at=entry.superseded_at,
+            revoked_at=entry.revoked_at,
+            revocation_reason=entry.reason_code,
+            **({} if school is None else school.document),
+        )
+        if school is None and len(held.documents) < _PROVEN_MAX:
+            held.documents[sha] = doc
+        return doc
 
     def _proven_log_check(
         self, src: StatusSource, state: TrustedState, entry: Entry, sha: str
@@ -587,6 +607,7 @@ class _Proven:
     checkpoint: dict[str, object] | None
     checks: dict[str, Check] = field(default_factory=dict)
     infos: dict[tuple[object, ...], StatusListInfo] = field(default_factory=dict)
+    documents: dict[str, DocumentInfo] = field(default_factory=dict)
 
     @cached_property
     def found(self) -> Check:

@@ -185,6 +185,18 @@ class DocumentInfo:
     records_kept_by: str | None = None
     records_kept_by_name: dict[str, str] | None = None
 
+    def to_json(self, lang: Lang) -> str:
+        """``dumps(self.to_dict(lang))``, kept on the object: the engine answers with the same
+        one again for a document its list lists (verifier/engine.py)."""
+        memo: dict[str, str] | None = self.__dict__.get("_json")
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_json", memo)
+        text = memo.get(lang)
+        if text is None:
+            text = memo[lang] = dumps(self.to_dict(lang))
+        return text
+
     def to_dict(self, lang: Lang) -> dict[str, Any]:
         d: dict[str, Any] = {
             "sha256": self.sha256,
@@ -287,10 +299,10 @@ class Verification:
         counts = "null" if used is None else f'{{"limit":{used[1]},"used":{used[0]}}}'
         parts = [
             ("checks", "[" + ",".join(c.to_json(lang, zone) for c in self.checks) + "]"),
-            ("document", "null" if self.document is None else dumps(self.document.to_dict(lang))),
-            ("lang", dumps(lang)),
+            ("document", "null" if self.document is None else self.document.to_json(lang)),
+            ("lang", f'"{lang}"'),  # a Lang and a Verdict are plain ASCII words
             ("reasons", "[" + ",".join(r.to_json(lang, zone) for r in self.reasons) + "]"),
-            ("result", dumps(self.result)),
+            ("result", f'"{self.result}"'),
             ("status_list", "null" if self.status_list is None else self.status_list.json_text),
             *(() if self.twin is None else (("twin", self.twin.json_text),)),
             ("verifications", counts),
