@@ -11,13 +11,14 @@ Two ways to find it: :func:`read_twin` with pyhanko's reader (a full parse), and
 :func:`scan_twin`, a bounded scan of the raw bytes for the one embedded-file stream of the
 twin's media type, for files whose exact bytes a status list lists: the authority wrote them,
 so the stream is where and as it writes it, and the listed-file fast path stays without a
-parse: about 0.5 ms of CPU the first time a file is seen, against 6 ms for pyhanko's reader,
+parse: about 0.3 ms of CPU the first time a file is seen, against 6 ms for pyhanko's reader,
 and nothing measurable when it is verified again (its twin is remembered by its hash).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import re
@@ -224,27 +225,38 @@ _MAX_SIGNATURES = 4  # the signature, its document timestamps: a few
 
 
 def _signed_by(pdf: bytes, der: bytes) -> bool:
-    """Whether the certificate ``der`` signed one of the file's CMS signatures (by issuer and
-    serial number, compared as DER; the status list vouches for the signatures of listed
-    bytes)."""
-    cert = asn1_x509.Certificate.load(der)
-    issuer, serial = cert["tbs_certificate"]["issuer"].dump(), cert.serial_number
+    """Whether the certificate ``der`` signed one of the file's CMS signatures: its issuer and
+    serial number, as a signer names its certificate (IssuerAndSerialNumber, DER), are in one
+    of the signature values.
+
+    A byte search, not a parse of the CMS: this runs on bytes a status list lists, which the
+    authority wrote (and whose signatures the list vouches for), and nothing else in a CMS the
+    authority writes encodes that sequence (a certificate orders its serial and issuer the
+    other way round; a signing-certificate attribute wraps the issuer as GeneralNames)."""
+    wanted = _issuer_and_serial(der)
+    if wanted is None:
+        return False
     for n, value in enumerate(signature_values(pdf)):
         if n == _MAX_SIGNATURES:
             return False
-        if value is None:
-            continue
-        try:
-            signed = cms.ContentInfo.load(value)["content"]
-            sid = signed["signer_infos"][0]["sid"]
-            if sid.name != "issuer_and_serial_number":
-                continue
-            wanted = sid.chosen
-            if wanted["serial_number"].native == serial and wanted["issuer"].dump() == issuer:
-                return True
-        except (ValueError, TypeError, KeyError, IndexError):
-            continue
+        if value is not None and wanted in value:
+            return True
     return False
+
+
+@functools.lru_cache(maxsize=64)
+def _issuer_and_serial(der: bytes) -> bytes | None:
+    """How a CMS signer names the certificate ``der``; a school signs with a few certificates
+    in its life, so this is made once for each."""
+    try:
+        tbs = asn1_x509.Certificate.load(der)["tbs_certificate"]
+        sid = cms.IssuerAndSerialNumber(
+            {"issuer": tbs["issuer"], "serial_number": tbs["serial_number"]}
+        )
+        encoded: bytes = sid.dump()
+    except (ValueError, TypeError, KeyError):
+        return None
+    return encoded
 
 
 def _judge(token: bytes, signed_pdf: Callable[[bytes], bool]) -> Twin | None:
