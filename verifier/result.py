@@ -75,6 +75,8 @@ WARNING_CODES = (
 # ``severity: warning`` next to ``status: failed``, and pages show them as a warning.
 WARNING_CHECKS = ("state_superseded", "count_reached", "status_stale")
 
+_REASON_CODES = frozenset(FAILURE_CODES + WARNING_CODES)
+
 # Checks and reasons rendered as JSON once per wording: most of an answer is the same for every
 # upload of a document (and for many documents), and rendering it costs more than finding it.
 _RENDERED: dict[tuple[Any, ...], str] = {}
@@ -148,7 +150,7 @@ class Reason:
     params: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
-        if self.code not in FAILURE_CODES + WARNING_CODES:
+        if self.code not in _REASON_CODES:
             raise ValueError(f"unknown reason code {self.code}")
 
     @property
