@@ -37,6 +37,9 @@ PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 ROLES = ("root", "signing", "statuslist")
 HSM_ROLES = ("signing", "statuslist")
 """The keys an HSM can hold: the root's stays a file, used offline at init, rotation, CRLs."""
+STATUS_ROOT_KEY = "statusroot.key.pem"
+"""The key of the status root that ``init --import-p12`` makes (``root.key.pem`` would claim
+to be the key of ``root.pem``, the outside CA's root): kept so the status-list key rotates."""
 MIN_PASSPHRASE = 12
 
 
@@ -329,6 +332,8 @@ def import_pkcs12(
 
     The status-list key is created here and certified by a self-signed status root, since the
     registrar holds no key of the real CA: verifiers pin the status-list certificate itself.
+    The status root's key is kept (:data:`STATUS_ROOT_KEY`, under the passphrase) so a later
+    ``rotate-key --role statuslist`` can certify the next status-list key.
     """
     secret = check_passphrase(passphrase)
     _refuse_existing(keys_dir)
@@ -359,6 +364,7 @@ def import_pkcs12(
     _write_key(keys_dir / "statuslist.key.pem", status_key, secret)
     _write_new(keys_dir / "statuslist.pem", cert_pem(status_cert))
     _write_new(keys_dir / "statuslist.chain.pem", cert_pem(status_root[1]))
+    _write_key(keys_dir / STATUS_ROOT_KEY, status_root[0], secret)
     return {"root": roots[0], "signing": cert, "statuslist": status_cert}
 
 

@@ -37,6 +37,7 @@ from cryptography.x509.oid import NameOID
 from authority.config import School
 from authority.hsm import HSM_FILE, generate_key, pin_from_env, read_settings
 from authority.keys import (
+    STATUS_ROOT_KEY,
     PrivateKey,
     Revoked,
     _new_leaf,
@@ -107,14 +108,26 @@ def _record(keys_dir: Path, history: KeyHistory) -> None:
 def _root(
     keys_dir: Path, passphrase: str, role: str
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    path = keys_dir / "root.key.pem"
+    """The key that certifies ``role``'s next key, and its certificate: the school's root
+    (``root.key.pem``, ``root.pem``), or for the status-list key of an authority set up with
+    ``--import-p12`` (whose ``root.pem`` is the outside CA's) the status root made at ``init``
+    (``statusroot.key.pem``, the root of ``statuslist.chain.pem``)."""
+    path, cert_path = keys_dir / "root.key.pem", keys_dir / "root.pem"
     if not path.exists() and role not in IMPORTABLE:
-        raise ConfigurationError(
-            f"the {role} key of an authority set up with --import-p12 cannot be rotated: its "
-            "root key was not kept",
-            f"以 --import-p12 設定的簽發單位無法輪替 {role} 金鑰：其根金鑰未保存",
-        )
-    if not path.exists():
+        path, cert_path = keys_dir / STATUS_ROOT_KEY, keys_dir / f"{role}.chain.pem"
+        if not path.exists():
+            raise StatusRootMissingError(
+                f"the {role} key of an authority set up with --import-p12 cannot be rotated: "
+                f"its root key was not kept (keys/{STATUS_ROOT_KEY}; an authority set up "
+                "before that key was kept). The current status-list key stays in use until "
+                "its certificate ends; to replace it sooner (a compromise), set up a new "
+                "authority with init --import-p12 and give verifiers its statuslist.pem",
+                f"以 --import-p12 設定的簽發單位無法輪替 {role} 金鑰：其根金鑰未保存"
+                f"（keys/{STATUS_ROOT_KEY}；設定時尚未保存此金鑰）。目前的狀態清單金鑰可用至其"
+                "憑證到期；若須提前更換（金鑰洩露），請以 init --import-p12 另設簽發單位，"
+                "並將其 statuslist.pem 交給驗證端",
+            )
+    elif not path.exists():
         raise ConfigurationError(
             "this authority's certificates come from an outside CA: ask it for a new "
             "certificate and pass it with --import-p12 NEW.p12 (a key certified here needs "
@@ -130,7 +143,19 @@ def _root(
         ) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ConfigurationError("the root key must be ECDSA", "根金鑰須為 ECDSA")
-    return key, load_certificates((keys_dir / "root.pem").read_bytes())[0]
+    cert = load_certificates(cert_path.read_bytes())[-1]
+    if _spki(key) != _spki(cert):
+        raise ConfigurationError(
+            f"keys/{path.name} does not match its certificate ({cert_path.name}): keys/ was "
+            "changed by hand",
+            f"keys/{path.name} 與其憑證（{cert_path.name}）不符：keys/ 曾被手動修改",
+        )
+    return key, cert
+
+
+class StatusRootMissingError(ConfigurationError):
+    """The status-list key of an authority set up with ``--import-p12`` before its status
+    root's key was kept: nothing here can certify a successor."""
 
 
 class SuccessorError(InputError):

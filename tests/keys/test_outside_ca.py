@@ -23,8 +23,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from authority.config import DEMO_SCHOOL
-from authority.keys import _key_usage, issue_certificate, load_identity
+from authority.keys import STATUS_ROOT_KEY, _key_usage, issue_certificate, load_identity
 from authority.rotation import (
+    StatusRootMissingError,
     SuccessorError,
     key_compromised,
     load_history,
@@ -207,6 +208,7 @@ def _unchanged(home: Path) -> tuple[str, list[str], list[str]]:
 
 
 def test_refusals_change_nothing(imported: Path, ca: OutsideCA, tmp_path: Path) -> None:
+    (imported / "keys" / STATUS_ROOT_KEY).unlink()  # set up before that key was kept
     before = _unchanged(imported)
     current = load_successor(ca.p12(), P12_PASSWORD)
     other_ca = OutsideCA("Some Other CA")
@@ -254,6 +256,127 @@ def test_refusals_change_nothing(imported: Path, ca: OutsideCA, tmp_path: Path) 
     # A wrong PKCS#12 password is a plain answer too.
     with pytest.raises(PassphraseError, match="PKCS#12 file could not be opened"):
         load_successor(ca.p12(), "not-the-password")
+
+
+def _status_pin(home: Path, tmp_path: Path) -> Path:
+    """The status-list certificate a verifier pinned before a rotation, kept aside."""
+    pin = tmp_path / f"statuslist-{fingerprint(home / 'keys' / 'statuslist.pem')[:16]}.pem"
+    pin.write_bytes((home / "keys" / "statuslist.pem").read_bytes())
+    return pin
+
+
+def _certified_by_the_status_root(keys: Path) -> x509.Certificate:
+    """The current status-list certificate, checked to come from the status root kept at init
+    (the same root as before: ``statuslist.chain.pem`` does not change)."""
+    root = x509.load_pem_x509_certificate((keys / "statuslist.chain.pem").read_bytes())
+    cert = x509.load_pem_x509_certificate((keys / "statuslist.pem").read_bytes())
+    cert.verify_directly_issued_by(root)
+    root_key = serialization.load_pem_private_key(
+        (keys / STATUS_ROOT_KEY).read_bytes(), PASSPHRASE.encode()
+    )
+    assert root_key.public_key() == root.public_key()
+    return cert
+
+
+def test_status_list_key_rotation_of_an_imported_authority(imported: Path, tmp_path: Path) -> None:
+    """The status root's key is kept at init (encrypted, owner-only, not ``root.key.pem``,
+    which would pose as the CA root's), so the status-list key rotates like any school's;
+    a verifier pinning the old and new status-list certificates verifies both documents."""
+    keys = imported / "keys"
+    kept = (keys / STATUS_ROOT_KEY).read_bytes()
+    assert kept.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY")
+    assert (keys / STATUS_ROOT_KEY).stat().st_mode & 0o077 == 0
+    assert not (keys / "root.key.pem").exists()
+    chain = (keys / "statuslist.chain.pem").read_bytes()
+    steps = Steps(imported, tmp_path / "site")
+    old_doc = steps.issue(NOW)
+    steps.publish(NOW + H)
+    old_pin = _status_pin(imported, tmp_path)
+    old, signing = fingerprint(old_pin), fingerprint(keys / "signing.pem")
+    with Authority(imported) as auth:
+        rot = rotate_key(auth.keys_dir, auth.school, "statuslist", PASSPHRASE, NOW + 2 * H)
+    new_cert = _certified_by_the_status_root(keys)
+    assert rot.old.cert_sha256 == old and rot.new.cert_sha256 == fingerprint(
+        keys / "statuslist.pem"
+    )
+    assert rot.new.cert_sha256 != old and rot.old.valid_to == rot.new.valid_from == NOW + 2 * H
+    assert new_cert.not_valid_after_utc <= NOW + 2 * H + 3651 * DAY
+    assert (keys / "statuslist.chain.pem").read_bytes() == chain
+    assert (keys / STATUS_ROOT_KEY).read_bytes() == kept
+    assert fingerprint(keys / "signing.pem") == signing  # the CA's certificate is untouched
+    assert (keys / "retired" / f"statuslist.{old[:16]}.key.pem").exists()
+    assert not (keys / "root.key.pem").exists() and not (keys / ".statuslist.new").exists()
+
+    new_doc = steps.issue(NOW + 3 * H)
+    steps.publish(NOW + 4 * H)
+    assert fingerprint(steps.out / "certs" / "statuslist.pem") == rot.new.cert_sha256
+    assert not (steps.out / "certs" / "root.crl").exists()  # still no CRL of ours
+    verifier = steps.verifier(tmp_path, [old_pin, keys / "statuslist.pem"])
+    at = NOW + 4 * H + dt.timedelta(minutes=1)
+    for doc in (old_doc, new_doc):
+        result = verifier.verify(steps.pdf(doc), at)
+        assert result.result == "success", result.codes
+    history = published_history(steps.out)
+    assert [(r.cert_sha256, r.valid_to) for r in history.records if r.role == "statuslist"] == [
+        (old, NOW + 2 * H),
+        (rot.new.cert_sha256, rot.new.valid_to),
+    ]
+
+
+def test_status_list_key_compromise_of_an_imported_authority(
+    imported: Path, tmp_path: Path
+) -> None:
+    """A stolen status-list key: recorded and replaced at once through the same code, with
+    no PKCS#12 file (the school certifies it); a verifier given only the new certificate, as
+    the runbook says, verifies documents issued before and after."""
+    keys = imported / "keys"
+    steps = Steps(imported, tmp_path / "site")
+    before = steps.issue(NOW)
+    steps.publish(NOW + H)
+    old = fingerprint(keys / "statuslist.pem")
+    with Authority(imported) as auth:
+        done = key_compromised(
+            auth.keys_dir, auth.school, auth.registry, role="statuslist", since=NOW + 2 * H,
+            passphrase=PASSPHRASE, now=NOW + 3 * H,
+        )  # fmt: skip
+    assert done.rotation is not None and done.key.cert_sha256 == old
+    assert done.key.revoked_at == NOW + 2 * H and done.key.reason == "key_compromise"
+    assert done.affected == ()
+    _certified_by_the_status_root(keys)
+    assert fingerprint(keys / "statuslist.pem") == done.rotation.new.cert_sha256 != old
+    after = steps.issue(NOW + 4 * H)
+    steps.publish(NOW + 5 * H)
+    verifier = steps.verifier(tmp_path, [keys / "statuslist.pem"])
+    at = NOW + 5 * H + dt.timedelta(minutes=1)
+    for doc in (before, after):
+        result = verifier.verify(steps.pdf(doc), at)
+        assert result.result == "success", result.codes
+    record = published_history(steps.out).record(old)
+    assert record is not None and record.revoked_at == NOW + 2 * H
+
+
+def test_an_authority_set_up_before_the_status_root_key_was_kept(imported: Path) -> None:
+    """No kept key: the refusal says why, and what the registrar can do, in both languages,
+    and changes nothing."""
+    (imported / "keys" / STATUS_ROOT_KEY).unlink()
+    with Authority(imported) as auth:
+        load_history(auth.keys_dir, auth.school, NOW)
+    before = _unchanged(imported)
+    status = fingerprint(imported / "keys" / "statuslist.pem")
+    with Authority(imported) as auth:
+        for run in (
+            lambda: rotate_key(auth.keys_dir, auth.school, "statuslist", PASSPHRASE, NOW + H),
+            lambda: key_compromised(
+                auth.keys_dir, auth.school, auth.registry, role="statuslist", since=NOW,
+                passphrase=PASSPHRASE, now=NOW + H,
+            ),
+        ):  # fmt: skip
+            with pytest.raises(StatusRootMissingError, match=STATUS_ROOT_KEY) as refused:
+                run()
+            assert "statuslist.pem" in refused.value.en
+            assert "根金鑰未保存" in (refused.value.zh or "")
+    assert _unchanged(imported) == before
+    assert fingerprint(imported / "keys" / "statuslist.pem") == status
 
 
 def test_cli_rotate_and_compromise_with_import_p12(
