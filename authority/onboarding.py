@@ -154,30 +154,6 @@ def prepare_request(
     return PreparedRequest(data, current, tuple(vouchers), tuple(unable))
 
 
-def export_request(
-    keys_dir: Path,
-    passphrase: str,
-    school: School,
-    *,
-    domains: Sequence[str],
-    status_list_url: str,
-    log_url: str,
-    now: dt.datetime,
-    role_version: int = 1,
-) -> bytes:
-    """The request's bytes (:func:`prepare_request`), for callers that need nothing else."""
-    return prepare_request(
-        keys_dir,
-        passphrase,
-        school,
-        domains=domains,
-        status_list_url=status_list_url,
-        log_url=log_url,
-        now=now,
-        role_version=role_version,
-    ).data
-
-
 def _retired_key(
     keys_dir: Path, record: KeyRecord, passphrase: str
 ) -> ec.EllipticCurvePrivateKey | None:

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from authority.config import School
 from authority.keys import load_identity
-from authority.onboarding import export_request
+from authority.onboarding import prepare_request
 from authority.service import init_authority
 from federation.operator import Operator, init_operator
 from tests.conftest import NOW, PASSPHRASE
@@ -43,7 +43,7 @@ def school(code: str) -> School:
 
 def request_for(home: Path, code: str, now: dt.datetime, version: int = 1) -> bytes:
     base = f"https://verify.{code.lower()}.edu.tw"
-    return export_request(
+    return prepare_request(
         home / "keys",
         PASSPHRASE,
         school(code),
@@ -52,7 +52,7 @@ def request_for(home: Path, code: str, now: dt.datetime, version: int = 1) -> by
         log_url=f"{base}/log/",
         now=now,
         role_version=version,
-    )
+    ).data
 
 
 @dataclass

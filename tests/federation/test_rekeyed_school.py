@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from authority.onboarding import export_request, prepare_request
+from authority.onboarding import prepare_request
 from authority.rotation import RETIRED_DIR, Rotation, key_compromised, rotate_key
 from authority.service import Authority
 from certseal import trustlist
@@ -267,7 +267,7 @@ def _rekeyed_national(national: National, home: Path, genuine: bytes) -> None:
     before = national.verify(genuine)
     # Signed with a key the trust list does not list yet: the list is refused nationally.
     assert [r["code"] for r in before["reasons"]] == ["status_unavailable"], before
-    request = export_request(
+    request = prepare_request(
         home / "keys",
         PASSPHRASE,
         school("NTHU"),
@@ -276,7 +276,7 @@ def _rekeyed_national(national: National, home: Path, genuine: bytes) -> None:
         log_url=f"{national.url}/NTHU/log/",
         now=asked,
         role_version=2,
-    )
+    ).data
     fed = national.federation
     admit(fed, request, asked)
     national.publish(published)

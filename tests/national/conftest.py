@@ -20,7 +20,7 @@ import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 
-from authority.onboarding import export_request
+from authority.onboarding import prepare_request
 from authority.production import Producer
 from authority.service import Authority, IssueRequest, init_authority
 from certseal.trustlist import metadata_path
@@ -173,7 +173,7 @@ def make_national(
         online = op.online_key(PASSPHRASE)
         for i, code in enumerate(admitted):
             at = T0 + dt.timedelta(hours=i + 1)
-            request = export_request(
+            request = prepare_request(
                 schools.homes[code] / "keys",
                 PASSPHRASE,
                 school(code),
@@ -181,7 +181,7 @@ def make_national(
                 status_list_url=f"{url}/{code}/status/",
                 log_url=f"{url}/{code}/log/",
                 now=at,
-            )
+            ).data
             op.accept_request(request, now=at, signers=roots[:2], online=online)
     return National(Federation(home, roots, online, dict(schools.homes)), folder, url, tmp)
 

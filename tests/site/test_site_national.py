@@ -23,7 +23,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from authority.config import DEMO_SCHOOL
-from authority.onboarding import export_request
+from authority.onboarding import prepare_request
 from certseal.statuslist import sha256_hex
 from certseal.trustlist import group_of, metadata_path
 from federation.site import build_from_operator
@@ -66,7 +66,7 @@ def _static(folder: Path) -> Callable[..., Iterable[bytes]]:
 def national(issued: Issued, tmp_path_factory: pytest.TempPathFactory) -> Iterator[National]:
     base = tmp_path_factory.mktemp("national")
     fed = make_federation(base)
-    demo = export_request(
+    demo = prepare_request(
         issued.home / "keys",
         PASSPHRASE,
         DEMO_SCHOOL,
@@ -74,7 +74,7 @@ def national(issued: Issued, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         status_list_url="https://verify.demo.edu.tw/status/",
         log_url="https://verify.demo.edu.tw/log/",
         now=T0 + dt.timedelta(hours=4),
-    )
+    ).data
     late = NOW + dt.timedelta(hours=2)
     with fed.operator() as op:
         roots = fed.roots[:2]
