@@ -17,7 +17,9 @@ new file ``keys/history/<version>.json``, never a rewrite, and ``publish`` signs
 - **An outside CA's certificate** (an authority set up with ``init --import-p12``, no root key
   of its own): both commands take the CA's renewed key and certificate from a PKCS#12 file
   (:func:`load_successor`) as the successor, checked before anything changes, and record and
-  swap it through the same staging and recovery as a certified one.
+  swap it through the same staging and recovery as a certified one. Its status-list key is the
+  school's own: the status root made at ``init`` (its key kept as ``statusroot.key.pem``)
+  certifies the next one, as the school's root does elsewhere.
 """
 
 from __future__ import annotations
@@ -118,14 +120,15 @@ def _root(
         if not path.exists():
             raise StatusRootMissingError(
                 f"the {role} key of an authority set up with --import-p12 cannot be rotated: "
-                f"its root key was not kept (keys/{STATUS_ROOT_KEY}; an authority set up "
-                "before that key was kept). The current status-list key stays in use until "
-                "its certificate ends; to replace it sooner (a compromise), set up a new "
-                "authority with init --import-p12 and give verifiers its statuslist.pem",
+                f"its root key was not kept (keys/{STATUS_ROOT_KEY}: this authority was set up "
+                "before init kept it), and nothing else here can certify a successor. The "
+                "current status-list key stays in use until its certificate ends; if it was "
+                "compromised, stop publishing and tell every verifier to remove its "
+                "statuslist.pem (docs/key-lifecycle.md, an outside CA's status-list key)",
                 f"以 --import-p12 設定的簽發單位無法輪替 {role} 金鑰：其根金鑰未保存"
-                f"（keys/{STATUS_ROOT_KEY}；設定時尚未保存此金鑰）。目前的狀態清單金鑰可用至其"
-                "憑證到期；若須提前更換（金鑰洩露），請以 init --import-p12 另設簽發單位，"
-                "並將其 statuslist.pem 交給驗證端",
+                f"（keys/{STATUS_ROOT_KEY}：本單位設定於 init 開始保存此金鑰之前），此處沒有其他"
+                "金鑰能認證新金鑰。目前的狀態清單金鑰可用至其憑證到期；若已洩露，請停止發布，"
+                "並通知所有驗證端移除其 statuslist.pem（見 docs/key-lifecycle.md）",
             )
     elif not path.exists():
         raise ConfigurationError(
