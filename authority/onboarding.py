@@ -81,12 +81,15 @@ def prepare_request(
     status_list_url: str,
     log_url: str,
     now: dt.datetime,
-    role_version: int = 1,
+    role_version: int | None = None,
 ) -> PreparedRequest:
     """The signed onboarding request for this authority's current keys and key history.
 
-    ``role_version`` is 1 on admission; a school that rotated a key sends the version after
-    its published one, signed by its earlier status-list keys as well (see the module).
+    ``role_version``: by default the key history's version (1 until a key is rotated, one
+    more at each rotation or compromise), which is what the operator expects after each
+    rotation, however many came between two requests; a later version is signed by the earlier
+    status-list keys as well (see the module). Given explicitly for anything else (a request
+    that changes no key still needs a version after the one the trust list holds).
 
     Raises:
         InputError: the role version is below 1.
@@ -95,7 +98,7 @@ def prepare_request(
             rotation: ``rotate-key`` finishes it).
         PassphraseError: the passphrase does not unlock a key.
     """
-    if role_version < 1:
+    if role_version is not None and role_version < 1:
         raise InputError("the role version starts at 1", "角色版本從 1 開始")
     status = load_identity(keys_dir, "statuslist", passphrase)
     try:
@@ -120,6 +123,8 @@ def prepare_request(
             "金鑰歷程的最後一把狀態清單金鑰不是目前的憑證：先前的輪替中斷了；請先執行 "
             "certseal authority rotate-key --role statuslist 完成它",
         )
+    if role_version is None:
+        role_version = history.version
     role = trustlist.school_role(
         school.code, history.records, role_version, now + dt.timedelta(days=ROLE_DAYS)
     )

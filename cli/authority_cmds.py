@@ -695,9 +695,9 @@ def export_trust(c: _Ctx, out_dir: Path) -> None:
 @click.option(
     "--role-version",
     type=int,
-    default=1,
-    show_default=True,
-    help="1 to join; after a key rotation, one more than the role version the trust list holds.",
+    help="The version of the school's role [default: the key history's version: 1 until a key "
+    "is rotated, one more at each rotation]. Give it only for a request that changes no key: "
+    "one more than the version the trust list holds.",
 )
 @pass_ctx
 def export_request_cmd(
@@ -706,7 +706,7 @@ def export_request_cmd(
     domains: tuple[str, ...],
     status_list_url: str | None,
     log_url: str | None,
-    role_version: int,
+    role_version: int | None,
 ) -> None:
     """Write the signed request that asks a federation operator to admit this school, or,
     after a key rotation, to take its new keys: a later version is signed with the earlier

@@ -41,7 +41,7 @@ def school(code: str) -> School:
     )
 
 
-def request_for(home: Path, code: str, now: dt.datetime, version: int = 1) -> bytes:
+def request_for(home: Path, code: str, now: dt.datetime, version: int | None = 1) -> bytes:
     base = f"https://verify.{code.lower()}.edu.tw"
     return prepare_request(
         home / "keys",

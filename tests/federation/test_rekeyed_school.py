@@ -111,6 +111,23 @@ def test_a_rekeyed_school_is_vouched_for_by_its_earlier_key(federation: Federati
     }
 
 
+def test_the_role_version_follows_the_key_history_by_default(federation: Federation) -> None:
+    """A registrar who rotated a key exports without naming a version: the request carries
+    the key history's, one more at each rotation, and the operator takes it."""
+    home = federation.schools["NTHU"]
+    rekey(federation, "NTHU", LATER)
+    request = request_for(home, "NTHU", ASKED, version=None)
+    assert OnboardingRequest.from_bytes(request).verify().role.signed.version == 2
+    assert admit(federation, request, ASKED).role_version == 2
+    later = ASKED + dt.timedelta(hours=1)
+    rekey(federation, "NTHU", later)
+    rekey(federation, "NTHU", later + dt.timedelta(minutes=1))  # twice before the next request
+    asked = later + dt.timedelta(hours=1)
+    request = request_for(home, "NTHU", asked, version=None)
+    assert OnboardingRequest.from_bytes(request).verify().role.signed.version == 4
+    assert admit(federation, request, asked).role_version == 4
+
+
 def test_two_rotations_between_requests_are_vouched_for_by_the_first_key(
     federation: Federation,
 ) -> None:
