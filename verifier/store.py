@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -189,6 +190,15 @@ _SQLITE_RECORD_SEEN = (
 )
 
 
+_SQLITE_ANSWER_READ = (
+    "SELECT issuer, version, issued_at, (SELECT used FROM counts WHERE sha256=?) FROM seen_versions"
+)
+_SQLITE_ANSWER_READ_ALL = (
+    "SELECT json_group_array(json_array(issuer, version, issued_at)), "
+    "(SELECT used FROM counts WHERE sha256=?) FROM seen_versions"
+)
+
+
 @functools.lru_cache(maxsize=4096)
 def _seen_row(version: int, issued_at: str | None) -> Seen:
     """A stored row as a Seen, parsed once per distinct row (read on every answer)."""
@@ -290,21 +300,22 @@ class SqliteStore(Store):
 
     def answer_read(self, issuers: Iterable[str], sha256: str) -> tuple[dict[str, Seen], int]:
         # One statement is one read transaction: the states and the count are of one moment.
-        # Each row carries the count, so one school's verifier reads a single row.
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT issuer, version, issued_at, (SELECT used FROM counts WHERE sha256=?) "
-                "FROM seen_versions",
-                (sha256,),
-            )
-            .fetchall()
-        )
-        if not rows:  # nothing trusted yet, anywhere: before the first list is loaded
-            return {i: NOTHING_SEEN for i in issuers}, self.used(sha256)
+        wanted = list(issuers)
+        conn = self._conn()
+        if len(wanted) > 1:
+            # Nationally, one row of JSON rather than a row per school: each row is a step of
+            # SQLite with the interpreter lock released, and with two threads reading at once
+            # 61 rows measured about twice the CPU of one row of JSON.
+            text, used = conn.execute(_SQLITE_ANSWER_READ_ALL, (sha256,)).fetchone()
+            rows = [(r[0], r[1], r[2], used) for r in json.loads(text)]
+        else:
+            # Each row carries the count, so one school's verifier reads a single row.
+            rows = conn.execute(_SQLITE_ANSWER_READ, (sha256,)).fetchall()
+            if not rows:  # nothing trusted yet, anywhere: before the first list is loaded
+                return {i: NOTHING_SEEN for i in wanted}, self.used(sha256)
+            used = rows[0][3]
         seen = {r[0]: _seen_row(r[1], r[2]) for r in rows}
-        used = rows[0][3]
-        return {i: seen.get(i, NOTHING_SEEN) for i in issuers}, 0 if used is None else int(used)
+        return {i: seen.get(i, NOTHING_SEEN) for i in wanted}, 0 if used is None else int(used)
 
     def record_seen(self, issuer: str, version: int, issued_at: dt.datetime | None = None) -> Seen:
         check_seen(issuer, version, issued_at)

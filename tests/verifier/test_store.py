@@ -121,6 +121,8 @@ def test_an_answers_one_read_is_the_states_and_the_count(opener: Opener) -> None
     assert a.answer_read(["demo"], SHA) == ({"demo": NOTHING_SEEN}, 0)
     b.try_use(SHA, 5)
     assert a.answer_read(["demo"], SHA) == ({"demo": NOTHING_SEEN}, 1)  # nothing trusted yet
+    nothing = {"demo": NOTHING_SEEN, "trustlist": NOTHING_SEEN}
+    assert a.answer_read(["demo", "trustlist"], SHA) == (nothing, 1)
     b.record_seen("demo", 3, T3)
     b.record_seen("trustlist", 7)
     b.try_use(SHA, 5)
