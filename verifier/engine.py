@@ -95,6 +95,7 @@ class Verifier:
         self._school_roots: dict[StatusSource, list[asn1_x509.Certificate]] = {}
         self._parser = IsolatedParser(limits.isolation(), limits.structure)
         self._by_list: dict[Issuer, SignatureFacts] = {}
+        self._signers: dict[str, str] = {}  # listed bytes' SHA-256 -> signer's ("": none)
         # The TSAs' roots the operator trusts, for every school's timestamps only.
         self.long_term = LongTerm(timestamp_roots=timestamp_roots)
         self._parser.warm()
@@ -260,7 +261,7 @@ class Verifier:
         elif listed and src.key_history is not None and src.key_history.says_more:
             # One school's own rotated or compromised keys (docs/key-lifecycle.md).
             own = national.judge_own_key(
-                src.key_history, snap_issuer, entry, signer or national.signer_cert_sha256(data),
+                src.key_history, snap_issuer, entry, signer or self._signer_of(sha, data),
                 log_check, self._logged_before(src, state, entry),
             )  # fmt: skip
             checks.append(own.check)
@@ -497,8 +498,19 @@ class Verifier:
                     return loaded, hits[0], lookup_error, None
         if not hits:
             return loaded, None, lookup_error, None
-        signer = national.signer_cert_sha256(data)
+        signer = self._signer_of(sha, data)
         return loaded, national.choose_listing(fed, hits, signer), lookup_error, signer
+
+    def _signer_of(self, sha: str, data: bytes) -> str | None:
+        """The certificate that signed the listed bytes ``sha`` names (``data``: those bytes,
+        or an extended copy of them, whose first signature is theirs), read from the CMS once
+        per document: it is the same at every upload of it."""
+        known = self._signers.get(sha)  # "" when the bytes name no signer
+        if known is None:
+            if len(self._signers) >= _PROVEN_MAX:
+                self._signers.clear()
+            known = self._signers[sha] = national.signer_cert_sha256(data) or ""
+        return known or None
 
     def _lookup_extended(
         self,
