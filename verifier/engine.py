@@ -496,6 +496,9 @@ class Verifier:
                 hits.append((src, entry))
                 if fed is None:
                     return loaded, hits[0], lookup_error, None
+                signer = self._signer_of(sha, data)  # listed: bytes a school produced
+                if national.signed_own(fed, src, signer):
+                    return loaded, (src, entry), lookup_error, signer  # no other list can win
         if not hits:
             return loaded, None, lookup_error, None
         signer = self._signer_of(sha, data)

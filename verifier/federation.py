@@ -478,12 +478,18 @@ def choose_listing(
     signer: str | None,
 ) -> tuple[StatusSource, Entry]:
     """Of the lists holding a file, the one of the school whose key signed it, if any."""
-    if fed is not None and signer is not None:
-        owners = {s.school_id for s, _ in fed.trust_list.holders(cert_sha256=signer)}
-        for src, entry in hits:
-            if isinstance(src, SchoolSource) and src.school_id in owners:
-                return src, entry
+    for src, entry in hits:
+        if signed_own(fed, src, signer):
+            return src, entry
     return hits[0]
+
+
+def signed_own(fed: Federated | None, src: StatusSource, signer: str | None) -> bool:
+    """Whether ``src`` is the list of a school whose key ``signer`` is: its listing answers,
+    whatever another school's list holds (so no other list needs asking)."""
+    if fed is None or signer is None or not isinstance(src, SchoolSource):
+        return False
+    return any(s.school_id == src.school_id for s, _ in fed.trust_list.holders(cert_sha256=signer))
 
 
 @dataclass(frozen=True)
