@@ -46,6 +46,8 @@ log = logging.getLogger("certseal.verifier")
 STATUS_CHECKS = ("status_list", "transparency_log", "document_state", "verification_count")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 _PROVEN_MAX = 100_000  # log checks kept per snapshot (a few hundred bytes each)
+# Documents' fields and signers kept for answering again (a kilobyte or so each, per worker).
+_RECENT_DOCUMENTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -362,7 +364,7 @@ class Verifier:
             revocation_reason=entry.reason_code,
             **({} if school is None else school.document),
         )
-        if school is None and len(held.documents) < _PROVEN_MAX:
+        if school is None and len(held.documents) < _RECENT_DOCUMENTS:
             held.documents[sha] = doc
         return doc
 
@@ -510,7 +512,7 @@ class Verifier:
         per document: it is the same at every upload of it."""
         known = self._signers.get(sha)  # "" when the bytes name no signer
         if known is None:
-            if len(self._signers) >= _PROVEN_MAX:
+            if len(self._signers) >= _RECENT_DOCUMENTS:
                 self._signers.clear()
             known = self._signers[sha] = national.signer_cert_sha256(data) or ""
         return known or None
