@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, TypeVar, cast
 
 from cryptography import x509
@@ -907,13 +907,25 @@ class TrustList:
         self, *, cert_sha256: str | None = None, spki_sha256: str | None = None
     ) -> list[tuple[SchoolEntry, KeyRecord]]:
         """Every (school, record) listing this certificate or key."""
+        if spki_sha256 is None:
+            return list(self._by_certificate.get(cert_sha256 or "", ()))
         return [
             (s, k)
             for s in self.schools.values()
             for k in s.keys
             if (cert_sha256 is not None and k.cert_sha256 == cert_sha256)
-            or (spki_sha256 is not None and k.spki_sha256 == spki_sha256)
+            or k.spki_sha256 == spki_sha256
         ]
+
+    @cached_property
+    def _by_certificate(self) -> dict[str, list[tuple[SchoolEntry, KeyRecord]]]:
+        """:meth:`holders` by certificate, made once: a national verifier asks it at every
+        answer, and the trust list names every school's every key (60 schools and more)."""
+        index: dict[str, list[tuple[SchoolEntry, KeyRecord]]] = {}
+        for s in self.schools.values():
+            for k in s.keys:
+                index.setdefault(k.cert_sha256, []).append((s, k))
+        return index
 
     def check_key(
         self,

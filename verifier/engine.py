@@ -478,12 +478,17 @@ class Verifier:
         """Find the hash in the loaded status lists: (lists loaded, where found, lookup error,
         the signer's certificate hash when national).
 
-        Nationally every list is asked, and the signer's own school's listing wins: another
-        school listing a document must not hide the listing of the school that signed it.
+        Nationally the signer's own school's listing wins: another school listing a document
+        must not hide the listing of the school that signed it. The lists are asked until that
+        school's lists it, its own first when the document was listed before (its signer is
+        known then, without reading the upload).
         """
         loaded = []
         lookup_error: CertsealError | None = None
         hits: list[tuple[StatusSource, Entry]] = []
+        known = self._signers.get(sha)
+        if known and fed is not None:
+            sources = national.own_first(fed, sources, known)
         for src in sources:
             state = src.current(now, (stored or {}).get(src.trust.name))
             if state is None:

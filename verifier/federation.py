@@ -484,6 +484,13 @@ def choose_listing(
     return hits[0]
 
 
+def own_first(fed: Federated, sources: list[StatusSource], signer: str) -> list[StatusSource]:
+    """``sources`` with the lists of the schools whose key ``signer`` is first."""
+    ids = {s.school_id for s, _ in fed.trust_list.holders(cert_sha256=signer)}
+    own = [s for s in sources if isinstance(s, SchoolSource) and s.school_id in ids]
+    return own + [s for s in sources if s not in own] if own else sources
+
+
 def signed_own(fed: Federated | None, src: StatusSource, signer: str | None) -> bool:
     """Whether ``src`` is the list of a school whose key ``signer`` is: its listing answers,
     whatever another school's list holds (so no other list needs asking)."""
