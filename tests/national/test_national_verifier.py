@@ -179,6 +179,9 @@ def test_a_document_listed_by_another_school(national: National, schools: School
     assert "signed by National Tsing Hua University" in body["reasons"][0]["message"]
     own = national.verify(schools.docs["NTHU"]["genuine"], client)
     assert own["result"] == "success" and own["document"]["issuer_code"] == "NTHU", own
+    # Again, now that its signer is known: NTHU's lists are asked first, with the same answer.
+    again = national.verify(schools.docs["NTHU"]["genuine"], client)
+    assert again["document"]["issuer_code"] == "NTHU" and again["result"] != "failure", again
 
 
 def test_a_merged_schools_documents_stay_valid_and_name_the_successor(
