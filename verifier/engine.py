@@ -486,7 +486,7 @@ class Verifier:
         loaded = []
         lookup_error: CertsealError | None = None
         hits: list[tuple[StatusSource, Entry]] = []
-        known = self._signers.get(sha)
+        known = self._signers.get(sha) if fed is not None else None
         if known and fed is not None:
             sources = national.own_first(fed, sources, known)
         for src in sources:

@@ -84,6 +84,11 @@ def describe(url: str) -> str:
     return f"postgresql {host}:{port}/{info.get('dbname', '')}"
 
 
+def _seen_row(version: int, issued_at: dt.datetime | None) -> Seen:
+    """A stored row of ``seen_versions`` as a Seen (PostgreSQL gives the time zone-aware)."""
+    return Seen(int(version), issued_at.astimezone(dt.UTC) if issued_at is not None else None)
+
+
 class PostgresStore(Store):
     def __init__(
         self,
@@ -254,8 +259,7 @@ class PostgresStore(Store):
         ).fetchone()
         if row is None:
             return NOTHING_SEEN
-        at: dt.datetime | None = row[1]
-        return Seen(int(row[0]), at.astimezone(dt.UTC) if at is not None else None)
+        return _seen_row(row[0], row[1])
 
     def seen(self, issuer: str) -> Seen:
         return self._run(lambda c: self._seen(c, issuer), retry=True)
@@ -268,10 +272,7 @@ class PostgresStore(Store):
                 "SELECT issuer, version, issued_at FROM seen_versions WHERE issuer = ANY(%s)",
                 (wanted,),
             ).fetchall()
-            got = {
-                r[0]: Seen(int(r[1]), r[2].astimezone(dt.UTC) if r[2] is not None else None)
-                for r in rows
-            }
+            got = {r[0]: _seen_row(r[1], r[2]) for r in rows}
             return {i: got.get(i, NOTHING_SEEN) for i in wanted}
 
         return self._run(read, retry=True)
@@ -290,7 +291,7 @@ class PostgresStore(Store):
                 if issuer is None:
                     used = int(version)
                 else:
-                    got[issuer] = Seen(int(version), at.astimezone(dt.UTC) if at else None)
+                    got[issuer] = _seen_row(version, at)
             return {i: got.get(i, NOTHING_SEEN) for i in wanted}, used
 
         return self._run(read, retry=True)
