@@ -12,7 +12,6 @@ import io
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -40,6 +39,7 @@ from verifier import batch, cors, refusals
 from verifier.config import VerifierConfig
 from verifier.engine import Limits, Verifier, build_verifier
 from verifier.front import ENVELOPE_BYTES, SECURITY_HEADERS
+from verifier.loglines import BatchedLines, OneLineFormatter
 from verifier.messages import LANGS, Lang, ui
 from verifier.receipt import ReceiptSigner
 from verifier.result import Verification, dumps, page_view
@@ -450,45 +450,6 @@ def _serve_site(app: Flask, site_dir: Path) -> None:
     app.add_url_rule("/<path:path>", "site", site)
 
 
-class OneLineFormatter(logging.Formatter):
-    """One line per record, whatever it carries.
-
-    Messages can hold text from an upload (pyhanko logs a certificate's subject): a newline
-    there would forge a log line of its own. Every control character is escaped, and an
-    exception is its type and where it was raised, not a 20-line traceback."""
-
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self._second: tuple[int, str] = (-1, "")
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        """The default format, its seconds written once per second (a line per verification)."""
-        second = int(record.created)
-        held = self._second  # one read: another thread may replace it meanwhile
-        if held[0] != second:
-            held = self._second = (second, super().formatTime(record, datefmt)[:-4])
-        return f"{held[1]},{int(record.msecs):03d}"
-
-    def format(self, record: logging.LogRecord) -> str:
-        exc, record.exc_info, record.exc_text = record.exc_info, None, None
-        try:
-            line = super().format(record)
-        finally:
-            record.exc_info = exc
-        if exc and exc[1] is not None:
-            where = traceback.extract_tb(exc[2])[-1:] if exc[2] else []
-            at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
-            line += f" [{type(exc[1]).__name__}{at}]"
-        return escape_control(line)
-
-
-def escape_control(text: str) -> str:
-    """Control characters (newline, carriage return, escape…) as visible escapes."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
-
-
 def configure_logging() -> None:
     """Our records one line each on stderr, third parties' only when they are errors.
 
@@ -499,7 +460,7 @@ def configure_logging() -> None:
     root = logging.getLogger()
     if root.handlers:
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = BatchedLines(sys.stderr)
     handler.setFormatter(OneLineFormatter())
     root.addHandler(handler)
     root.setLevel(logging.WARNING)

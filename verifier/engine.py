@@ -21,6 +21,7 @@ from certseal.eventlog import LogClient, LogRef, PublishedLog
 from certseal.statuslist import REASON_CODES, Entry, Issuer, Seen, Snapshot, TrustedState
 from certseal.timeutil import format_time
 from verifier import federation as national
+from verifier import loglines
 from verifier.federation import Federated, FederationTrust
 from verifier.isolation import IsolatedParser, Isolation
 from verifier.longterm import LongTerm
@@ -108,11 +109,13 @@ class Verifier:
 
     def verify(self, data: bytes, now: dt.datetime) -> Verification:
         result = self._verify(data, now)
-        digest = result.document.sha256 if result.document else "-"
-        # Logs carry the verdict and the hash, never the file or anything personal.
-        log.info(
-            "verify result=%s reasons=%s sha256=%s", result.result, ",".join(result.codes), digest
-        )
+        if log.isEnabledFor(logging.INFO):
+            # Logs carry the verdict and the hash, never the file or anything personal.
+            digest = result.document.sha256 if result.document else "-"
+            codes = ",".join(result.codes)
+            message = f"verify result={result.result} reasons={codes} sha256={digest}"
+            if not loglines.write_direct(log, logging.INFO, message):
+                log.info("%s", message)
         return result
 
     def _verify(self, data: bytes, now: dt.datetime) -> Verification:
