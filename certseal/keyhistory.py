@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from cryptography import x509
@@ -75,10 +76,12 @@ class KeyHistory:
         held = [r for r in self.records if r.role == "signing" and r.valid_from <= at < r.valid_to]
         return held[-1] if held else None
 
-    @property
+    @cached_property
     def says_more(self) -> bool:
         """Whether the history can change a verdict: more than one signing key, or a
-        revocation. A school that never rotated gets no extra check, nor its cost."""
+        revocation. A school that never rotated gets no extra check, nor its cost. Worked out
+        once: a history never changes (a new version is a new object), and every listed
+        document's answer asks."""
         signing = [r for r in self.records if r.role == "signing"]
         return len(signing) > 1 or any(r.revoked_at is not None for r in self.records)
 

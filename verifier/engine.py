@@ -249,7 +249,7 @@ class Verifier:
             reasons.append(Reason("not_issued"))
         else:
             checks.append(self._held(src, state).found)
-        log_check = Check("transparency_log", "skipped", "skipped_earlier")
+        log_check = _LOG_SKIPPED
         listed = checks[-1].status == "passed"
         if listed:
             log_check = self._proven_log_check(src, state, entry, sha)
@@ -327,10 +327,9 @@ class Verifier:
                     )
                 )
             else:
-                checks.append(
-                    Check("verification_count", "failed", "count_reached", {"limit": entry.limit})
-                )
-                reasons.append(Reason("verification_limit_reached", {"limit": entry.limit}))
+                check, reason = _count_reached(entry.limit)
+                checks.append(check)
+                reasons.append(reason)
         # Beside a verdict that is not a failure, what the document's machine-readable twin says:
         # found by a bounded scan of the listed bytes, never by a parse (verifier/twin.py).
         failed = any(r.severity == "failure" for r in reasons)
@@ -647,6 +646,22 @@ class _Proven:
 _STATE_ACTIVE = Check("document_state", "passed", "state_active")
 _COUNT_UNLIMITED = Check("verification_count", "passed", "count_unlimited")
 _COUNT_NOT_COUNTED = Check("verification_count", "skipped", "count_not_counted")
+_LOG_SKIPPED = Check("transparency_log", "skipped", "skipped_earlier")
+# A document at its limit is answered so at each upload again: one check and reason per limit.
+_REACHED: dict[int, tuple[Check, Reason]] = {}
+
+
+def _count_reached(limit: int) -> tuple[Check, Reason]:
+    """The check and reason of a document whose ``limit`` verifications are used up."""
+    held = _REACHED.get(limit)
+    if held is None:
+        if len(_REACHED) >= 1024:
+            _REACHED.clear()  # bounded: limits are a school's few choices
+        held = _REACHED[limit] = (
+            Check("verification_count", "failed", "count_reached", {"limit": limit}),
+            Reason("verification_limit_reached", {"limit": limit}),
+        )
+    return held
 
 
 def _checkpoint_of(state: TrustedState) -> dict[str, object] | None:

@@ -41,6 +41,7 @@ from verifier.result import Check, Reason
 
 REVOKED_INDICATIONS = ("REVOKED", "REVOKED_NO_POE")
 CACHE_SIZE = 1024
+_SIGNED_MAX = 10_000  # issuance times whose signing certificate is kept (a few hundred bytes)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,10 @@ class LongTerm:
         self.fetch_timeout = fetch_timeout
         self.timestamp_roots = tuple(timestamp_roots)
         self._not_after: dict[str, dt.datetime] = {}
+        # Per key history and issuance time: the signing certificate then and its end of
+        # validity (None: no signing key then). Both are fixed once the history is, and every
+        # listed document's answer asks; the history is held, so its id names only it.
+        self._signed: dict[tuple[int, str], tuple[KeyHistory, tuple[str, dt.datetime] | None]] = {}
         self._answers: OrderedDict[
             tuple[str, dt.date], tuple[LongTermResult, tuple[str, str] | None]
         ] = OrderedDict()
@@ -86,6 +91,19 @@ class LongTerm:
         within its validity at ``now`` (the classic answer holds), without reading the file."""
         if history is None:
             return None
+        held = self._signed.get((id(history), issued_at))
+        if held is None or held[0] is not history:
+            held = (history, self._signing_cert(history, issued_at))
+            if len(self._signed) >= _SIGNED_MAX:
+                self._signed.clear()  # bounded: a flood of issuance times costs a look-up only
+            self._signed[id(history), issued_at] = held
+        signed = held[1]
+        if signed is None:
+            return None
+        return Due(*signed) if now > signed[1] else None
+
+    def _signing_cert(self, history: KeyHistory, issued_at: str) -> tuple[str, dt.datetime] | None:
+        """The certificate that signed at ``issued_at`` and its end of validity, if any."""
         record = history.signing_key_at(parse_time(issued_at, "issued_at"))
         if record is None:
             return None
@@ -93,7 +111,7 @@ class LongTerm:
         if end is None:
             end = history.certificate(record.cert_sha256).not_valid_after_utc
             self._not_after[record.cert_sha256] = end
-        return Due(record.cert_sha256, end) if now > end else None
+        return record.cert_sha256, end
 
     def judge(
         self,

@@ -312,19 +312,20 @@ class Sniff:
 
 def sniff(data: bytes, max_bytes: int) -> Sniff:
     """Size and type, before any parsing."""
-    limit_mb = max_bytes // (1024 * 1024)
     if not data:
         return Sniff(
             (Check("size", "failed", "size_empty"),),
             (Reason("empty_file"),),
         )
     if len(data) > max_bytes:
+        limit_mb = max_bytes // (1024 * 1024)
         return Sniff(
             (Check("size", "failed", "size_too_large", {"limit_mb": limit_mb}),),
             (Reason("too_large", {"limit_mb": limit_mb}),),
             413,
         )
-    size = Check("size", "passed", "size_ok", {"size": len(data), "limit_mb": limit_mb})
+    pdf = _sized_pdf(len(data), max_bytes)
+    size = pdf.checks[0]
     for offset, magic, kind in _ARCHIVES:
         if data[offset : offset + len(magic)] == magic:
             return Sniff(
@@ -342,10 +343,26 @@ def sniff(data: bytes, max_bytes: int) -> Sniff:
             (size, Check("file_type", "failed", "type_other", params)),
             (Reason("not_pdf", params),),
         )
-    return Sniff((size, _TYPE_PDF), ())
+    return pdf
 
 
 _TYPE_PDF = Check("file_type", "passed", "type_pdf")
+# Answers for a PDF by its size and limit: every upload of a document (and every document of
+# one size) sniffs the same, and one object, rendered once, costs less than making it again.
+_SIZED: dict[tuple[int, int], Sniff] = {}
+_SIZED_MAX = 4096
+
+
+def _sized_pdf(size: int, max_bytes: int) -> Sniff:
+    """What :func:`sniff` says of a PDF of ``size`` bytes under ``max_bytes``."""
+    sniffed = _SIZED.get((size, max_bytes))
+    if sniffed is None:
+        limit_mb = max_bytes // (1024 * 1024)
+        check = Check("size", "passed", "size_ok", {"size": size, "limit_mb": limit_mb})
+        if len(_SIZED) >= _SIZED_MAX:
+            _SIZED.clear()  # bounded: a flood of sizes costs making the answer again only
+        sniffed = _SIZED[size, max_bytes] = Sniff((check, _TYPE_PDF), ())
+    return sniffed
 
 
 @dataclass(frozen=True)
