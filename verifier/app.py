@@ -145,7 +145,7 @@ def choose_lang(*, read_form: bool = True, default: Lang | None = None) -> Lang:
     # tenth of a listed document's answer.
     env = request.environ
     asked = request.args.get("lang") if env.get("QUERY_STRING") else None
-    if asked is None and read_form and request.method == "POST" and request.mimetype in FORM_TYPES:
+    if asked is None and read_form and _may_have_form(env):
         asked = _read(lambda: request.form.get("lang"))
     if asked in LANGS:
         return asked  # type: ignore[return-value]
@@ -155,6 +155,14 @@ def choose_lang(*, read_form: bool = True, default: Lang | None = None) -> Lang:
         return "en"
     best = request.accept_languages.best_match(["zh-TW", "zh", "en"], default="en")
     return "zh-TW" if best.startswith("zh") else "en"
+
+
+def _may_have_form(env: dict[str, Any]) -> bool:
+    """Whether the request is a POST of a form. A raw file's exact type (what API clients send)
+    settles it without werkzeug parsing the header at each look (``request.mimetype``)."""
+    if env.get("CONTENT_TYPE") in RAW_TYPES:
+        return False
+    return request.method == "POST" and request.mimetype in FORM_TYPES
 
 
 def _upload() -> bytes | None:
@@ -246,8 +254,9 @@ def receipt_certificate() -> FlaskResponse:
 
 def _receipts() -> tuple[bool, ReceiptSigner | None]:
     """Whether ``receipt=1`` asks for a receipt, and the signer if one is configured."""
-    asked = request.args.get("receipt") if request.environ.get("QUERY_STRING") else None
-    if asked is None and request.mimetype in FORM_TYPES:
+    env = request.environ
+    asked = request.args.get("receipt") if env.get("QUERY_STRING") else None
+    if asked is None and _may_have_form(env):
         asked = _read(lambda: request.form.get("receipt"))
     if asked not in ("1", "true", "yes"):
         return False, None
