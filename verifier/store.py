@@ -13,8 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import mmap
+import os
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -205,6 +208,81 @@ def _seen_row(version: int, issued_at: str | None) -> Seen:
     return Seen(int(version), parse_time(issued_at, "issued_at") if issued_at else None)
 
 
+class ChangeMark:
+    """A value in a small file beside the database, replaced by a fresh random one after every
+    commit that changes what :meth:`SqliteStore.answer_read` returns (a trusted state, a count).
+
+    Every answer consults the shared state; while nothing changed, the last read of it still
+    holds, and comparing this value costs one memory read of a mapped file, no system call. The
+    SQLite read it saves was a statement whose steps each let the other request threads take the
+    interpreter, at every answer. A random value, not a counter: two writers that replace it at
+    once still leave a value no reader has seen, with no lock between them. Without the file
+    (a folder that refuses it), every answer reads the database, as before."""
+
+    SIZE = 8
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._mapped: tuple[int, int, mmap.mmap] | None = None  # process id, inode, mapping
+
+    def _map(self, recheck: bool = False) -> mmap.mmap | None:
+        held = self._mapped
+        if held is not None and held[0] == os.getpid():
+            if not recheck:
+                return held[2]
+            try:
+                if os.stat(self.path).st_ino == held[1]:
+                    return held[2]
+            except OSError:
+                pass  # removed: made again below, and shared again by whoever maps it next
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            self._mapped = None
+            return None
+        try:
+            info = os.fstat(fd)
+            if info.st_size < self.SIZE:
+                os.ftruncate(fd, self.SIZE)
+            held = self._mapped = (os.getpid(), info.st_ino, mmap.mmap(fd, self.SIZE))
+        except (OSError, ValueError):
+            self._mapped = None
+            return None
+        finally:
+            os.close(fd)
+        return held[2]
+
+    def value(self, recheck: bool = False) -> bytes | None:
+        """The current value; None when there is no file to share it (never equal to a held one).
+        ``recheck``: make sure the file mapped is still the one at the path (a removed file is
+        made again), at a system call's cost."""
+        mapped = self._map(recheck)
+        try:
+            return None if mapped is None else mapped[: self.SIZE]
+        except ValueError:  # closed meanwhile (the store is closing)
+            return None
+
+    def change(self) -> None:
+        mapped = self._map()
+        try:
+            if mapped is not None:
+                mapped[: self.SIZE] = os.urandom(self.SIZE)
+        except ValueError:
+            pass  # closed meanwhile: readers elsewhere still read at least every READ_MAX_AGE
+
+    def close(self) -> None:
+        held, self._mapped = self._mapped, None
+        if held is not None and held[0] == os.getpid():
+            held[2].close()
+
+
+# Answers' reads kept per process while the mark holds: at most this many documents, and never
+# older than this (a change made outside this code, by an older verifier or by hand, is seen
+# within it).
+_READS_MAX = 10_000
+READ_MAX_AGE = 1.0
+
+
 class SqliteStore(Store):
     """One SQLite file (WAL), atomic across threads and worker processes of one machine.
 
@@ -216,9 +294,14 @@ class SqliteStore(Store):
     tens to hundreds of milliseconds on answers for a document verified past its limit.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_max_age: float = READ_MAX_AGE) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.read_max_age = read_max_age
+        self._mark = ChangeMark(path.with_name(path.name + "-changes"))
+        # Per document (and lists asked): the mark it was read under, when, the states, the count.
+        self._reads: dict[tuple[tuple[str, ...], str], tuple[bytes, float, dict[str, Seen], int]]
+        self._reads = {}
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []  # every thread's, closed by close()
         self._opened_lock = threading.Lock()
@@ -274,10 +357,11 @@ class SqliteStore(Store):
                 conn.execute("COMMIT")
                 return False, int(got[0])
             conn.execute("COMMIT")
-            return True, int(row[0])
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self._mark.change()
+        return True, int(row[0])
 
     def used(self, sha256: str) -> int:
         row = self._conn().execute("SELECT used FROM counts WHERE sha256=?", (sha256,)).fetchone()
@@ -299,8 +383,23 @@ class SqliteStore(Store):
         return {i: rows.get(i, NOTHING_SEEN) for i in issuers}
 
     def answer_read(self, issuers: Iterable[str], sha256: str) -> tuple[dict[str, Seen], int]:
+        wanted = tuple(issuers)
+        mark = self._mark.value()  # before the read: a change after it replaces the mark
+        now = time.monotonic()
+        held = self._reads.get((wanted, sha256))
+        if held is not None and mark is not None and held[0] == mark:
+            if now - held[1] < self.read_max_age:
+                return dict(held[2]), held[3]
+            mark = self._mark.value(recheck=True)
+        seen, used = self._answer_read(wanted, sha256)
+        if mark is not None:
+            if len(self._reads) >= _READS_MAX:
+                self._reads.clear()
+            self._reads[(wanted, sha256)] = (mark, now, seen, used)
+        return dict(seen), used
+
+    def _answer_read(self, wanted: tuple[str, ...], sha256: str) -> tuple[dict[str, Seen], int]:
         # One statement is one read transaction: the states and the count are of one moment.
-        wanted = list(issuers)
         conn = self._conn()
         if len(wanted) > 1:
             # Nationally, one row of JSON rather than a row per school: each row is a step of
@@ -320,7 +419,8 @@ class SqliteStore(Store):
     def record_seen(self, issuer: str, version: int, issued_at: dt.datetime | None = None) -> Seen:
         check_seen(issuer, version, issued_at)
         at = format_time(issued_at) if issued_at is not None else None
-        self._conn().execute(_SQLITE_RECORD_SEEN, (issuer, version, at))
+        if self._conn().execute(_SQLITE_RECORD_SEEN, (issuer, version, at)).rowcount:
+            self._mark.change()
         return self.seen(issuer)
 
     def indexed(self, issuer: str) -> set[str]:
@@ -371,6 +471,7 @@ class SqliteStore(Store):
         for conn in opened:
             conn.close()
         self._local = threading.local()
+        self._mark.close()
 
 
 def open_store(database: Path | str, *, pool_size: int | None = None) -> Store:
