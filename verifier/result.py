@@ -76,6 +76,7 @@ WARNING_CODES = (
 WARNING_CHECKS = ("state_superseded", "count_reached", "status_stale")
 
 _REASON_CODES = frozenset(FAILURE_CODES + WARNING_CODES)
+_FAILURES = frozenset(FAILURE_CODES)
 
 # Checks and reasons rendered as JSON once per wording: most of an answer is the same for every
 # upload of a document (and for many documents), and rendering it costs more than finding it.
@@ -101,6 +102,22 @@ def _rendered(
         if len(_RENDERED) >= _RENDERED_MAX:
             _RENDERED.clear()  # bounded: a flood of distinct wordings costs a re-render only
         text = _RENDERED[key] = dumps(render())
+    return text
+
+
+def _kept(part: object, lang: str, zone: str) -> str | None:
+    """A check's or reason's JSON in ``lang`` and ``zone``, if rendered on it before."""
+    memo: dict[tuple[str, str], str] | None = part.__dict__.get("_json")
+    return None if memo is None else memo.get((lang, zone))
+
+
+def _keep(part: object, lang: str, zone: str, text: str) -> str:
+    """Keep ``text`` on a (frozen) check or reason for its next answer; returns it."""
+    memo: dict[tuple[str, str], str] | None = part.__dict__.get("_json")
+    if memo is None:
+        memo = {}
+        object.__setattr__(part, "_json", memo)
+    memo[lang, zone] = text
     return text
 
 
@@ -133,14 +150,12 @@ class Check:
     def to_json(self, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> str:
         # Kept on the check too: the engine answers with the same check objects again (those a
         # listing proves, a list's own, the constant ones), so most of an answer is a look-up.
-        memo: dict[tuple[str, str], str] | None = self.__dict__.get("_json")
-        if memo is None:
-            memo = {}
-            object.__setattr__(self, "_json", memo)
-        text = memo.get((lang, zone))
+        text = _kept(self, lang, zone)
         if text is None:
             head = ("check", self.name, self.status, self.detail, lang, zone)
-            text = memo[lang, zone] = _rendered(head, self.params, lambda: self.to_dict(lang, zone))
+            text = _keep(
+                self, lang, zone, _rendered(head, self.params, lambda: self.to_dict(lang, zone))
+            )
         return text
 
 
@@ -155,15 +170,20 @@ class Reason:
 
     @property
     def severity(self) -> Verdict:
-        return "failure" if self.code in FAILURE_CODES else "warning"
+        return "failure" if self.code in _FAILURES else "warning"
 
     def to_dict(self, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> dict[str, Any]:
         return {"code": self.code, "message": reason_message(self.code, lang, self.params, zone)}
 
     def to_json(self, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> str:
-        return _rendered(
-            ("reason", self.code, lang, zone), self.params, lambda: self.to_dict(lang, zone)
-        )
+        # Kept on the reason too, as on a check: the engine answers with the same ones again.
+        text = _kept(self, lang, zone)
+        if text is None:
+            head = ("reason", self.code, lang, zone)
+            text = _keep(
+                self, lang, zone, _rendered(head, self.params, lambda: self.to_dict(lang, zone))
+            )
+        return text
 
 
 @dataclass(frozen=True)
@@ -264,9 +284,10 @@ class Verification:
     # The document's machine-readable twin, shown beside the verdict; never decides it.
     twin: Twin | None = None
 
-    @property
+    @cached_property
     def result(self) -> Verdict:
-        """The worst reason decides: any failure fails, else any warning warns."""
+        """The worst reason decides: any failure fails, else any warning warns (worked out
+        once: the answer and its log line both ask)."""
         severities = {r.severity for r in self.reasons}
         if "failure" in severities:
             return "failure"
@@ -299,17 +320,17 @@ class Verification:
         """``dumps(self.to_dict(lang, zone))``, byte for byte, from fragments rendered once."""
         used = self.verifications
         counts = "null" if used is None else f'{{"limit":{used[1]},"used":{used[0]}}}'
-        parts = [
-            ("checks", "[" + ",".join(c.to_json(lang, zone) for c in self.checks) + "]"),
-            ("document", "null" if self.document is None else self.document.to_json(lang)),
-            ("lang", f'"{lang}"'),  # a Lang and a Verdict are plain ASCII words
-            ("reasons", "[" + ",".join(r.to_json(lang, zone) for r in self.reasons) + "]"),
-            ("result", f'"{self.result}"'),
-            ("status_list", "null" if self.status_list is None else self.status_list.json_text),
-            *(() if self.twin is None else (("twin", self.twin.json_text),)),
-            ("verifications", counts),
-        ]
-        return "{" + ",".join(f'"{k}":{v}' for k, v in parts) + "}"
+        checks = ",".join([c.to_json(lang, zone) for c in self.checks])
+        reasons = ",".join([r.to_json(lang, zone) for r in self.reasons])
+        document = "null" if self.document is None else self.document.to_json(lang)
+        listed = "null" if self.status_list is None else self.status_list.json_text
+        twin = "" if self.twin is None else f'"twin":{self.twin.json_text},'
+        # Keys in sorted order, as ``dumps`` writes them; a Lang and a Verdict are plain ASCII.
+        return (
+            f'{{"checks":[{checks}],"document":{document},"lang":"{lang}",'
+            f'"reasons":[{reasons}],"result":"{self.result}","status_list":{listed},'
+            f'{twin}"verifications":{counts}}}'
+        )
 
 
 @dataclass(frozen=True)
