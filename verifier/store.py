@@ -223,16 +223,17 @@ class ChangeMark:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._mapped: tuple[int, int, mmap.mmap] | None = None  # process id, inode, mapping
+        self._mapped: tuple[int, mmap.mmap] | None = None  # the file's inode, its mapping
 
     def _map(self, recheck: bool = False) -> mmap.mmap | None:
+        # A shared mapping stays shared in a forked worker: no process id to check per answer.
         held = self._mapped
-        if held is not None and held[0] == os.getpid():
+        if held is not None:
             if not recheck:
-                return held[2]
+                return held[1]
             try:
-                if os.stat(self.path).st_ino == held[1]:
-                    return held[2]
+                if os.stat(self.path).st_ino == held[0]:
+                    return held[1]
             except OSError:
                 pass  # removed: made again below, and shared again by whoever maps it next
         try:
@@ -244,13 +245,13 @@ class ChangeMark:
             info = os.fstat(fd)
             if info.st_size < self.SIZE:
                 os.ftruncate(fd, self.SIZE)
-            held = self._mapped = (os.getpid(), info.st_ino, mmap.mmap(fd, self.SIZE))
+            held = self._mapped = (info.st_ino, mmap.mmap(fd, self.SIZE))
         except (OSError, ValueError):
             self._mapped = None
             return None
         finally:
             os.close(fd)
-        return held[2]
+        return held[1]
 
     def value(self, recheck: bool = False) -> bytes | None:
         """The current value; None when there is no file to share it (never equal to a held one).
@@ -272,8 +273,8 @@ class ChangeMark:
 
     def close(self) -> None:
         held, self._mapped = self._mapped, None
-        if held is not None and held[0] == os.getpid():
-            held[2].close()
+        if held is not None:
+            held[1].close()
 
 
 # Answers' reads kept per process while the mark holds: at most this many documents, and never
