@@ -105,19 +105,24 @@ def _rendered(
     return text
 
 
-def _kept(part: object, lang: str, zone: str) -> str | None:
-    """A check's or reason's JSON in ``lang`` and ``zone``, if rendered on it before."""
-    memo: dict[tuple[str, str], str] | None = part.__dict__.get("_json")
-    return None if memo is None else memo.get((lang, zone))
-
-
-def _keep(part: object, lang: str, zone: str, text: str) -> str:
-    """Keep ``text`` on a (frozen) check or reason for its next answer; returns it."""
+def _kept_json(
+    part: object,
+    head: tuple[str, ...],
+    params: dict[str, Any],
+    render: Callable[[], dict[str, Any]],
+    lang: str,
+    zone: str,
+) -> str:
+    """A check's or reason's JSON in ``lang`` and ``zone``, kept on the (frozen) object: the
+    engine answers with the same ones again (those a listing proves, a list's own, the
+    constant ones), so most of an answer is a look-up."""
     memo: dict[tuple[str, str], str] | None = part.__dict__.get("_json")
     if memo is None:
         memo = {}
         object.__setattr__(part, "_json", memo)
-    memo[lang, zone] = text
+    text = memo.get((lang, zone))
+    if text is None:
+        text = memo[lang, zone] = _rendered(head, params, render)
     return text
 
 
@@ -148,15 +153,8 @@ class Check:
         return d
 
     def to_json(self, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> str:
-        # Kept on the check too: the engine answers with the same check objects again (those a
-        # listing proves, a list's own, the constant ones), so most of an answer is a look-up.
-        text = _kept(self, lang, zone)
-        if text is None:
-            head = ("check", self.name, self.status, self.detail, lang, zone)
-            text = _keep(
-                self, lang, zone, _rendered(head, self.params, lambda: self.to_dict(lang, zone))
-            )
-        return text
+        head = ("check", self.name, self.status, self.detail, lang, zone)
+        return _kept_json(self, head, self.params, lambda: self.to_dict(lang, zone), lang, zone)
 
 
 @dataclass(frozen=True)
@@ -176,14 +174,8 @@ class Reason:
         return {"code": self.code, "message": reason_message(self.code, lang, self.params, zone)}
 
     def to_json(self, lang: Lang, zone: str = DEFAULT_TIME_ZONE) -> str:
-        # Kept on the reason too, as on a check: the engine answers with the same ones again.
-        text = _kept(self, lang, zone)
-        if text is None:
-            head = ("reason", self.code, lang, zone)
-            text = _keep(
-                self, lang, zone, _rendered(head, self.params, lambda: self.to_dict(lang, zone))
-            )
-        return text
+        head = ("reason", self.code, lang, zone)
+        return _kept_json(self, head, self.params, lambda: self.to_dict(lang, zone), lang, zone)
 
 
 @dataclass(frozen=True)
