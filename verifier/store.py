@@ -10,7 +10,9 @@ never count past a limit or move the trusted version back.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import functools
 import json
 import mmap
@@ -19,7 +21,7 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from certseal.errors import StoreUnavailableError
@@ -277,6 +279,28 @@ class ChangeMark:
             held[1].close()
 
 
+@contextlib.contextmanager
+def _one_opening_at_a_time(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` while a process first opens the database.
+
+    Workers start together on a new database: making it WAL takes a lock SQLite does not wait
+    for, so one of two workers opening it at once got "database is locked" at once (not after
+    the busy timeout), failed to boot, and gunicorn then stopped the whole service. The lock
+    file is the change mark's, which every store keeps beside the database anyway. A folder that
+    refuses it opens without the lock, as before."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):  # a file system without locks: as before
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 # Answers' reads kept per process while the mark holds: at most this many documents, and never
 # older than this (a change made outside this code, by an older verifier or by hand, is seen
 # within it).
@@ -306,17 +330,18 @@ class SqliteStore(Store):
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []  # every thread's, closed by close()
         self._opened_lock = threading.Lock()
-        conn = self._conn()
-        conn.executescript(_SQLITE_SCHEMA)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            cols = {r[1] for r in conn.execute("PRAGMA table_info(seen_versions)")}
-            if "issued_at" not in cols:  # a database from before the time was kept
-                conn.execute("ALTER TABLE seen_versions ADD COLUMN issued_at TEXT")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        with _one_opening_at_a_time(self._mark.path):
+            conn = self._conn()
+            conn.executescript(_SQLITE_SCHEMA)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cols = {r[1] for r in conn.execute("PRAGMA table_info(seen_versions)")}
+                if "issued_at" not in cols:  # a database from before the time was kept
+                    conn.execute("ALTER TABLE seen_versions ADD COLUMN issued_at TEXT")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

@@ -4,9 +4,12 @@ limit, the trusted state never goes back, and every worker and instance sees the
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import os
 import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -234,3 +237,32 @@ def test_sqlite_database_from_before_the_time_is_upgraded(tmp_path: Path) -> Non
     finally:
         store.close()
     SqliteStore(path).close()  # opening an upgraded database again changes nothing
+
+
+def _open_at(path: Path, start: float) -> None:
+    """A worker starting: wait for the common moment, open the store, exit 0 if it opened."""
+    while time.time() < start:
+        pass
+    try:
+        SqliteStore(path).close()
+    except Exception:
+        os._exit(3)
+    os._exit(0)
+
+
+def test_workers_starting_together_on_a_new_database_all_open_it(tmp_path: Path) -> None:
+    """gunicorn's workers open a new database at the same moment; before, one in a dozen
+    pairs got "database is locked" at once (making the file WAL), failed to boot, and gunicorn
+    stopped the whole service."""
+    forked = multiprocessing.get_context("fork")
+    failed = []
+    for round_ in range(25):
+        path = tmp_path / f"r{round_}" / "counts.sqlite"
+        start = time.time() + 0.05
+        workers = [forked.Process(target=_open_at, args=(path, start)) for _ in range(3)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=60)
+        failed += [(round_, w.exitcode) for w in workers if w.exitcode != 0]
+    assert failed == []
