@@ -7,6 +7,7 @@ requests only.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import logging
@@ -59,6 +60,9 @@ QUIET_LOGGERS = ("pyhanko", "pyhanko_certvalidator", "fontTools", "asyncio")
 T = TypeVar("T")
 # The pages' language unless one is chosen: the site's rule (Chinese at /, English under /en/).
 PAGE_LANG: Lang = "zh-TW"
+# Set in the WSGI environ once the body has been read to its end (a raw file's one read).
+BODY_READ = "certseal.body_read"
+DRAIN_CHUNK = 64 * 1024
 
 
 class InMemoryRequest(Request):
@@ -124,6 +128,7 @@ def create_app(
     app.extensions["certseal.cors"] = cors.CorsPolicy(cfg.cors_origins)
     app.before_request(_cross_origin)
     app.after_request(_security_headers)
+    app.after_request(_drain_body)
     return app
 
 
@@ -172,6 +177,7 @@ def _upload() -> bytes | None:
         if request.content_length is not None and len(data) != request.content_length:
             # gunicorn hands over what came before the client stopped: not the whole file.
             raise BadRequest()
+        request.environ[BODY_READ] = True
         return data
 
     def one_file() -> bytes | None:
@@ -429,6 +435,32 @@ def _security_headers(resp: FlaskResponse) -> FlaskResponse:
             resp.headers[name] = value
     if request.path.startswith("/api/v1/verify") or request.path == "/verify":
         resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _drain_body(resp: FlaskResponse) -> FlaskResponse:
+    """Read what the answer left of the request's body before the answer goes out.
+
+    A refusal decided on the headers (origin, type, receipt, method, address) and a multipart
+    body with bytes after its closing boundary leave a body unread. gunicorn drains 64 KB of it
+    at most, then closes the connection after an answer that said keep-alive; nginx, which
+    keeps its connections to gunicorn for the next request, sends another client's request
+    down the closing one and (never retrying: a verification counts a use) answers it 502.
+    Behind nginx the whole body is already there, at most the front's limit; a body declared
+    larger than the app's limit is not read (gunicorn alone: it closes that connection)."""
+    env = request.environ
+    if env.get(BODY_READ) or not (env.get("CONTENT_LENGTH") or "HTTP_TRANSFER_ENCODING" in env):
+        return resp
+    budget = request.max_content_length
+    length = request.content_length
+    if budget is None or (length is not None and length > budget):
+        return resp
+    # A body that ends badly (gunicorn raises its own types) leaves nothing more to read: the
+    # answer stands, and gunicorn closes that connection.
+    with contextlib.suppress(Exception):
+        stream = request.stream
+        while budget > 0 and (chunk := stream.read(min(DRAIN_CHUNK, budget))):
+            budget -= len(chunk)
     return resp
 
 
