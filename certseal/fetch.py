@@ -6,8 +6,13 @@ the auditor and the authority (reading back what it published) all use it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import http.client
 import os
+import socket
+import ssl
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -22,7 +27,9 @@ Fetch = Callable[[str, int], bytes]
 def published_fetcher(source: str, folder: str, timeout: float = 10.0) -> Fetch:
     """Read ``<folder>/<path>`` of a published site: a folder on disk or an http(s) URL.
 
-    Reads stop at the given limit; paths that would leave the folder are refused.
+    Reads stop at the given limit; paths that would leave the folder are refused. Over HTTP,
+    ``timeout`` bounds each file's whole fetch (connecting, the headers and the body), not
+    only each wait for data.
     """
     if source.startswith(("http://", "https://")):
         return _http_fetch(f"{source.rstrip('/')}/{folder}/", timeout)
@@ -59,13 +66,105 @@ def _http_fetch(base: str, timeout: float) -> Fetch:
     def fetch(path: str, limit: int) -> bytes:
         if ".." in path.split("/"):
             raise FetchError(f"refused path {path!r}")
+        url = base + path
+        deadline = _Deadline(timeout)
         try:
-            with urllib.request.urlopen(base + path, timeout=timeout) as resp:  # noqa: S310
-                return bytes(resp.read(limit))
+            with deadline, _opener().open(url, timeout=timeout) as resp:
+                data = bytes(resp.read(limit))
         except urllib.error.HTTPError as e:
             e.close()  # an HTTP error answer holds its connection open until closed
-            raise FetchError(f"cannot fetch {base}{path}: {e}") from None
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            raise FetchError(f"cannot fetch {base}{path}: {e}") from None
+            raise FetchError(f"cannot fetch {url}: {e}") from None
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
+            if deadline.expired:
+                raise deadline.error(url) from None
+            raise FetchError(f"cannot fetch {url}: {e}") from None
+        if deadline.expired:  # cut short by the deadline: what came is not the whole file
+            raise deadline.error(url)
+        return data
 
     return fetch
+
+
+# The deadline of the fetch this thread runs: its connections register with it.
+_fetching = threading.local()
+
+
+class _Deadline:
+    """One file's whole fetch within ``seconds``, however slowly the host answers.
+
+    The socket timeout bounds each wait for data, not the whole: a host that sends a byte
+    every few seconds would hold a reader (and a verifier's refresh, and the answers waiting on
+    it) for as long as it likes. At the deadline the fetch's connections are shut down, which
+    ends a read in progress, a TLS handshake's included."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        _fetching.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        _fetching.deadline = None
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def error(self, url: str) -> FetchError:
+        return FetchError(f"cannot fetch {url}: no complete answer within {self.seconds:g} s")
+
+    @staticmethod
+    def watch(sock: socket.socket) -> None:
+        """Shut ``sock`` down at the deadline of the fetch this thread runs, if any."""
+        deadline: _Deadline | None = getattr(_fetching, "deadline", None)
+        if deadline is None:
+            return
+        with deadline._lock:
+            deadline._sockets.append(sock)
+            if deadline.expired:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    # The plain socket's shutdown, also for a TLS one: the pending read then ends.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _WatchedHTTPConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _Deadline.watch(self.sock)
+
+
+class _WatchedSSLSocket(ssl.SSLSocket):
+    """Registered before its handshake (``SSLContext.sslsocket_class``), so that a host that
+    drips its handshake is cut at the deadline too."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        _Deadline.watch(self)
+        super().do_handshake(block)
+
+
+class _WatchedHTTP(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_WatchedHTTPConnection, req)
+
+
+@functools.cache
+def _opener() -> urllib.request.OpenerDirector:
+    """urllib's opener (redirects, proxies from the environment, verified TLS), its
+    connections watched by the fetch's deadline."""
+    context = ssl.create_default_context()
+    context.sslsocket_class = _WatchedSSLSocket
+    return urllib.request.build_opener(_WatchedHTTP(), urllib.request.HTTPSHandler(context=context))

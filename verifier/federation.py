@@ -54,7 +54,7 @@ from certseal.trustlist import (
     key_path,
 )
 from verifier.result import Check, Reason
-from verifier.status import IssuerTrust, SourceStatus, StatusSource
+from verifier.status import IssuerTrust, SourceStatus, StatusSource, refresh_unless_busy
 from verifier.store import Store
 
 TRUSTLIST = "trustlist"
@@ -231,13 +231,21 @@ class FederationTrust:
         cannot load. ``stored``: the shared state, read for this answer already."""
         shared = (self.counter.seen(TRUSTLIST) if stored is None else stored).version
         if self._due(now, shared):
-            with self._lock:
-                if self._due(now, shared):
-                    self._refresh(now, shared)
+            held = self.held
+            usable = (
+                held is not None
+                and held.trust_list.expires > now
+                and held.trust_list.timestamp_version >= shared
+            )
+            refresh_unless_busy(self._lock, usable, lambda: self._refresh_if_due(now, shared))
         held = self.held
         if held is None or held.trust_list.expires <= now:
             return None
         return None if held.trust_list.timestamp_version < shared else held
+
+    def _refresh_if_due(self, now: dt.datetime, shared: int) -> None:
+        if self._due(now, shared):  # another thread may have refreshed meanwhile
+            self._refresh(now, shared)
 
     def _due(self, now: dt.datetime, shared: int) -> bool:
         if self.last_checked is None:

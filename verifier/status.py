@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +110,31 @@ class SourceStatus:
 # A worker that finds another one saw a newer list re-reads at most this often (a lagging host
 # must not turn every request into a fetch).
 BEHIND_RETRY_SECONDS = 1.0
+
+
+# How long an answer waits for another thread's load when it has no list it may answer from
+# (the first load, or a list older than another worker's): then it says the list is
+# unavailable rather than wait on a slow host.
+LOAD_WAIT_SECONDS = 5.0
+
+
+def refresh_unless_busy(lock: threading.Lock, usable: bool, refresh: Callable[[], None]) -> None:
+    """Run ``refresh`` under ``lock``, unless another thread is running it and what is held
+    is ``usable``: then the answer goes on with it.
+
+    A refresh fetches from the issuer's host. Before, every answer that found a refresh due
+    waited for the one running, so a host answering slowly held every answer for its list
+    (nationally, every answer that reached that school) for as long as the fetch took. Now one
+    answer fetches; the others answer from the list held, which stays valid until it expires
+    (a stale one is said to be stale). An answer with nothing usable waits at most
+    ``LOAD_WAIT_SECONDS``; each file's fetch is itself bounded (``certseal.fetch``)."""
+    got = lock.acquire(blocking=False) if usable else lock.acquire(timeout=LOAD_WAIT_SECONDS)
+    if not got:
+        return
+    try:
+        refresh()
+    finally:
+        lock.release()
 
 
 class StatusSource:
@@ -222,10 +248,13 @@ class StatusSource:
         revoked document valid). ``stored``: the shared state, read for this answer already."""
         shared = self._shared_seen(stored)  # one cheap read per answer
         if self._due(now, shared):
-            with self._lock:
-                if self._due(now, shared):
-                    self._refresh(now, shared)
+            usable = self.state is not None and not self._behind(shared)
+            refresh_unless_busy(self._lock, usable, lambda: self._refresh_if_due(now, shared))
         return None if self._behind(shared) else self.state
+
+    def _refresh_if_due(self, now: dt.datetime, shared: Seen) -> None:
+        if self._due(now, shared):  # another thread may have refreshed meanwhile
+            self._refresh(now, shared)
 
     def lookup(self, state: TrustedState, sha256: str) -> Entry | None:
         return lookup(
