@@ -61,3 +61,20 @@ def publish_tree(source: Path, target: Path, mutable: Sequence[str]) -> int:
             write_file(target / rel, (source / rel).read_bytes())
             written += 1
     return written
+
+
+def set_aside(root: Path, rels: Sequence[str], into: Path) -> Path | None:
+    """Move the files ``rels`` of ``root`` into a new folder ``into``-<n> (their paths kept):
+    what an interrupted command left is kept for a person to look at, never deleted, and out
+    of the way of the run that starts again. Returns the folder, or None when nothing moved."""
+    present = [rel for rel in rels if (root / rel).exists() or (root / rel).is_symlink()]
+    if not present:
+        return None
+    n = 1
+    while into.with_name(f"{into.name}-{n}").exists():
+        n += 1
+    folder = into.with_name(f"{into.name}-{n}")
+    for rel in present:
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(root / rel, folder / rel)
+    return folder

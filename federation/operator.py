@@ -53,7 +53,7 @@ from certseal.errors import (
 )
 from certseal.eventlog import LOG_DIR, checkpoint_path
 from certseal.fetch import published_fetcher
-from certseal.files import publish_tree, write_file, write_once
+from certseal.files import publish_tree, set_aside, write_file, write_once
 from certseal.timeutil import format_time, parse_time
 from certseal.trustlist import (
     LOG_FIELD,
@@ -105,6 +105,35 @@ _MUTABLE = (
     f"{LOG_DIR}/{checkpoint_path()}",
     f"{LOG_DIR}/checkpoints.json",
 )
+JOURNAL = "commit.json"
+"""In the home while a change is being written: the committed state and the repository's files
+before it, so a run killed before its commit point is undone at the next open."""
+INTERRUPTED = "interrupted"
+"""Where what an interrupted command wrote is kept: ``interrupted/commit-<n>``, ``init-<n>``."""
+_ROOT_FILE = re.compile(r"metadata/[0-9]+\.root\.json")
+_INIT_FILES = ("keys", "repo", "log", "config.json", JOURNAL)
+
+
+def _repo_files(repo: Path) -> list[str]:
+    return sorted(
+        os.path.relpath(os.path.join(folder, name), repo)
+        for folder, _dirs, names in os.walk(repo)
+        for name in names
+    )
+
+
+def _take_lock(home: Path) -> IO[bytes]:
+    """Hold the home's lock (one command at a time), or say plainly that another one does."""
+    lock = open(home / "lock", "ab")  # noqa: SIM115
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise AuthorityBusyError(
+            "another certseal command is using this operator's home; try again after it",
+            "另一個 certseal 指令正在使用此營運者目錄，請稍後再試",
+        ) from None
+    return lock
 
 
 @dataclass(frozen=True)
@@ -159,10 +188,6 @@ def init_operator(
             f"a threshold of {threshold} of {root_keys} root keys is not possible",
             f"{root_keys} 把根金鑰無法設定門檻 {threshold}",
         )
-    if (home / "config.json").exists():
-        raise ConfigurationError(
-            f"a federation operator is already set up in {home}", f"{home} 已設定過聯盟營運者"
-        )
     if not origin or any(c.isspace() for c in origin) or "+" in origin:
         raise InputError(
             f"the log origin {origin!r} must be one word without spaces or '+'",
@@ -170,8 +195,32 @@ def init_operator(
         )
     opkeys.check_passphrase(passphrase)
     names = opkeys.root_key_names(root_keys)
-    (home / "keys").mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
+    lock = _take_lock(home)
+    try:
+        return _init_locked(home, origin, passphrase, now, names, threshold, lock)
+    finally:
+        lock.close()
+
+
+def _init_locked(
+    home: Path,
+    origin: str,
+    passphrase: str,
+    now: dt.datetime,
+    names: list[str],
+    threshold: int,
+    lock: IO[bytes],
+) -> list[str]:
+    # The first state.json is init's last write: without it, what is here is an init that was
+    # killed before it finished; nothing was ever published from it, and it is set aside.
+    if (home / "state.json").exists():
+        raise ConfigurationError(
+            f"a federation operator is already set up in {home}", f"{home} 已設定過聯盟營運者"
+        )
+    set_aside(home, _INIT_FILES, home / INTERRUPTED / "init")
+    (home / "keys").mkdir()
     private = {n: opkeys.write_new_key(home / "keys", n, passphrase) for n in names}
     online = opkeys.write_new_key(home / "keys", opkeys.ONLINE, passphrase)
     root = Root(expires=now + dt.timedelta(days=DAYS["root"]), consistent_snapshot=True)
@@ -204,7 +253,7 @@ def init_operator(
     state = OperatorState(1, 1, 0, 0, {}, 0)
     config = {"origin": origin, "root_keys": names, "threshold": threshold}
     write_file(home / "config.json", json.dumps(config, indent=2).encode())
-    with Operator(home) as op:
+    with Operator(home, lock=lock) as op:
         op._publish_snapshot(state, online, now, log=None)
     return names
 
@@ -212,29 +261,27 @@ def init_operator(
 class Operator:
     """The operator's operations. Use as a context manager: it holds the home's lock."""
 
-    def __init__(self, home: Path) -> None:
-        if not (home / "config.json").exists():
+    def __init__(self, home: Path, *, lock: IO[bytes] | None = None) -> None:
+        """Open the home, taking its lock (``lock``: init's, already held), and undo or finish
+        a change a killed command left half-written (:meth:`_recover`)."""
+        if not (home / "config.json").exists() or (
+            lock is None and not (home / "state.json").exists()
+        ):
             raise ConfigurationError(
-                f"no federation operator is set up in {home}: run 'certseal federation init'",
-                f"{home} 尚未設定聯盟營運者：請執行 certseal federation init",
+                f"no federation operator is set up in {home} (or its init was interrupted): "
+                "run 'certseal federation init'",
+                f"{home} 尚未設定聯盟營運者（或設定中斷）：請執行 certseal federation init",
             )
         self.home = home
         self.repo = home / "repo"
-        self._lock: IO[bytes] | None = open(home / "lock", "ab")  # noqa: SIM115
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            self._lock = None
-            raise AuthorityBusyError(
-                "another certseal command is using this operator's home; try again after it",
-                "另一個 certseal 指令正在使用此營運者目錄，請稍後再試",
-            ) from None
+        self._lock: IO[bytes] | None = lock or _take_lock(home)
         config = json.loads((home / "config.json").read_text("utf-8"))
         self.origin: str = config["origin"]
         self.root_key_names: list[str] = config["root_keys"]
         self.threshold: int = config["threshold"]
         self.log = TrustLog(home / "log", self.repo / LOG_DIR)
+        if lock is None:
+            self._recover()
 
     def close(self) -> None:
         if self._lock is not None:
@@ -548,6 +595,63 @@ class Operator:
         expires: dt.datetime = self._metadata("root", self.state().root).signed.expires
         return expires
 
+    def _begin(self, state: OperatorState, now: dt.datetime) -> None:
+        """Note, before a change writes anything, the committed state and every file of the
+        repository, with the bytes of the ones a change rewrites in place."""
+        journal = {
+            "started": format_time(now),
+            "state": state.to_dict(),
+            "files": _repo_files(self.repo),
+            "mutable": {
+                rel: base64.b64encode((self.repo / rel).read_bytes()).decode()
+                for rel in _MUTABLE
+                if (self.repo / rel).exists()
+            },
+        }
+        write_file(self.home / JOURNAL, json.dumps(journal).encode())
+
+    def _recover(self) -> None:
+        """After a command killed mid-change (its journal is still here): before the commit
+        point (``state.json`` unchanged), every file the change added to the repository is set
+        aside in ``interrupted/commit-<n>`` and the rewritten ones are put back, so neither
+        ``publish`` nor the next change meets a half-made version (the re-run signs its own
+        log leaves, tiles and versions afresh); past it, ``timestamp.json`` is brought to the
+        committed version."""
+        path = self.home / JOURNAL
+        if not path.exists():
+            return
+        try:
+            journal = json.loads(path.read_bytes())
+            before = OperatorState.from_dict(journal["state"])
+            kept = set(journal["files"])
+            mutable = {rel: base64.b64decode(d) for rel, d in journal["mutable"].items()}
+        except (ValueError, KeyError, TypeError) as e:
+            raise ConfigurationError(
+                f"the journal of an interrupted change {path} is damaged: {e}",
+                f"中斷變更的紀錄檔 {path} 已損壞",
+            ) from None
+        state = self.state()
+        added = [
+            rel
+            for rel in _repo_files(self.repo)
+            if rel not in kept and not _ROOT_FILE.fullmatch(rel)  # see _new_root
+        ]
+        if state == before:
+            folder = set_aside(self.repo, added, self.home / INTERRUPTED / "commit")
+            for rel, data in mutable.items():
+                if (self.repo / rel).read_bytes() != data:
+                    write_file(self.repo / rel, data)
+            if folder is not None:
+                os.replace(path, folder / JOURNAL)
+                return
+        else:
+            current = (self.repo / metadata_path("timestamp", state.timestamp)).read_bytes()
+            write_file(self.repo / metadata_path("timestamp"), current)
+            # Only a write cut short (its temporary file) is left over past the commit point.
+            partial = [rel for rel in added if os.path.basename(rel).startswith(".")]
+            set_aside(self.repo, partial, self.home / INTERRUPTED / "commit")
+        path.unlink()
+
     def publish(self, out_dir: Path) -> int:
         """Copy the trust list into ``out_dir/trust``: files it lacks, then the mutable ones,
         ``timestamp.json`` last. Returns how many files were written."""
@@ -597,6 +701,7 @@ class Operator:
             k.keyid == tuf_key(online.public_key()).keyid for k in _role_keys(root, "timestamp")
         ):
             raise InputError("the online key is not this federation's", "線上金鑰不屬於此聯盟")
+        self._begin(state, now)
         new_roles = dict(state.roles)
         new_groups = dict(state.groups)
         targets_version = state.targets
@@ -703,8 +808,10 @@ class Operator:
                 f"the new trust list does not verify, nothing was published: {e.en}",
                 f"新的信任清單驗證失敗，未公布：{e.zh}",
             ) from e
-        write_file(self.repo / metadata_path("timestamp"), timestamp_bytes)
+        # state.json is the commit point; timestamp.json follows it (:meth:`_recover`).
         write_file(self.home / "state.json", json.dumps(new.to_dict(), indent=2).encode())
+        write_file(self.repo / metadata_path("timestamp"), timestamp_bytes)
+        (self.home / JOURNAL).unlink(missing_ok=True)
         return new
 
     def _snapshot_log_field(self, state: OperatorState) -> Any:
