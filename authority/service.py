@@ -59,6 +59,7 @@ from certseal.errors import (
     RegistryError,
 )
 from certseal.fetch import published_fetcher
+from certseal.files import set_aside
 from certseal.keyhistory import KeyHistory, history_path, snapshot_ref
 from certseal.pki import key_id
 from certseal.sigdigest import pdf_signature_digest
@@ -240,6 +241,49 @@ def init_authority(
         )
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
+    lock = _take_lock(home)
+    try:
+        return _init_locked(home, school, passphrase, now, p12, p12_passphrase, root_pem, hsm,
+                            hsm_roles)  # fmt: skip
+    finally:
+        lock.close()
+
+
+INTERRUPTED_INIT = "interrupted/init"
+"""Where an init killed before it finished is set aside: ``interrupted/init-<n>``."""
+_INIT_FILES = ("keys", "documents", "registry.sqlite", "registry.sqlite-wal", "registry.sqlite-shm")
+
+
+def _init_locked(
+    home: Path,
+    school: School,
+    passphrase: str,
+    now: dt.datetime,
+    p12: bytes | None,
+    p12_passphrase: str,
+    root_pem: bytes | None,
+    hsm: HsmSettings | None,
+    hsm_roles: tuple[str, ...],
+) -> Settings:
+    if (home / "config.json").exists():  # another init finished while this one waited
+        raise ConfigurationError(
+            f"an authority is already set up in {home}", f"{home} 已設定過簽發單位"
+        )
+    # config.json is init's last write, and no command opens a home without it: what is here
+    # is an init killed before it finished, never used to sign or publish, so it is kept aside
+    # (not deleted) and init starts over.
+    if (home / "registry.sqlite").exists():
+        registry = Registry(home / "registry.sqlite")
+        try:
+            if registry.last_event():
+                raise ConfigurationError(
+                    f"{home} has no config.json but its registry holds issued documents: "
+                    "restore config.json from a backup; init would start another authority",
+                    f"{home} 缺少 config.json，但登錄資料已有核發紀錄：請自備份還原 config.json",
+                )
+        finally:
+            registry.close()
+    set_aside(home, _INIT_FILES, home / INTERRUPTED_INIT)
     if p12 is None:
         create_pki(home / "keys", school, passphrase, now, hsm=hsm, hsm_roles=hsm_roles)
     else:
@@ -256,6 +300,20 @@ def init_authority(
     return settings
 
 
+def _take_lock(home: Path) -> IO[bytes]:
+    """Hold the home's lock (one command at a time), or say plainly that another one does."""
+    lock = open(home / "lock", "ab")  # noqa: SIM115
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise AuthorityBusyError(
+            "another certseal command is using this authority right now; try again after it",
+            "另一個 certseal 指令正在使用此簽發單位，請稍後再試",
+        ) from None
+    return lock
+
+
 class Authority:
     """The registrar's operations. Use as a context manager: it holds the home's lock."""
 
@@ -264,20 +322,12 @@ class Authority:
         config = home / "config.json"
         if not config.exists():
             raise ConfigurationError(
-                f"no authority is set up in {home}: run 'certseal authority init'",
-                f"{home} 尚未設定簽發單位：請執行 certseal authority init",
+                f"no authority is set up in {home} (or its init was interrupted): run "
+                "'certseal authority init'",
+                f"{home} 尚未設定簽發單位（或設定中斷）：請執行 certseal authority init",
             )
         self.home = home
-        self._lock: IO[bytes] | None = open(home / "lock", "ab")  # noqa: SIM115
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            self._lock = None
-            raise AuthorityBusyError(
-                "another certseal command is using this authority right now; try again after it",
-                "另一個 certseal 指令正在使用此簽發單位，請稍後再試",
-            ) from None
+        self._lock: IO[bytes] | None = _take_lock(home)
         self.settings = Settings.from_dict(json.loads(config.read_text("utf-8")))
         self.registry = Registry(home / "registry.sqlite")
 
