@@ -13,6 +13,7 @@ import os
 import socket
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -62,11 +63,26 @@ def _file_fetch(base: Path) -> Fetch:
     return fetch
 
 
+# After a fetch that ran out of time, the host is not asked again for this long: each ask
+# would hold its caller (a verifier's answer) for the whole timeout again.
+HOLD_OFF_SECONDS = 30.0
+
+
 def _http_fetch(base: str, timeout: float) -> Fetch:
+    quiet_until = 0.0  # while a host that did not answer in time is left alone
+
     def fetch(path: str, limit: int) -> bytes:
+        nonlocal quiet_until
         if ".." in path.split("/"):
             raise FetchError(f"refused path {path!r}")
         url = base + path
+        if time.monotonic() < quiet_until:
+            raise FetchError(
+                f"cannot fetch {url}: the host did not answer within {timeout:g} s a moment "
+                f"ago, and is not asked again within {HOLD_OFF_SECONDS:g} s of that",
+                f"無法取得 {url}：該主機稍早未在 {timeout:g} 秒內回應，"
+                f"{HOLD_OFF_SECONDS:g} 秒內不再向其索取",
+            )
         deadline = _Deadline(timeout)
         try:
             with deadline, _opener().open(url, timeout=timeout) as resp:
@@ -75,14 +91,22 @@ def _http_fetch(base: str, timeout: float) -> Fetch:
             e.close()  # an HTTP error answer holds its connection open until closed
             raise FetchError(f"cannot fetch {url}: {e}") from None
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
-            if deadline.expired:
+            if deadline.expired or _timed_out(e):
+                quiet_until = time.monotonic() + HOLD_OFF_SECONDS
                 raise deadline.error(url) from None
             raise FetchError(f"cannot fetch {url}: {e}") from None
         if deadline.expired:  # cut short by the deadline: what came is not the whole file
+            quiet_until = time.monotonic() + HOLD_OFF_SECONDS
             raise deadline.error(url)
         return data
 
     return fetch
+
+
+def _timed_out(error: BaseException) -> bool:
+    """A wait for the host ran out (connecting to a host that drops packets, most often)."""
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    return isinstance(reason, TimeoutError)
 
 
 # The deadline of the fetch this thread runs: its connections register with it.
@@ -121,7 +145,10 @@ class _Deadline:
                 _shut(sock)
 
     def error(self, url: str) -> FetchError:
-        return FetchError(f"cannot fetch {url}: no complete answer within {self.seconds:g} s")
+        return FetchError(
+            f"cannot fetch {url}: no complete answer within {self.seconds:g} s",
+            f"無法取得 {url}：{self.seconds:g} 秒內未收到完整回應",
+        )
 
     @staticmethod
     def watch(sock: socket.socket) -> None:

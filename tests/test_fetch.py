@@ -7,10 +7,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pytest
 
+from certseal import fetch as fetch_module
 from certseal.errors import FetchError
 from certseal.fetch import published_fetcher
 
@@ -39,12 +40,21 @@ def whole(conn: socket.socket) -> None:
     conn.sendall(HEAD + BODY)
 
 
+def silent(conn: socket.socket) -> None:
+    """Accept, then say nothing (for longer than any timeout here)."""
+    time.sleep(3)
+
+
 @contextmanager
 def host(answer: Answer) -> Iterator[str]:
-    """A server on 127.0.0.1 answering each connection with ``answer`` (until the test ends)."""
+    """A server on 127.0.0.1 answering each connection with ``answer`` in its own thread."""
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
     done = threading.Event()
+
+    def one(conn: socket.socket) -> None:
+        with conn, suppress(OSError):  # OSError: the client went away, what the test wants
+            answer(conn)
 
     def serve() -> None:
         while not done.is_set():
@@ -52,12 +62,7 @@ def host(answer: Answer) -> Iterator[str]:
                 conn, _ = listener.accept()
             except TimeoutError:
                 continue
-            with conn:
-                try:
-                    answer(conn)
-                    done.wait(10)
-                except OSError:
-                    pass  # the client went away: what the test wants
+            threading.Thread(target=one, args=(conn,), daemon=True).start()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -96,9 +101,59 @@ def test_a_host_that_drips_is_cut_at_the_deadline(scheme: str, answer: Answer) -
 
 
 def test_a_host_that_never_answers_is_cut_at_the_deadline() -> None:
-    with host(lambda conn: None) as where:
+    with host(silent) as where:
         fetch = published_fetcher(f"http://{where}", "status", timeout=0.5)
         started = time.monotonic()
         with pytest.raises(FetchError, match=r"cannot fetch http://127\.0\.0\.1:\d+/status/x"):
             fetch("x", 100)
         assert time.monotonic() - started < 3
+
+
+def test_a_host_out_of_time_is_left_alone_for_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each ask of a host that did not answer in time would hold its caller (a verifier's
+    answer) for the whole timeout again: asks within ``HOLD_OFF_SECONDS`` fail at once."""
+    monkeypatch.setattr(fetch_module, "HOLD_OFF_SECONDS", 1.0)
+    behaviour: list[Answer] = [silent]  # says nothing, then answers
+    with host(lambda conn: behaviour[0](conn)) as where:
+        fetch = published_fetcher(f"http://{where}", "status", timeout=0.5)
+        with pytest.raises(FetchError, match=r"no complete answer within 0\.5 s"):
+            fetch("x", 100)
+        behaviour[0] = whole
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="is not asked again within 1 s") as refused:
+            fetch("x", 100)
+        assert time.monotonic() - started < 0.1
+        assert "秒內不再向其索取" in refused.value.message("zh-TW")
+        time.sleep(1.1)
+        assert fetch("x", 1 << 20) == BODY
+        # Another folder's fetcher (another caller) has its own record.
+        assert published_fetcher(f"http://{where}", "log", timeout=0.5)("x", 1 << 20) == BODY
+
+
+def test_a_host_that_drops_connections_is_cut_at_the_timeout() -> None:
+    """A listener whose backlog is full drops new connections' first packets, as a host behind
+    a firewall that drops them does: connecting waits, then the fetch says so."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    queued: list[socket.socket] = []
+    while len(queued) < 16:  # fill the backlog, until a connection is no longer taken
+        try:
+            queued.append(socket.create_connection(("127.0.0.1", port), timeout=0.3))
+        except TimeoutError:
+            break
+    else:
+        pytest.fail("the listener took every connection: no backlog to fill")
+    try:
+        fetch = published_fetcher(f"http://127.0.0.1:{port}", "status", timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(FetchError, match=r"within 0\.5 s"):
+            fetch("x", 100)
+        assert time.monotonic() - started < 3
+        with pytest.raises(FetchError, match="not asked again"):
+            fetch("x", 100)
+    finally:
+        for s in queued:
+            s.close()
+        listener.close()
