@@ -30,7 +30,13 @@ from flask import (
     send_from_directory,
 )
 from flask import Response as FlaskResponse
-from werkzeug.exceptions import BadRequest, HTTPException, NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+)
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -378,9 +384,24 @@ def _http_error(e: HTTPException) -> Any:
         if _wants_json():
             return jsonify(result.to_dict(lang)), 413
         return _render_result(result, choose_lang(read_form=False, default=PAGE_LANG)), 413
+    status = e.code or 400
+    if isinstance(e, NotFound):
+        result = refusals.not_found()
+    elif isinstance(e, MethodNotAllowed):
+        result = refusals.method_not_allowed()
+    else:
+        result = refusals.bad_request()
     if _wants_json() or request.method == "POST":
-        return jsonify(refusals.bad_request().to_dict(lang)), e.code or 400
-    return e
+        resp = jsonify(result.to_dict(lang))
+    else:
+        page = _render_result(result, choose_lang(read_form=False, default=PAGE_LANG))
+        resp = FlaskResponse(page, mimetype="text/html")
+    # What werkzeug says with the error: the methods an address takes (Allow), a redirect's
+    # target; never its own page.
+    for name, value in e.get_headers():
+        if name.lower() != "content-type":
+            resp.headers[name] = value
+    return resp, status
 
 
 def _unexpected_error(e: Exception) -> Any:

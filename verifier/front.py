@@ -47,7 +47,7 @@ SECURITY_HEADERS = {
 # Room for the multipart envelope around a file of the maximum size (the app allows the same).
 ENVELOPE_BYTES = 64 * 1024
 # nginx's own refusals, by the status that stands for each group (see verifier.conf.template).
-REFUSALS = ("400", "413", "429", "503")
+REFUSALS = ("400", "404", "405", "413", "429", "503")
 # Characters that would end or escape an nginx directive's argument.
 _UNSAFE = re.compile(r"[\s;{}\"'$#\\]")
 _LISTEN = re.compile(r"^(\[[0-9a-fA-F:]+\]:|[0-9A-Za-z.-]+:)?[0-9]{1,5}$")
@@ -60,6 +60,24 @@ THREADS = 32
 # request costs no new connection; gunicorn keeps them longer (gunicorn_argv).
 UPSTREAM_KEEPALIVE = 16
 UPSTREAM_KEEPALIVE_SECONDS = 30
+# The request headers the app reads (verifier/app.py, verifier/cors.py): nginx passes these
+# alone to gunicorn, each once, and drops a value with a control character. gunicorn refuses a
+# request with a repeated Content-Type, a control character in any header or more than 100
+# headers with a page of its own (English HTML, none of the verifier's headers), all of which
+# nginx lets through; the app never reads the other headers (nor a cookie, nor a forwarded
+# address).
+FORWARDED_HEADERS = (
+    "Content-Type",
+    "Accept-Language",
+    "Origin",
+    "Sec-Fetch-Site",
+    "Sec-Fetch-Mode",
+    "Sec-Fetch-Dest",
+    "Access-Control-Request-Method",
+)
+# gunicorn's longest request line, its own maximum: nginx's (large_client_header_buffers, 8k)
+# is longer than gunicorn's default 4094, so a query of 5 KB got gunicorn's own 414 page.
+LIMIT_REQUEST_LINE = 8190
 # A unix socket's path must fit sockaddr_un.sun_path (108 bytes with its terminator).
 _MAX_SOCKET_PATH = 100
 
@@ -201,7 +219,17 @@ class FrontConfig:
                 "ACCESS_LOG": f"{access} certseal",
                 "ERRORS_DIR": str(self.errors_dir),
                 "SECURITY_HEADERS": headers,
-                "PROXY": _fill(proxy, {"UPSTREAM_TIMEOUT": str(self.upstream_timeout)}),
+                "HEADER_MAPS": _header_maps(),
+                "PROXY": _fill(
+                    proxy,
+                    {
+                        "UPSTREAM_TIMEOUT": str(self.upstream_timeout),
+                        "FORWARDED_HEADERS": "\n".join(
+                            f"    proxy_set_header {h} ${_header_var(h)};"
+                            for h in FORWARDED_HEADERS
+                        ),
+                    },
+                ),
                 "SITE": self._site(headers),
             },
         )
@@ -237,6 +265,24 @@ class FrontConfig:
         )
 
 
+def _header_var(header: str) -> str:
+    return "certseal_h_" + header.lower().replace("-", "_")
+
+
+def _header_maps() -> str:
+    """nginx ``map`` blocks: each forwarded header's value, or nothing (the header is then not
+    sent) when it holds a control character (NUL, CR and LF nginx refuses itself)."""
+    blocks = []
+    for h in FORWARDED_HEADERS:
+        source = "$http_" + h.lower().replace("-", "_")
+        blocks.append(
+            f"map {source} ${_header_var(h)} {{\n"
+            f'    "~[\\x01-\\x08\\x0b-\\x1f\\x7f]" "";\n'
+            f"    default {source};\n}}"
+        )
+    return "\n".join(blocks)
+
+
 def error_pages(
     max_upload_bytes: int, batch_max_bytes: int = DEFAULT_MAX_BYTES
 ) -> dict[str, bytes]:
@@ -245,6 +291,8 @@ def error_pages(
     out: dict[str, bytes] = {}
     results = {
         "400": refusals.bad_request(),
+        "404": refusals.not_found(),
+        "405": refusals.method_not_allowed(),
         "413": refusals.too_large(max_upload_bytes),
         "429": busy_uploads(),
         "503": refusals.unavailable(),
@@ -335,6 +383,8 @@ def gunicorn_argv(
         str(keep_alive),
         "--control-socket",
         str(control_socket),
+        "--limit-request-line",
+        str(LIMIT_REQUEST_LINE),
     ]
     if access_log:
         # No client address: it is personal data, and behind the front always 127.0.0.1.

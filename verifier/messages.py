@@ -125,6 +125,19 @@ REASONS: dict[str, tuple[str, str]] = {
         "（部分程式另存成績單等鎖定列印的文件時會如此），或檔案遭到修改。"
         "其內容皆無法驗證，請向文件持有人索取原始附件。",
     ),
+    # An address or a method the verifier does not serve (the app's and the front's 404, 405).
+    "not_found": (
+        "There is nothing at this address. To verify a document, open the verification page "
+        "(/verify); programs use the API described at /api/v1/openapi.yaml.",
+        "此網址沒有任何內容。若要驗證文件，請開啟驗證網頁（/verify）；"
+        "程式請使用 /api/v1/openapi.yaml 所述的 API。",
+    ),
+    "method_not_allowed": (
+        "This address does not take this kind of request (its HTTP method). A file is sent with "
+        "POST to /api/v1/verify or /verify; everything else is read with GET.",
+        "此網址不接受這種請求（HTTP 方法）。檔案請以 POST 送至 /api/v1/verify 或 /verify；"
+        "其餘內容請以 GET 讀取。",
+    ),
     "batch_empty": (
         "No file was sent. Add the documents to check: PDF files, or one ZIP file of them.",
         "未收到任何檔案。請加入要驗證的文件：PDF 檔，或一個內含 PDF 檔的 ZIP 壓縮檔。",
@@ -248,6 +261,8 @@ CHECKS: dict[str, tuple[str, str]] = {
     ),
     "size_empty": ("the file is empty", "檔案為空"),
     "size_too_large": ("larger than {limit_mb} MB", "超過 {limit_mb} MB"),
+    "no_such_address": ("no such address", "無此網址"),
+    "method_not_taken": ("not a method this address takes", "此網址不接受此 HTTP 方法"),
     "type_pdf": ("starts like a PDF file", "檔頭為 PDF 格式"),
     "type_archive": ("a {kind} archive", "{kind} 壓縮檔"),
     "type_other": ("not a PDF file{kind}", "不是 PDF 檔{kind_zh}"),

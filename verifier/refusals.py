@@ -31,3 +31,19 @@ def unavailable() -> Verification:
         (Reason("status_unavailable"),),
         http_status=503,
     )
+
+
+def not_found() -> Verification:
+    """An address the verifier does not serve (404): said as such, not as a missing upload."""
+    return Verification(
+        (Check("upload", "failed", "no_such_address"),), (Reason("not_found"),), http_status=404
+    )
+
+
+def method_not_allowed() -> Verification:
+    """A method the address does not take (405): the answer names what the addresses take."""
+    return Verification(
+        (Check("upload", "failed", "method_not_taken"),),
+        (Reason("method_not_allowed"),),
+        http_status=405,
+    )

@@ -36,6 +36,9 @@ FAILURE_CODES = (
     "status_unavailable",
     "busy",
     "bad_request",
+    # An address or a method the verifier does not serve (the app's and the front's 404, 405).
+    "not_found",
+    "method_not_allowed",
     # A copy of an issued document, re-saved by a PDF program: named, never a success.
     "resaved_copy",
     # Its one signature no longer readable in a re-saved or changed file (pypdf's re-saves of

@@ -6,6 +6,8 @@ Every wait is bounded by a socket timeout; nothing asserts a duration."""
 
 from __future__ import annotations
 
+import html
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +15,11 @@ import pytest
 import yaml
 
 from tests.conftest import Issued
+from tests.verifier.conftest import verifier_config
 from tests.verifier.test_front import NGINX, answer, raw, start
+from verifier.app import create_app
 from verifier.front import Served
+from verifier.messages import reason_message
 
 SPEC = yaml.safe_load(Path("verifier/openapi.yaml").read_text())
 REASON_CODES = set(
@@ -95,3 +100,119 @@ def test_a_body_left_unread_costs_no_other_request_its_answer(
             after = [answer(raw(served, request("GET", "/healthz")))[0] for _ in range(2)]
             followed.setdefault(name, []).extend(after)
     assert {name: set(s) for name, s in followed.items()} == {name: {200} for name in followed}
+
+
+SECURITY = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy")
+
+
+def assert_ours(status: int, headers: dict[str, str], body: bytes, path: str) -> str | None:
+    """The verifier's own answer: its security headers, JSON with documented reasons under
+    /api/ (returns the first code), else an HTML page of its own; nothing of the servers'."""
+    assert all(h in headers for h in SECURITY), (path, status, headers)
+    text = body.decode("utf-8")
+    assert "nginx" not in text and "gunicorn" not in text and "Traceback" not in text
+    if path.startswith("/api/"):
+        assert headers["Content-Type"].startswith("application/json"), (path, status, text)
+        doc = json.loads(body)
+        codes = [r["code"] for r in doc["reasons"]]
+        assert codes and set(codes) <= REASON_CODES, (path, codes)
+        assert doc["lang"] in ("en", "zh-TW")
+        return str(codes[0])
+    assert headers["Content-Type"].startswith("text/html"), (path, status)
+    assert '<html lang="' in text, (path, status, text[:200])
+    return None
+
+
+@front_only
+@pytest.mark.parametrize(
+    ("method", "path", "extra", "status", "code"),
+    [
+        ("GET", "/nope.html", "", 404, None),
+        ("GET", "/status/", "", 404, None),  # a folder without an index: nothing here either
+        ("PUT", "/index.html", "", 405, None),
+        ("TRACE", "/", "", 405, None),
+        ("TRACE", "/api/v1/status", "", 405, "method_not_allowed"),
+        ("GET", "/api/v1/nope", "", 404, "not_found"),
+        ("PUT", "/api/v1/status", "", 405, "method_not_allowed"),
+        ("GET", "/api/v1/verify", "", 405, "method_not_allowed"),
+        ("GET", "/", "Range: bytes=99999999-\r\n", 200, None),
+        ("GET", "/index.html", "Range: bytes=0-1,2-3\r\n", 200, None),
+        ("POST", "/api/v1/verify", "Transfer-Encoding: gzip, chunked\r\n", 501, "bad_request"),
+        ("POST", "/api/v1/status", "X-A: 1\r\nX-A: 2\r\n", 405, "method_not_allowed"),
+    ],
+)
+def test_the_front_answers_every_refusal_in_the_verifiers_words(
+    served: Served, method: str, path: str, extra: str, status: int, code: str | None
+) -> None:
+    """nginx's own 403, 404, 405, 416 and 501 were its default pages: English only, "nginx" in
+    them, without the verifier's headers when refused before a location (TRACE)."""
+    got, headers, body = answer(raw(served, request(method, path, extra)))
+    assert got == status
+    if status == 200:
+        assert headers["Content-Length"] == str(len(body)) and "Content-Range" not in headers
+        return
+    assert assert_ours(got, headers, body, path) == (code or assert_ours(got, headers, body, path))
+
+
+@front_only
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "Content-Type: application/pdf\r\nContent-Type: text/plain\r\n",
+        "Accept-Language: en\x01\r\n",
+        "X-Odd: a\x01b\r\n",
+        "".join(f"X-H{i}: v\r\n" for i in range(500)),
+    ],
+    ids=["content-type-twice", "control-in-a-read-header", "control-elsewhere", "500-headers"],
+)
+def test_headers_gunicorn_would_refuse_never_reach_it(
+    served: Served, issued: Issued, extra: str
+) -> None:
+    """nginx lets these through; gunicorn answered each with its own English page (no JSON, no
+    security headers). The front passes only the headers the app reads, each once, without a
+    control character, so the upload is verified (or refused in the verifier's words)."""
+    pdf = issued.pdf("genuine")
+    status, headers, body = answer(raw(served, request("POST", "/api/v1/verify", extra, pdf)))
+    assert all(h in headers for h in SECURITY)
+    doc = json.loads(body)
+    assert status in (200, 400) and {r["code"] for r in doc["reasons"]} <= {"bad_request"}
+
+
+@front_only
+def test_a_long_query_is_the_verifiers_answer(served: Served) -> None:
+    """A request line between gunicorn's default limit (4094) and nginx's (8k) got gunicorn's
+    own 414 page; past nginx's it is nginx's refusal, in the verifier's words (a page: nginx
+    never read the address, so it cannot tell an API call)."""
+    got, _, body = answer(raw(served, request("GET", "/api/v1/status?x=" + "a" * 5000)))
+    assert got == 200 and "status_lists" in json.loads(body)
+    got, headers, body = answer(raw(served, request("GET", "/api/v1/status?x=" + "a" * 9000)))
+    assert got == 414
+    assert_ours(got, headers, body, "/")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-TW"])
+def test_the_app_says_what_an_address_or_a_method_is_not(
+    issued: Issued, tmp_path: Path, lang: str
+) -> None:
+    """An unknown address or a method an address does not take was answered with the missing
+    upload's words (``bad_request``: "upload one file…") under /api/, and werkzeug's English
+    page elsewhere."""
+    client = create_app(verifier_config(issued, tmp_path)).test_client()
+    headers = {"Accept-Language": lang}
+    nope = client.get("/api/v1/nope", headers=headers)
+    put = client.put("/api/v1/status", headers=headers, data=b"x" * 100)
+    for resp, status, code in ((nope, 404, "not_found"), (put, 405, "method_not_allowed")):
+        body = resp.get_json()
+        assert resp.status_code == status and body["lang"] == lang
+        assert [r["code"] for r in body["reasons"]] == [code]
+        assert body["reasons"][0]["message"] == reason_message(code, lang, {})  # type: ignore[arg-type]
+        assert all(h in resp.headers for h in SECURITY)
+    assert set(put.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    page = client.get("/nope", headers=headers)
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    text = page.get_data(as_text=True)
+    # The pages' language is the site's (Chinese unless ?lang=en), not the browser's.
+    assert '<html lang="zh-Hant-TW">' in text
+    assert html.escape(reason_message("not_found", "zh-TW", {})) in text
+    english = client.get("/nope?lang=en").get_data(as_text=True)
+    assert html.escape(reason_message("not_found", "en", {})) in english
