@@ -190,8 +190,23 @@ class _WatchedHTTP(urllib.request.HTTPHandler):
 
 @functools.cache
 def _opener() -> urllib.request.OpenerDirector:
-    """urllib's opener (redirects, proxies from the environment, verified TLS), its
-    connections watched by the fetch's deadline."""
+    """urllib's opener for HTTP and HTTPS only (redirects, proxies from the environment,
+    verified TLS), its connections watched by the fetch's deadline.
+
+    Only those two: urllib's usual opener also follows a redirect to ``ftp://`` (a published
+    site's host could send the reader to any FTP server its network reaches) and opens
+    ``file:`` and ``data:`` addresses."""
     context = ssl.create_default_context()
     context.sslsocket_class = _WatchedSSLSocket
-    return urllib.request.build_opener(_WatchedHTTP(), urllib.request.HTTPSHandler(context=context))
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.ProxyHandler(),
+        urllib.request.UnknownHandler(),  # any other scheme: "unknown url type"
+        _WatchedHTTP(),
+        urllib.request.HTTPSHandler(context=context),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPRedirectHandler(),
+        urllib.request.HTTPErrorProcessor(),
+    ):
+        opener.add_handler(handler)
+    return opener

@@ -157,3 +157,26 @@ def test_a_host_that_drops_connections_is_cut_at_the_timeout() -> None:
         for s in queued:
             s.close()
         listener.close()
+
+
+def test_a_redirect_to_another_scheme_is_not_followed() -> None:
+    """A published site's host redirecting the reader to an FTP server (urllib's usual opener
+    follows that) is refused, and the FTP server is never contacted."""
+    ftp = socket.create_server(("127.0.0.1", 0))
+    ftp.settimeout(0.5)
+    target = f"ftp://127.0.0.1:{ftp.getsockname()[1]}/x"
+
+    def redirect(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(
+            b"HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n"
+            b"Connection: close\r\n\r\n" % target.encode()
+        )
+
+    try:
+        with host(redirect) as where, pytest.raises(FetchError, match="unknown url type: ftp"):
+            published_fetcher(f"http://{where}", "status", timeout=2)("x", 100)
+        with pytest.raises(TimeoutError):
+            ftp.accept()  # nobody came
+    finally:
+        ftp.close()
