@@ -216,3 +216,22 @@ def test_the_app_says_what_an_address_or_a_method_is_not(
     assert html.escape(reason_message("not_found", "zh-TW", {})) in text
     english = client.get("/nope?lang=en").get_data(as_text=True)
     assert html.escape(reason_message("not_found", "en", {})) in english
+
+
+@front_only
+def test_probes_of_the_site_leave_no_client_address_in_the_error_log(served: Served) -> None:
+    """nginx wrote a line naming the client's address (and the path on the server) for every
+    missing file and every folder without an index a stranger asked for; folders were a 403."""
+    log = served.cfg.run_dir / "nginx-error.log"
+    before = len(log.read_bytes()) if log.exists() else 0
+    probes = ("/nope.html", "/status/", "/.env", "/%ff%fe", "/healthz/", "/a/b/c/", "/verify/")
+    for path in probes:
+        got, headers, body = answer(raw(served, request("GET", path)))
+        assert got == 404, path
+        assert_ours(got, headers, body, path)
+    for path in ("/", "/en/"):
+        got, headers, _ = answer(raw(served, request("GET", path)))
+        assert (got, headers["Content-Type"]) == (200, "text/html"), path
+        assert all(h in headers for h in SECURITY)
+    written = log.read_bytes()[before:].decode("utf-8", "replace") if log.exists() else ""
+    assert "client:" not in written, written
