@@ -27,6 +27,7 @@ from authority.rotation import ROTATABLE, Successor, key_compromised, load_succe
 from authority.service import Authority, IssueRequest, init_authority
 from certseal.doctypes import DOCUMENT_TYPES
 from certseal.errors import CertsealError, ConfigurationError, InputError, PassphraseError
+from certseal.files import write_file
 from certseal.statuslist import REASON_CODES
 from certseal.timeutil import format_time, parse_time, utcnow
 
@@ -722,7 +723,7 @@ def export_request_cmd(
         )  # fmt: skip
     if out_file.exists():
         raise InputError(f"{out_file} already exists", f"{out_file} 已存在")
-    out_file.write_bytes(prepared.data)
+    write_file(out_file, prepared.data)  # whole or not at all: a killed run leaves no stub
     c.emit(
         {
             "out": str(out_file),

@@ -485,6 +485,11 @@ class Operator:
             raise InputError(
                 f"school {school_id} is not in the trust list", f"信任清單中沒有 {school_id}"
             )
+        if old.profile.current.state == state:
+            raise InputError(
+                f"school {school_id} is already {state}: nothing to change",
+                f"{school_id} 目前已是{_STATE_NOW_ZH.get(state, state)}狀態，無需變更",
+            )
         changed = {
             school_id: _with(old.profile, lambda p: p.with_state(StateChange(state, at, successor)))
         }
@@ -846,6 +851,7 @@ def root_notice(expires: dt.datetime, now: dt.datetime) -> tuple[str, str] | Non
 
 _COMPROMISE = "key_compromise"
 _STATE_ZH = {"active": "恢復運作", "suspended": "停權", "merged": "合併", "closed": "關閉"}
+_STATE_NOW_ZH = {"active": "運作中", "suspended": "停權", "merged": "已合併", "closed": "已關閉"}
 
 
 def _profile(fields: dict[str, Any]) -> SchoolProfile:

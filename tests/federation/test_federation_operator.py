@@ -116,6 +116,19 @@ def test_fewer_offline_keys_than_the_threshold_change_nothing(federation: Federa
         assert op.state() == before
 
 
+def test_a_school_already_in_that_state_is_told_so_in_both_languages(
+    federation: Federation,
+) -> None:
+    with federation.operator() as op:
+        keys = {"signers": federation.roots[1:], "online": federation.online}
+        op.set_state("NTHU", "suspended", at=LATER, now=LATER, **keys)  # type: ignore[arg-type]
+        before = op.state()
+        with pytest.raises(InputError, match="NTHU is already suspended") as e:
+            op.set_state("NTHU", "suspended", at=LATER, now=LATER, **keys)  # type: ignore[arg-type]
+        assert e.value.zh == "NTHU 目前已是停權狀態，無需變更"
+        assert op.state() == before
+
+
 def test_suspend_reinstate_merge_close(federation: Federation) -> None:
     with federation.operator() as op:
         keys = {"signers": federation.roots[1:], "online": federation.online}
