@@ -100,6 +100,9 @@ def create_app(
     configure_logging()
     app = Flask(__name__, static_folder=None)
     app.request_class = InMemoryRequest
+    # An address with "//" is no address (404), not a 308 to an absolute address built from the
+    # request's Host, which a client chooses.
+    app.url_map.merge_slashes = False
     # Room for the multipart envelope around a file of the maximum size; the file's own size
     # is checked by the pipeline, which answers too_large with the full JSON body.
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_upload_bytes + ENVELOPE_BYTES
@@ -376,6 +379,10 @@ def _wants_json() -> bool:
 def _http_error(e: HTTPException) -> Any:
     # Never parse the body here: it may be the very thing that was refused.
     lang = choose_lang(read_form=False)
+    if isinstance(e, RequestEntityTooLarge) and not _over_length():
+        # werkzeug's bound on a form's parts (``max_form_parts``), not on a size: a form of
+        # too many fields, not a file too large.
+        e = BadRequest()
     if isinstance(e, RequestEntityTooLarge):
         cfg: VerifierConfig = current_app.config["CERTSEAL"]
         result = refusals.too_large(cfg.max_upload_bytes)
@@ -391,7 +398,7 @@ def _http_error(e: HTTPException) -> Any:
         result = refusals.method_not_allowed()
     else:
         result = refusals.bad_request()
-    if _wants_json() or request.method == "POST":
+    if _wants_json() or (request.method == "POST" and request.path != "/verify"):
         resp = jsonify(result.to_dict(lang))
     else:
         page = _render_result(result, choose_lang(read_form=False, default=PAGE_LANG))
@@ -402,6 +409,12 @@ def _http_error(e: HTTPException) -> Any:
         if name.lower() != "content-type":
             resp.headers[name] = value
     return resp, status
+
+
+def _over_length() -> bool:
+    """Whether the body is (or, without a length, may be) over the request's size limit."""
+    length, limit = request.content_length, request.max_content_length
+    return length is None or limit is None or length > limit
 
 
 def _unexpected_error(e: Exception) -> Any:

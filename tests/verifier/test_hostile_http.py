@@ -235,3 +235,41 @@ def test_probes_of_the_site_leave_no_client_address_in_the_error_log(served: Ser
         assert all(h in headers for h in SECURITY)
     written = log.read_bytes()[before:].decode("utf-8", "replace") if log.exists() else ""
     assert "client:" not in written, written
+
+
+def many_fields(pdf: bytes, n: int) -> tuple[str, bytes]:
+    b = "m4nyfields"
+    parts = b"".join(
+        f'--{b}\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\nx\r\n'.encode()
+        for i in range(n)
+    )
+    file = f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="d.pdf"\r\n\r\n'
+    return (
+        f"multipart/form-data; boundary={b}",
+        parts + file.encode() + pdf + f"\r\n--{b}--\r\n".encode(),
+    )
+
+
+@pytest.mark.parametrize("path", ["/api/v1/verify", "/api/v1/verify/batch", "/verify"])
+def test_a_form_of_too_many_parts_is_not_called_too_large(
+    issued: Issued, tmp_path: Path, path: str
+) -> None:
+    """werkzeug refuses a form of more than 1,000 parts as "entity too large": the answer said
+    the file was over 20 MB (or the batch over its size) for a 40 KB request."""
+    client = create_app(verifier_config(issued, tmp_path)).test_client()
+    ctype, body = many_fields(issued.pdf("genuine")[:1000], 1500)
+    resp = client.post(path + "?lang=en", data=body, content_type=ctype)
+    assert resp.status_code == 400
+    if path == "/verify":
+        assert 'data-code="bad_request"' in resp.get_data(as_text=True)
+    else:
+        assert [r["code"] for r in resp.get_json()["reasons"]] == ["bad_request"]
+
+
+def test_a_doubled_slash_is_no_address_and_no_redirect(issued: Issued, tmp_path: Path) -> None:
+    """werkzeug merged the slashes with a 308 to an absolute address built from the request's
+    Host (any name a client sends), with its own English page."""
+    client = create_app(verifier_config(issued, tmp_path)).test_client()
+    resp = client.get("/api/v1//status", headers={"Host": "elsewhere.example"})
+    assert resp.status_code == 404 and "Location" not in resp.headers
+    assert [r["code"] for r in resp.get_json()["reasons"]] == ["not_found"]
