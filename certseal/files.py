@@ -8,7 +8,6 @@ half-written file or a published file that changed.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,15 +15,19 @@ from pathlib import Path
 from certseal.errors import ConfigurationError
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Write durably and atomically: readers see the old file or the new one, never a part."""
+def write_file(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write durably and atomically: readers see the old file or the new one, never a part.
+
+    ``durable=False``: atomically, without waiting for the disk; for the many files of a
+    published copy, flushed together before the pointer that makes them count."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -46,20 +49,27 @@ def write_once(path: Path, data: bytes) -> None:
 def publish_tree(source: Path, target: Path, mutable: Sequence[str]) -> int:
     """Copy ``source`` into ``target``: the files it lacks first, then the ``mutable`` ones in
     the order given (the one that points at the others last), so a reader following the newest
-    pointer always finds what it names. Returns how many files were written."""
+    pointer always finds what it names. Returns how many files were written.
+
+    The source may be published into meanwhile (a school publishing while the national site
+    mirrors its folder): the pointers are read first, so every file they name was written
+    before them and is among the files copied after. Each file is written whole under its
+    name (a copy killed halfway leaves no part of a file that a later copy would then take
+    as present)."""
+    pointers = [(rel, (source / rel).read_bytes()) for rel in mutable if (source / rel).exists()]
     written = 0
     for folder, _dirs, names in os.walk(source):
         for name in names:
             rel = os.path.relpath(os.path.join(folder, name), source)
-            if rel in mutable or (target / rel).exists():
-                continue
-            (target / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source / rel, target / rel)
+            if rel in mutable or name.startswith(".") or (target / rel).exists():
+                continue  # a dot file: a write in progress (its temporary file), not published
+            write_file(target / rel, (source / rel).read_bytes(), durable=False)
             written += 1
-    for rel in mutable:
-        if (source / rel).exists():
-            write_file(target / rel, (source / rel).read_bytes())
-            written += 1
+    if written:
+        os.sync()  # every file on disk before a pointer names it: one flush, not one per file
+    for rel, data in pointers:
+        write_file(target / rel, data)
+        written += 1
     return written
 
 
