@@ -30,6 +30,7 @@ from flask import (
     send_from_directory,
 )
 from flask import Response as FlaskResponse
+from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import (
     BadRequest,
     HTTPException,
@@ -37,6 +38,7 @@ from werkzeug.exceptions import (
     NotFound,
     RequestEntityTooLarge,
 )
+from werkzeug.formparser import FormDataParser
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -71,8 +73,33 @@ BODY_READ = "certseal.body_read"
 DRAIN_CHUNK = 64 * 1024
 
 
+class FormUnreadable(BadRequest):
+    """A multipart form werkzeug could not read (it would drop the whole form silently)."""
+
+
+class TellingFormParser(FormDataParser):
+    """werkzeug's parser, but a form it cannot read (broken parts, a file name not in UTF-8)
+    raises :class:`FormUnreadable` rather than becoming an empty form, which was answered
+    "upload one file in the field 'file'" to a person who did."""
+
+    def parse(
+        self,
+        stream: IO[bytes],
+        mimetype: str,
+        content_length: int | None,
+        options: dict[str, str] | None = None,
+    ) -> tuple[IO[bytes], MultiDict[str, str], MultiDict[str, FileStorage]]:
+        self.silent = False
+        try:
+            return super().parse(stream, mimetype, content_length, options)
+        except ValueError as e:
+            raise FormUnreadable() from e
+
+
 class InMemoryRequest(Request):
     """Keep uploads in memory: werkzeug would spool files over 500 KB to a temporary file."""
+
+    form_data_parser_class = TellingFormParser
 
     def _get_file_stream(  # type: ignore[override]
         self,
@@ -392,7 +419,9 @@ def _http_error(e: HTTPException) -> Any:
             return jsonify(result.to_dict(lang)), 413
         return _render_result(result, choose_lang(read_form=False, default=PAGE_LANG)), 413
     status = e.code or 400
-    if isinstance(e, NotFound):
+    if isinstance(e, FormUnreadable):
+        result = refusals.form_unreadable()
+    elif isinstance(e, NotFound):
         result = refusals.not_found()
     elif isinstance(e, MethodNotAllowed):
         result = refusals.method_not_allowed()

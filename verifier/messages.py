@@ -125,6 +125,15 @@ REASONS: dict[str, tuple[str, str]] = {
         "（部分程式另存成績單等鎖定列印的文件時會如此），或檔案遭到修改。"
         "其內容皆無法驗證，請向文件持有人索取原始附件。",
     ),
+    # A multipart form the server cannot read: broken parts, or a file name not in UTF-8 (a
+    # Big5 name from an older Windows tool), for which werkzeug drops the whole form.
+    "form_unreadable": (
+        "The form sent could not be read: its parts are broken, or a file name is not written "
+        "in UTF-8. Send the file again from the verification page, or send the PDF itself as "
+        "the body with Content-Type: application/pdf.",
+        "無法讀取送出的表單：表單格式有誤，或檔名不是以 UTF-8 編碼。"
+        "請從驗證網頁重新上傳，或以 Content-Type: application/pdf 直接送出 PDF 檔本身。",
+    ),
     # An address or a method the verifier does not serve (the app's and the front's 404, 405).
     "not_found": (
         "There is nothing at this address. To verify a document, open the verification page "
@@ -261,6 +270,7 @@ CHECKS: dict[str, tuple[str, str]] = {
     ),
     "size_empty": ("the file is empty", "檔案為空"),
     "size_too_large": ("larger than {limit_mb} MB", "超過 {limit_mb} MB"),
+    "form_broken": ("the multipart form cannot be read", "無法讀取 multipart 表單"),
     "no_such_address": ("no such address", "無此網址"),
     "method_not_taken": ("not a method this address takes", "此網址不接受此 HTTP 方法"),
     "type_pdf": ("starts like a PDF file", "檔頭為 PDF 格式"),

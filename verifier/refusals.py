@@ -14,6 +14,14 @@ def bad_request() -> Verification:
     )
 
 
+def form_unreadable() -> Verification:
+    """A multipart form that cannot be read (broken parts, a file name not in UTF-8): said as
+    such, since the file in it was sent."""
+    return Verification(
+        (Check("upload", "failed", "form_broken"),), (Reason("form_unreadable"),), http_status=400
+    )
+
+
 def too_large(max_upload_bytes: int) -> Verification:
     """Over the upload limit, refused before any of it is parsed."""
     limit_mb = max_upload_bytes // (1024 * 1024)

@@ -36,6 +36,7 @@ FAILURE_CODES = (
     "status_unavailable",
     "busy",
     "bad_request",
+    "form_unreadable",
     # An address or a method the verifier does not serve (the app's and the front's 404, 405).
     "not_found",
     "method_not_allowed",

@@ -273,3 +273,48 @@ def test_a_doubled_slash_is_no_address_and_no_redirect(issued: Issued, tmp_path:
     resp = client.get("/api/v1//status", headers={"Host": "elsewhere.example"})
     assert resp.status_code == 404 and "Location" not in resp.headers
     assert [r["code"] for r in resp.get_json()["reasons"]] == ["not_found"]
+
+
+def form_of(disposition: bytes, pdf: bytes, boundary: str = "f0rmb0undary") -> bytes:
+    return (
+        f"--{boundary}\r\n".encode()
+        + disposition
+        + b"\r\n\r\n"
+        + pdf
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("ctype", "body"),
+    [
+        # A file name in Big5 (a Windows tool in Taiwan, curl in a Big5 locale): not UTF-8.
+        (
+            "multipart/form-data; boundary=f0rmb0undary",
+            form_of(
+                b'Content-Disposition: form-data; name="file"; filename="'
+                + "畢業證書.pdf".encode("big5")
+                + b'"',
+                b"%PDF-1.7\n",
+            ),
+        ),
+        ("multipart/form-data", form_of(b'Content-Disposition: form-data; name="file"', b"x")),
+        ("multipart/form-data; boundary=f0rmb0undary", b"--f0rmb0undary\r\n\x00\x01"),
+    ],
+    ids=["big5-file-name", "no-boundary", "cut-short"],
+)
+def test_a_form_that_cannot_be_read_is_said_so(
+    issued: Issued, tmp_path: Path, ctype: str, body: bytes
+) -> None:
+    """werkzeug drops a form it cannot read without a word: the file sent was answered "upload
+    one file in the field 'file'" (the batch: "no file was sent")."""
+    client = create_app(verifier_config(issued, tmp_path)).test_client()
+    for path in ("/api/v1/verify", "/api/v1/verify/batch"):
+        resp = client.post(path + "?lang=zh-TW", data=body, content_type=ctype)
+        doc = resp.get_json()
+        assert resp.status_code == 400 and [r["code"] for r in doc["reasons"]] == [
+            "form_unreadable"
+        ], path
+        assert doc["reasons"][0]["message"] == reason_message("form_unreadable", "zh-TW", {})
+    page = client.post("/verify", data=body, content_type=ctype)
+    assert page.status_code == 400 and 'data-code="form_unreadable"' in page.get_data(as_text=True)
