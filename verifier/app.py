@@ -540,6 +540,9 @@ def _serve_site(app: Flask, site_dir: Path) -> None:
             return redirect(f"/{path}/", code=301)
         if path.endswith("/"):
             path = path + "index.html"
+        # A file is answered whole, as the front answers it (max_ranges 0): never a 416 or a
+        # multipart answer of many ranges.
+        request.environ.pop("HTTP_RANGE", None)
         resp = send_from_directory(root, path)
         if path.startswith("status/"):
             # The timestamp changes on every publish; content-addressed files never do.

@@ -318,3 +318,18 @@ def test_a_form_that_cannot_be_read_is_said_so(
         assert doc["reasons"][0]["message"] == reason_message("form_unreadable", "zh-TW", {})
     page = client.post("/verify", data=body, content_type=ctype)
     assert page.status_code == 400 and 'data-code="form_unreadable"' in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "ranges", ["bytes=99999999-", "bytes=0-1,2-3,4-5", "bytes=abc", "bytes=0-10"]
+)
+def test_the_site_from_the_app_answers_a_range_with_the_whole_file(
+    issued: Issued, tmp_path: Path, ranges: str
+) -> None:
+    """As the front does (max_ranges 0): werkzeug answered 416 for a range past the end (the
+    page said "upload one file…") and a multipart answer for several."""
+    app = create_app(verifier_config(issued, tmp_path, site_dir=str(issued.published)))
+    resp = app.test_client().get("/index.html", headers={"Range": ranges})
+    whole = (issued.published / "index.html").read_bytes()
+    assert resp.status_code == 200 and resp.get_data() == whole
+    assert "Content-Range" not in resp.headers
