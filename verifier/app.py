@@ -68,7 +68,8 @@ QUIET_LOGGERS = ("pyhanko", "pyhanko_certvalidator", "fontTools", "asyncio")
 T = TypeVar("T")
 # The pages' language unless one is chosen: the site's rule (Chinese at /, English under /en/).
 PAGE_LANG: Lang = "zh-TW"
-# Set in the WSGI environ once the body has been read to its end (a raw file's one read).
+# Set in the WSGI environ once the body has been read to its end (a raw file's one read, a
+# form parsed).
 BODY_READ = "certseal.body_read"
 DRAIN_CHUNK = 64 * 1024
 
@@ -217,10 +218,20 @@ def _upload() -> bytes | None:
         return data
 
     def one_file() -> bytes | None:
-        files = request.files.getlist("file")
+        files = _files()
         return files[0].stream.read() if len(files) == 1 else None
 
     return _read(one_file)
+
+
+def _files() -> list[FileStorage]:
+    """The ``file`` fields of the form. werkzeug's parser reads a form to the end of the body
+    (a multipart epilogue too), so nothing is left for ``_drain_body`` to read; a body of
+    another type is not parsed at all, and is left to it."""
+    files = request.files.getlist("file")
+    if request.mimetype in FORM_TYPES:
+        request.environ[BODY_READ] = True
+    return files
 
 
 def _read(read: Callable[[], T]) -> T:
@@ -277,7 +288,7 @@ def api_verify_batch() -> tuple[FlaskResponse, int]:
     lang, (wanted, signer), now = choose_lang(), _receipts(), _now()
     if wanted and signer is None:
         return jsonify(batch.receipt_unavailable().to_dict(lang)), 400
-    files = _read(lambda: request.files.getlist("file"))
+    files = _read(_files)
     uploads = [batch.Upload.of(f.filename, _read(f.stream.read)) for f in files]
     result = batch.run(_verifier(), uploads, now, limits, cfg.max_upload_bytes)
     body = result.to_dict(lang)
