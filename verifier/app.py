@@ -419,7 +419,11 @@ def _http_error(e: HTTPException) -> Any:
     lang = choose_lang(read_form=False)
     if isinstance(e, RequestEntityTooLarge) and not _over_length():
         # werkzeug's bound on a form's parts (``max_form_parts``), not on a size: a form of
-        # too many fields, not a file too large.
+        # too many fields (a batch: of too many files), not a file too large.
+        if request.path == "/api/v1/verify/batch":
+            max_files = current_app.config["CERTSEAL"].batch_max_files
+            refused = batch.too_many_parts(request.max_form_parts or 0, max_files)
+            return jsonify(refused.to_dict(lang)), 400
         e = BadRequest()
     if isinstance(e, RequestEntityTooLarge):
         cfg: VerifierConfig = current_app.config["CERTSEAL"]

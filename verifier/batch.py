@@ -218,7 +218,13 @@ def too_large(max_total_bytes: int) -> BatchResult:
     )
 
 
-def _too_many(n: int, limit: int) -> Verification:
+def too_many_parts(max_parts: int, limit: int) -> BatchResult:
+    """A batch form of more parts than the form parser reads (werkzeug's ``max_form_parts``):
+    more files than a batch may hold, not counted further."""
+    return BatchResult((), _too_many(f"{max_parts}+", limit))
+
+
+def _too_many(n: int | str, limit: int) -> Verification:
     return refusal(
         "batch_too_many",
         {"count": n, "limit": limit},

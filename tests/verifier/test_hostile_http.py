@@ -255,13 +255,18 @@ def test_a_form_of_too_many_parts_is_not_called_too_large(
     issued: Issued, tmp_path: Path, path: str
 ) -> None:
     """werkzeug refuses a form of more than 1,000 parts as "entity too large": the answer said
-    the file was over 20 MB (or the batch over its size) for a 40 KB request."""
+    the file was over 20 MB (or the batch over its size) for a 40 KB request. A batch of more
+    parts than that holds more files than a batch may."""
     client = create_app(verifier_config(issued, tmp_path)).test_client()
     ctype, body = many_fields(issued.pdf("genuine")[:1000], 1500)
     resp = client.post(path + "?lang=en", data=body, content_type=ctype)
     assert resp.status_code == 400
     if path == "/verify":
         assert 'data-code="bad_request"' in resp.get_data(as_text=True)
+    elif path == "/api/v1/verify/batch":
+        (reason,) = resp.get_json()["reasons"]
+        assert reason["code"] == "batch_too_many"
+        assert reason["message"].startswith("The batch holds 1000+ files; at most 100 ")
     else:
         assert [r["code"] for r in resp.get_json()["reasons"]] == ["bad_request"]
 
