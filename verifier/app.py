@@ -137,7 +137,11 @@ def create_app(
     app.config["MAX_FORM_MEMORY_SIZE"] = cfg.max_upload_bytes + ENVELOPE_BYTES
     app.config["CERTSEAL"] = cfg
     app.config["CERTSEAL_CLOCK"] = clock
-    counter = open_store(cfg.store_location, pool_size=cfg.postgres_pool_size)
+    # A database down while a worker boots is logged and answered 503, not a failed boot:
+    # gunicorn stops the whole service when a worker fails to boot.
+    counter = open_store(
+        cfg.store_location, pool_size=cfg.postgres_pool_size, start_unreachable=True
+    )
     issuers = [
         IssuerTrust.from_files(i.name, list(i.roots), list(i.status_certs), i.source, i.pin)
         for i in cfg.issuers

@@ -500,11 +500,14 @@ class SqliteStore(Store):
         self._mark.close()
 
 
-def open_store(database: Path | str, *, pool_size: int | None = None) -> Store:
+def open_store(
+    database: Path | str, *, pool_size: int | None = None, start_unreachable: bool = False
+) -> Store:
     """A ``postgresql://`` URL opens PostgreSQL (``pool_size`` connections per process, None
-    for its default); anything else is a SQLite file's path."""
+    for its default; ``start_unreachable``: a database down now is logged, and answers wait
+    for it, rather than an error); anything else is a SQLite file's path."""
     if isinstance(database, str) and database.startswith(POSTGRES_SCHEMES):
         from verifier.store_pg import PostgresStore  # psycopg (and libpq) only when configured
 
-        return PostgresStore(database, pool_size=pool_size)
+        return PostgresStore(database, pool_size=pool_size, start_unreachable=start_unreachable)
     return SqliteStore(Path(database))

@@ -11,6 +11,7 @@ instances can never count past the limit. The trusted state rises the same way.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +33,8 @@ from verifier.store import (
 )
 
 T = TypeVar("T")
+
+log = logging.getLogger("certseal.verifier")
 
 # Connections per worker process: a statement takes about a millisecond, so a gthread worker's
 # 32 threads share 4 with little waiting, and 2 workers × 4 leave most of PostgreSQL's default
@@ -97,9 +100,13 @@ class PostgresStore(Store):
         connect_timeout: int = 10,
         pool_size: int | None = None,
         pool_wait: float = POOL_WAIT_SECONDS,
+        start_unreachable: bool = False,
     ) -> None:
         """``pool_size``: connections per process (None: 4);
-        ``pool_wait``: seconds a request waits for one before the store is unavailable."""
+        ``pool_wait``: seconds a request waits for one before the store is unavailable;
+        ``start_unreachable``: a database that cannot be reached now is logged, not raised,
+        and the tables are made on the first connection that works (a gunicorn worker that
+        fails to boot stops the whole service, and workers are made again at any time)."""
         try:
             psycopg.conninfo.conninfo_to_dict(url)
         except psycopg.ProgrammingError:
@@ -120,7 +127,13 @@ class PostgresStore(Store):
         # Pools made before a fork: the parent's sessions, kept (never closed nor collected
         # here, which would end them or wait on the parent's threads).
         self._forgotten: list[ConnectionPool[psycopg.Connection[Any]]] = []
-        self._set_up()
+        self._tables_made = False
+        try:
+            self._set_up()
+        except StoreUnavailableError as e:
+            if not start_unreachable or not isinstance(e.__cause__, psycopg.OperationalError):
+                raise
+            log.warning("%s; answers are 503 until it can", e.message("en"))
 
     def _connect_options(self) -> dict[str, Any]:
         return {
@@ -133,17 +146,19 @@ class PostgresStore(Store):
         """Create the tables on a connection of its own, closed at once: the store may be made
         in gunicorn's master, and a pool made there would not serve the forked workers."""
         try:
-            with (
-                psycopg.connect(self.url, **self._connect_options()) as conn,
-                conn.transaction(),
-            ):
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                for sql in _SCHEMA:
-                    conn.execute(sql)
+            with psycopg.connect(self.url, **self._connect_options()) as conn:
+                self._make_tables(conn)
         except psycopg.OperationalError as e:
             raise self._unreachable(e) from e
         except psycopg.Error as e:
             raise self._refused(e) from e
+
+    def _make_tables(self, conn: psycopg.Connection[Any]) -> None:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            for sql in _SCHEMA:
+                conn.execute(sql)
+        self._tables_made = True
 
     def _connections(self) -> ConnectionPool[psycopg.Connection[Any]]:
         """This process's pool, made on first use after a fork."""
@@ -204,6 +219,9 @@ class PostgresStore(Store):
             started = False
             try:
                 with pool.connection() as conn:
+                    if not self._tables_made:
+                        # Unreachable when the store was made: made now (repeatable).
+                        self._make_tables(conn)
                     if ping:
                         conn.execute("SELECT 1")
                     started = True

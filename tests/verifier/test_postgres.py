@@ -166,3 +166,88 @@ def test_a_database_restart_costs_no_answer_and_an_outage_is_a_clear_503(
         assert (status, body["result"], body["verifications"]["used"]) == (200, "success", used)
     with psycopg.connect(database) as conn:
         assert conn.execute("SELECT used FROM counts").fetchall() == [(3,)]
+
+
+def _workers(master: int) -> set[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return {int(c) for c in children}
+
+
+def test_a_worker_made_while_the_database_is_down_boots_and_waits_for_it(
+    issued: Issued,
+    tmp_path: Path,
+    postgres: PostgresServer,  # noqa: F811
+) -> None:
+    """gunicorn stops the whole service when a worker fails to boot, and makes workers again
+    at any time (one killed, one past its timeout): a worker made while the database is down
+    boots, answers 503 status_unavailable, and counts once the database is back."""
+    database = postgres.new_database()
+    cfg = tmp_path / "verifier.json"
+    cfg.write_text(json.dumps(verifier_config(issued, tmp_path / "v", database=database)))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    errors = tmp_path / "gunicorn.err"
+    with errors.open("wb") as err:
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"),
+                "verifier.app:create_app()",
+            ],
+            env={**os.environ, "CERTSEAL_VERIFIER_CONFIG": str(cfg)},
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    pdf = issued.pdf("transcript")
+    try:
+        _wait_healthy(url)
+        assert post(url + "/api/v1/verify", pdf)[1]["result"] == "success"
+        (first,) = _workers(server.pid)
+        postgres.stop()
+        try:
+            os.kill(first, 9)
+            for _ in range(200):
+                now = _workers(server.pid) if server.poll() is None else set()
+                if now and now != {first}:
+                    break
+                time.sleep(0.1)
+            assert server.poll() is None, "gunicorn stopped: the new worker failed to boot"
+            _wait_healthy(url)
+            status, body = post(url + "/api/v1/verify", pdf, {"lang": "en"})
+            assert status == 503
+            assert [r["code"] for r in body["reasons"]] == ["status_unavailable"]
+        finally:
+            postgres.start()
+        status, body = post(url + "/api/v1/verify", pdf)
+        assert (status, body["result"], body["verifications"]["used"]) == (200, "success", 2)
+        assert server.poll() is None
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    log = errors.read_text()
+    assert "cannot be reached" in log and "answers are 503 until it can" in log
+    assert "Traceback" not in log
+
+
+def test_an_app_made_before_its_database_answers_makes_the_tables_at_first_use(
+    issued: Issued,
+    tmp_path: Path,
+    postgres: PostgresServer,  # noqa: F811
+) -> None:
+    database = postgres.new_database()
+    postgres.stop()
+    try:
+        app = create_app(verifier_config(issued, tmp_path, database=database))
+        live = LiveServer(app)
+        status, body = post(live.url + "/api/v1/verify", issued.pdf("transcript"))
+        assert (status, body["reasons"][0]["code"]) == (503, "status_unavailable")
+    finally:
+        postgres.start()
+    try:
+        status, body = post(live.url + "/api/v1/verify", issued.pdf("transcript"))
+        assert (status, body["result"], body["verifications"]["used"]) == (200, "success", 1)
+    finally:
+        live.stop()
+        app.extensions["certseal.verifier"].counter.close()
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT used FROM counts").fetchall() == [(1,)]
