@@ -91,10 +91,31 @@ class TellingFormParser(FormDataParser):
         options: dict[str, str] | None = None,
     ) -> tuple[IO[bytes], MultiDict[str, str], MultiDict[str, FileStorage]]:
         self.silent = False
+        counted = _CountedReads(stream)
         try:
-            return super().parse(stream, mimetype, content_length, options)
+            return super().parse(counted, mimetype, content_length, options)  # type: ignore[arg-type]
         except ValueError as e:
+            if counted.ended and content_length is not None and counted.total < content_length:
+                # The body stopped before its length (gunicorn alone hands over what came):
+                # the request is broken, not the form.
+                raise BadRequest() from e
             raise FormUnreadable() from e
+
+
+class _CountedReads:
+    """A body stream that counts what was read from it, and whether it ended (werkzeug's
+    parser only calls read)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.total = 0
+        self.ended = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.total += len(data)
+        self.ended = self.ended or not data
+        return data
 
 
 class InMemoryRequest(Request):

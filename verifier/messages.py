@@ -99,8 +99,11 @@ REASONS: dict[str, tuple[str, str]] = {
         "驗證服務正忙於檢查其他檔案，未能讀取此檔案。請稍候一分鐘再試。",
     ),
     "bad_request": (
-        "Upload one file in the form field named 'file'.",
-        "請以名為 file 的欄位上傳一個檔案。",
+        "The request could not be read as an upload (it was cut short, broken, or held no "
+        "file). Send one PDF file: in the form field named 'file', or as the whole body with "
+        "Content-Type: application/pdf.",
+        "無法將此要求讀取為上傳的檔案（內容不完整、格式損壞，或沒有檔案）。請上傳一個 PDF 檔案："
+        "放在名為 file 的表單欄位中，或以 Content-Type: application/pdf 作為整個要求內容送出。",
     ),
     # copy_of: the issued document the kept signature was made for (type, number when the
     # copy's twin gives it unambiguously, school, date; verifier/resaved.py), or "a document
@@ -452,7 +455,10 @@ CHECKS: dict[str, tuple[str, str]] = {
         "無法載入聯盟信任清單：{detail}",
     ),
     "skipped_earlier": ("skipped: an earlier check failed", "略過：前面的檢查未通過"),
-    "bad_upload": ("no single file in the field 'file'", "file 欄位中沒有單一檔案"),
+    "bad_upload": (
+        "the request held no single whole file",
+        "要求中沒有一個完整的檔案",
+    ),
     "internal_error": ("the verifier could not finish this check", "驗證服務無法完成此次檢查"),
 }
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import os
@@ -177,24 +178,40 @@ def test_without_the_front_bad_bodies_are_still_bad_requests(
     url, server = start_gunicorn(issued, tmp_path)
     port = int(url.rsplit(":", 1)[1])
     pdf = issued.pdf("genuine")
+    form = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+        b"Content-Type: application/pdf\r\n\r\n" + pdf + b"\r\n--b--\r\n"
+    )
     requests = {
-        "chunked": b"Transfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n0\r\n\r\n",
-        "short": f"Content-Length: {len(pdf)}\r\n\r\n".encode() + pdf[:100],
+        "chunked": (b"Transfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n0\r\n\r\n",) * 2,
+        "short": (
+            f"Content-Length: {len(pdf)}\r\n\r\n".encode() + pdf[:100],
+            f"Content-Length: {len(form)}\r\n\r\n".encode() + form[:300],
+        ),
     }
+    form_type = "multipart/form-data; boundary=b"
     try:
-        for name, rest in requests.items():
+        for (name, bodies), (at, (path, kind)) in itertools.product(
+            requests.items(),
+            enumerate([("/api/v1/verify", "application/pdf"), ("/api/v1/verify/batch", form_type)]),
+        ):
+            rest = bodies[at]
             with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
                 s.sendall(
-                    b"POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                    b"Content-Type: application/pdf\r\n" + rest
+                    f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                    f"Content-Type: {kind}\r\nAccept-Language: en\r\n".encode()
+                    + rest
                 )
                 s.shutdown(socket.SHUT_WR)
                 data = b""
                 while chunk := s.recv(65536):
                     data += chunk
             top, _, body = data.partition(b"\r\n\r\n")
-            assert top.split()[1] == b"400", (name, top)
-            assert [r["code"] for r in json.loads(body)["reasons"]] == ["bad_request"], name
+            assert top.split()[1] == b"400", (name, path, top)
+            (reason,) = json.loads(body)["reasons"]
+            assert reason["code"] == "bad_request", (name, path)
+            # Said as what happened, not as "upload one file in the field file".
+            assert "cut short" in reason["message"], (name, path)
     finally:
         server.terminate()
         server.wait(timeout=15)
