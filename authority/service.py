@@ -15,7 +15,6 @@ Time is always passed in; nothing below reads the clock.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -59,7 +58,7 @@ from certseal.errors import (
     RegistryError,
 )
 from certseal.fetch import published_fetcher
-from certseal.files import set_aside
+from certseal.files import set_aside, take_lock
 from certseal.keyhistory import KeyHistory, history_path, snapshot_ref
 from certseal.pki import key_id
 from certseal.sigdigest import pdf_signature_digest
@@ -302,16 +301,13 @@ def _init_locked(
 
 def _take_lock(home: Path) -> IO[bytes]:
     """Hold the home's lock (one command at a time), or say plainly that another one does."""
-    lock = open(home / "lock", "ab")  # noqa: SIM115
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise AuthorityBusyError(
+    return take_lock(
+        home / "lock",
+        AuthorityBusyError(
             "another certseal command is using this authority right now; try again after it",
             "另一個 certseal 指令正在使用此簽發單位，請稍後再試",
-        ) from None
-    return lock
+        ),
+    )
 
 
 class Authority:

@@ -7,12 +7,14 @@ half-written file or a published file that changed.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
-from certseal.errors import ConfigurationError
+from certseal.errors import CertsealError, ConfigurationError
 
 
 def write_file(path: Path, data: bytes, *, durable: bool = True) -> None:
@@ -88,3 +90,16 @@ def set_aside(root: Path, rels: Sequence[str], into: Path) -> Path | None:
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         os.replace(root / rel, folder / rel)
     return folder
+
+
+def take_lock(path: Path, busy: CertsealError) -> IO[bytes]:
+    """Hold the lock of ``path`` (one command at a time in a home) until the returned file is
+    closed, or raise ``busy`` at once: a second command says plainly that another one runs,
+    rather than waiting unseen or working alongside it."""
+    lock = open(path, "ab")  # noqa: SIM115 - held open for as long as the command runs
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise busy from None
+    return lock

@@ -21,7 +21,6 @@ import base64
 import copy
 import dataclasses
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
@@ -53,7 +52,7 @@ from certseal.errors import (
 )
 from certseal.eventlog import LOG_DIR, checkpoint_path
 from certseal.fetch import published_fetcher
-from certseal.files import publish_tree, set_aside, write_file, write_once
+from certseal.files import publish_tree, set_aside, take_lock, write_file, write_once
 from certseal.timeutil import format_time, parse_time
 from certseal.trustlist import (
     LOG_FIELD,
@@ -124,16 +123,13 @@ def _repo_files(repo: Path) -> list[str]:
 
 def _take_lock(home: Path) -> IO[bytes]:
     """Hold the home's lock (one command at a time), or say plainly that another one does."""
-    lock = open(home / "lock", "ab")  # noqa: SIM115
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise AuthorityBusyError(
+    return take_lock(
+        home / "lock",
+        AuthorityBusyError(
             "another certseal command is using this operator's home; try again after it",
             "另一個 certseal 指令正在使用此營運者目錄，請稍後再試",
-        ) from None
-    return lock
+        ),
+    )
 
 
 @dataclass(frozen=True)
