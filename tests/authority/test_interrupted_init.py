@@ -19,22 +19,9 @@ from authority.service import INTERRUPTED_INIT, Authority, IssueRequest, init_au
 from certseal.errors import AuthorityBusyError, ConfigurationError
 from cli import main
 from tests.conftest import ACTOR, COLLECTED, NOW, PASSPHRASE
+from tests.killed import KILLED_CLI
 
 ROOT = Path(__file__).parents[2]
-
-# The CLI in a child that SIGKILLs itself just before the atomic replace that would put a file
-# ending in KILL_BEFORE in place.
-KILLED_CLI = """
-import os, signal, sys
-real = os.replace
-def replace(src, dst, *a, **k):
-    if str(dst).endswith(os.environ["KILL_BEFORE"]):
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real(src, dst, *a, **k)
-os.replace = replace
-from cli import main
-main(sys.argv[1:], prog_name="certseal")
-"""
 
 
 @pytest.mark.parametrize("before", ["config.json", "root.crl"])

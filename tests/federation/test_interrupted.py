@@ -29,24 +29,11 @@ from cli import main
 from federation.operator import INTERRUPTED, JOURNAL, Operator, init_operator
 from tests.conftest import PASSPHRASE
 from tests.federation.conftest import T0, Federation
+from tests.killed import KILLED_CLI
 
 ROOT = Path(__file__).parents[2]
 M = dt.timedelta(minutes=1)
 T1, T2, T3 = T0 + 240 * M, T0 + 250 * M, T0 + 260 * M
-
-# The CLI in a child that SIGKILLs itself just before the atomic replace that would put a file
-# ending in KILL_BEFORE in place: the file's new bytes are written, not yet visible.
-KILLED_CLI = """
-import os, signal, sys
-real = os.replace
-def replace(src, dst, *a, **k):
-    if str(dst).endswith(os.environ["KILL_BEFORE"]):
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real(src, dst, *a, **k)
-os.replace = replace
-from cli import main
-main(sys.argv[1:], prog_name="certseal")
-"""
 
 
 def killed(home: Path, before: str, *args: str) -> None:
