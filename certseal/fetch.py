@@ -6,19 +6,17 @@ the auditor and the authority (reading back what it published) all use it.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import http.client
 import os
-import socket
 import ssl
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from certseal.deadline import Deadline, watch, watched
 from certseal.errors import FetchError
 
 Fetch = Callable[[str, int], bytes]
@@ -83,7 +81,7 @@ def _http_fetch(base: str, timeout: float) -> Fetch:
                 f"無法取得 {url}：該主機稍早未在 {timeout:g} 秒內回應，"
                 f"{HOLD_OFF_SECONDS:g} 秒內不再向其索取",
             )
-        deadline = _Deadline(timeout)
+        deadline = Deadline(timeout)
         try:
             with deadline, _opener().open(url, timeout=timeout) as resp:
                 data = bytes(resp.read(limit))
@@ -93,11 +91,11 @@ def _http_fetch(base: str, timeout: float) -> Fetch:
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
             if deadline.expired or _timed_out(e):
                 quiet_until = time.monotonic() + HOLD_OFF_SECONDS
-                raise deadline.error(url) from None
+                raise _late(url, timeout) from None
             raise FetchError(f"cannot fetch {url}: {e}") from None
         if deadline.expired:  # cut short by the deadline: what came is not the whole file
             quiet_until = time.monotonic() + HOLD_OFF_SECONDS
-            raise deadline.error(url)
+            raise _late(url, timeout)
         return data
 
     return fetch
@@ -109,78 +107,20 @@ def _timed_out(error: BaseException) -> bool:
     return isinstance(reason, TimeoutError)
 
 
-# The deadline of the fetch this thread runs: its connections register with it.
-_fetching = threading.local()
-
-
-class _Deadline:
-    """One file's whole fetch within ``seconds``, however slowly the host answers.
-
-    The socket timeout bounds each wait for data, not the whole: a host that sends a byte
-    every few seconds would hold a reader (and a verifier's refresh, and the answers waiting on
-    it) for as long as it likes. At the deadline the fetch's connections are shut down, which
-    ends a read in progress, a TLS handshake's included."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.expired = False
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> _Deadline:
-        _fetching.deadline = self
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-        _fetching.deadline = None
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self._sockets:
-                _shut(sock)
-
-    def error(self, url: str) -> FetchError:
-        return FetchError(
-            f"cannot fetch {url}: no complete answer within {self.seconds:g} s",
-            f"無法取得 {url}：{self.seconds:g} 秒內未收到完整回應",
-        )
-
-    @staticmethod
-    def watch(sock: socket.socket) -> None:
-        """Shut ``sock`` down at the deadline of the fetch this thread runs, if any."""
-        deadline: _Deadline | None = getattr(_fetching, "deadline", None)
-        if deadline is None:
-            return
-        with deadline._lock:
-            deadline._sockets.append(sock)
-            if deadline.expired:
-                _shut(sock)
-
-
-def _shut(sock: socket.socket) -> None:
-    # The plain socket's shutdown, also for a TLS one: the pending read then ends.
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+def _late(url: str, seconds: float) -> FetchError:
+    # Each wait for data is bounded by the socket's timeout, the whole by the deadline: a host
+    # that drips its answer would otherwise hold a reader (and a verifier's refresh, and the
+    # answers waiting on it) for as long as it likes.
+    return FetchError(
+        f"cannot fetch {url}: no complete answer within {seconds:g} s",
+        f"無法取得 {url}：{seconds:g} 秒內未收到完整回應",
+    )
 
 
 class _WatchedHTTPConnection(http.client.HTTPConnection):
     def connect(self) -> None:
         super().connect()
-        _Deadline.watch(self.sock)
-
-
-class _WatchedSSLSocket(ssl.SSLSocket):
-    """Registered before its handshake (``SSLContext.sslsocket_class``), so that a host that
-    drips its handshake is cut at the deadline too."""
-
-    def do_handshake(self, block: bool = False) -> None:
-        _Deadline.watch(self)
-        super().do_handshake(block)
+        watch(self.sock)
 
 
 class _WatchedHTTP(urllib.request.HTTPHandler):
@@ -196,8 +136,7 @@ def _opener() -> urllib.request.OpenerDirector:
     Only those two: urllib's usual opener also follows a redirect to ``ftp://`` (a published
     site's host could send the reader to any FTP server its network reaches) and opens
     ``file:`` and ``data:`` addresses."""
-    context = ssl.create_default_context()
-    context.sslsocket_class = _WatchedSSLSocket
+    context = watched(ssl.create_default_context())
     opener = urllib.request.OpenerDirector()
     for handler in (
         urllib.request.ProxyHandler(),
