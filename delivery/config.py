@@ -24,6 +24,20 @@ CONFIG_NAME = "delivery.toml"
 BUILTIN_CALENDAR = "builtin:tw-2026-2027"
 SECURITY = ("starttls", "tls", "none")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# A whole message, in seconds. The largest document (a few MB; 7 MB once base64-coded in a
+# message) still goes through a link of 100 kbit/s within it, so no genuine transfer is cut; a
+# server that never finishes answering holds one delivery, not the run (docs/delivery.md).
+WHOLE_TIMEOUT = 600
+
+
+def _check_timeouts(section: str, timeout: float, whole_name: str, whole: float) -> None:
+    if not 0 < timeout <= whole:
+        raise DeliveryConfigError(
+            f"{CONFIG_NAME}: [{section}] timeout must be more than 0 s and at most "
+            f"{whole_name} ({whole:g} s): one wait cannot be longer than the whole",
+            f"{CONFIG_NAME}：[{section}] timeout 須大於 0 秒且不超過 {whole_name}"
+            f"（{whole:g} 秒）：單次等待不能比整體還長",
+        )
 
 
 def _table(data: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -71,9 +85,11 @@ class SmtpSettings:
     password_file: str | None = None
     password_env: str | None = None
     ca_file: str | None = None  # trust for the server's certificate; default: the system's
-    timeout: float = 30.0
+    timeout: float = 30.0  # each wait for the server
+    message_timeout: float = WHOLE_TIMEOUT  # one message as a whole, session opening included
 
     def __post_init__(self) -> None:
+        _check_timeouts("smtp", self.timeout, "message_timeout", self.message_timeout)
         if self.security not in SECURITY:
             raise DeliveryConfigError(
                 f"{CONFIG_NAME}: [smtp] security must be one of {', '.join(SECURITY)}",
@@ -184,6 +200,7 @@ class DeliveryConfig:
                 password_env=_get(t, "smtp", "password_env", str, "") or None,
                 ca_file=_get(t, "smtp", "ca_file", str, "") or None,
                 timeout=float(_get(t, "smtp", "timeout", int, 30)),
+                message_timeout=float(_get(t, "smtp", "message_timeout", int, WHOLE_TIMEOUT)),
             )
         if "dkim" in data:
             t = _table(data, "dkim")

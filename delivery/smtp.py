@@ -3,19 +3,30 @@ as configured, one message per recipient, and the server's answer classified.
 
 A 2xx after DATA is *sent*; a 4xx anywhere is *deferred* (retried with backoff); a 5xx to the
 recipient or the data is *bounced*. A server that cannot be used at all (unreachable, no
-STARTTLS, untrusted certificate, login refused) raises :class:`MailServerError` before anything
-is sent, so nothing is recorded for it.
+STARTTLS, untrusted certificate, login refused, no complete greeting within the deadline)
+raises :class:`MailServerError` before anything is sent, so nothing is recorded for it.
+
+The socket's ``timeout`` bounds each wait for the server; ``message_timeout`` bounds each message
+as a whole (opening a session when one is needed, MAIL FROM to the answer after DATA), since a
+server that sends a continuation line every few seconds never lets a wait run out. At that
+deadline the connection is dropped and the message deferred, like a lost connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from certseal.deadline import Deadline, watch, watched
 from delivery.config import SmtpSettings
 from delivery.errors import MailServerError
+
+# A connection that broke (or a wait that ran out): the message is deferred, the run goes on.
+_LOST = (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError)
 
 
 @dataclass(frozen=True)
@@ -36,9 +47,29 @@ class Answer:
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    ctx = watched(ssl.create_default_context(cafile=str(ca_file) if ca_file else None))
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     return ctx
+
+
+class _Watched:
+    """Its socket registered with the thread's deadline as soon as it is connected, before the
+    greeting is read. ``_get_socket`` is smtplib's own hook (``SMTP_SSL`` overrides it), not in
+    its documentation: the greeting tests in tests/delivery/test_stalling_servers.py fail if it
+    is no longer called."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        watch(sock)
+        return sock
+
+
+class _WatchedSMTP(_Watched, smtplib.SMTP):
+    pass
+
+
+class _WatchedSMTPSSL(_Watched, smtplib.SMTP_SSL):
+    pass
 
 
 class SmtpSender:
@@ -49,13 +80,29 @@ class SmtpSender:
         self.password = password
         self.ca_file = ca_file
         self._smtp: smtplib.SMTP | None = None
+        self._stage = "connect"  # what the message in progress waits for, named when cut
 
     def _fail(self, en: str, zh: str) -> MailServerError:
         where = f"{self.settings.host}:{self.settings.port}"
         return MailServerError(f"SMTP server {where}: {en}", f"SMTP 伺服器 {where}：{zh}")
 
     def open(self) -> None:
-        self._smtp = self._connect()
+        """Open the session, within ``message_timeout``: a server that never completes its
+        greeting, EHLO or login cannot be used at all, like one that is unreachable."""
+        seconds = self.settings.message_timeout
+        with Deadline(seconds) as deadline:
+            try:
+                self._smtp = self._connect()
+            except MailServerError:
+                if not deadline.expired:
+                    raise
+                raise self._fail(
+                    f"no complete answer within {seconds:g} s while opening the session; "
+                    "nothing was sent",
+                    f"開啟連線時 {seconds:g} 秒內未收到完整回應；未寄出任何郵件",
+                ) from None
+        if deadline.expired:  # opened as the time ran out: its socket is shut, open another
+            self._drop()
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
@@ -63,9 +110,9 @@ class SmtpSender:
         smtp: smtplib.SMTP | None = None
         try:
             if s.security == "tls":
-                smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ctx)
+                smtp = _WatchedSMTPSSL(s.host, s.port, timeout=s.timeout, context=ctx)
             else:
-                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+                smtp = _WatchedSMTP(s.host, s.port, timeout=s.timeout)
             smtp.ehlo()
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):
@@ -107,11 +154,19 @@ class SmtpSender:
         return e
 
     def close(self) -> None:
+        """Say QUIT, waiting for the answer no longer than one wait, and close."""
+        if self._smtp is None:
+            return
+        deadline = Deadline(self.settings.timeout)
+        with deadline, contextlib.suppress(OSError, smtplib.SMTPException):
+            deadline.add(self._smtp.sock)
+            self._smtp.quit()
+        self._drop()
+
+    def _drop(self) -> None:
+        """Close the connection without a word: it broke, or the server ran out of time."""
         if self._smtp is not None:
-            try:
-                self._smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                self._smtp.close()
+            self._smtp.close()
             self._smtp = None
 
     def __enter__(self) -> SmtpSender:
@@ -122,26 +177,49 @@ class SmtpSender:
         self.close()
 
     def send(self, sender: str, recipient: str, message: bytes) -> Answer:
-        """Send one message to one recipient; the server's answer, classified."""
+        """Send one message to one recipient, within ``message_timeout``; the server's
+        answer, classified. A connection lost or cut at the deadline defers the message and
+        leaves no session: the next message opens another."""
+        deadline = Deadline(self.settings.message_timeout)
         try:
-            return self._send(sender, recipient, message)
-        except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as e:
-            self.close()
+            with deadline:
+                deadline.add(self._smtp.sock if self._smtp is not None else None)
+                answer = self._send(sender, recipient, message)
+        except (OSError, smtplib.SMTPException, MailServerError) as e:
+            if not (deadline.expired or isinstance(e, _LOST)):
+                raise
+            self._drop()
+            if deadline.expired:
+                return self._late()
             return Answer("deferred", 0, f"connection lost: {e}"[:500])
+        if deadline.expired:
+            self._drop()  # its socket is shut
+            # A 2xx after DATA is the server's acceptance (a reply's code leads each of its
+            # lines); anything else may be a reply cut short, so it is asked again later.
+            if answer.outcome != "sent":
+                return self._late()
+        return answer
+
+    def _late(self) -> Answer:
+        seconds = self.settings.message_timeout
+        return Answer("deferred", 0, f"{self._stage}: no complete answer within {seconds:g} s")
 
     def _send(self, sender: str, recipient: str, message: bytes) -> Answer:
         if self._smtp is None:
-            self.open()
+            self._stage = "connect"
+            self._smtp = self._connect()
         smtp = self._smtp
-        assert smtp is not None
+        self._stage = "MAIL FROM"
         code, text = smtp.mail(sender)
         if code != 250:
             smtp.rset()
             return Answer.of(code, text, "MAIL FROM")
+        self._stage = "RCPT TO"
         code, text = smtp.rcpt(recipient)
         if code not in (250, 251):
             smtp.rset()
             return Answer.of(code, text, "RCPT TO")
+        self._stage = "DATA"
         try:
             code, text = smtp.data(message)
         except smtplib.SMTPDataError as e:

@@ -3,14 +3,25 @@ server, and a ``delivery.toml`` that points at it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Issued
-from tests.delivery.servers import SMTP_PASSWORD, SMTP_USER, SmtpServer, write_dkim_key
+from authority.service import Authority
+from delivery.outbox import DeliveryView
+from delivery.service import Delivery, RunReport
+from tests.conftest import ACTOR, Issued
+from tests.delivery.servers import (
+    SMTP_PASSWORD,
+    SMTP_USER,
+    SmtpServer,
+    finish_within,
+    write_dkim_key,
+)
 
 PASSWORD_ENV = "CERTSEAL_TEST_SMTP_PASSWORD"
 DKIM_DOMAIN = "demo.example.edu.tw"
@@ -74,3 +85,19 @@ key_file = "dkim.key"
         "utf-8",
     )
     return txt
+
+
+def run_within(
+    seconds: float, home: Path, now: dt.datetime
+) -> tuple[RunReport, dict[str, DeliveryView], float]:
+    """One ``deliver`` run in a thread, failed if not done within ``seconds`` (a server that
+    holds it fails the test, not the suite); its report, the outbox by id, and how long."""
+
+    def work() -> tuple[RunReport, dict[str, DeliveryView]]:
+        with Authority(home) as auth, Delivery(auth) as d:
+            report = d.run(now=now, actor=ACTOR)
+            return report, {v.delivery_id: v for v in d.outbox.deliveries()}
+
+    started = time.monotonic()
+    report, views = finish_within(seconds, work)
+    return report, views, time.monotonic() - started

@@ -7,12 +7,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import ipaddress
+import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
@@ -159,3 +164,107 @@ class SmtpServer:
     @property
     def received(self) -> list[Received]:
         return self.handler.received
+
+
+class StallingSmtpServer:
+    """A plain SMTP server on 127.0.0.1 (no TLS, no AUTH: ``security = "none"``) that stalls
+    where told: ``stalls`` maps a connection's number (1, 2, …) to ``greeting``, ``ehlo``,
+    ``data`` or ``quit``, where that connection then sends a continuation line (``220-``,
+    ``250-``, ``221-``) every ``pause`` seconds for as long as the client listens: each wait
+    for data is short, the whole never ends. Other connections accept every message."""
+
+    def __init__(self, stalls: dict[int, str], pause: float = 0.2) -> None:
+        self.stalls = stalls
+        self.pause = pause
+        self.connections = 0
+        self.accepted: list[bytes] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port: int = self._listener.getsockname()[1]
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def start(self) -> StallingSmtpServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(5)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._done.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            stall = self.stalls.get(self.connections)
+            threading.Thread(target=self._session, args=(conn, stall), daemon=True).start()
+
+    def _session(self, conn: socket.socket, stall: str | None) -> None:
+        # OSError: the client dropped the connection, which is what a stall should end in.
+        with conn, suppress(OSError), conn.makefile("rb") as lines:
+
+            def say(line: str) -> None:
+                conn.sendall(line.encode() + b"\r\n")
+
+            def trickle(code: str) -> None:
+                while not self._done.is_set():
+                    say(f"{code}-still working")
+                    time.sleep(self.pause)
+
+            if stall == "greeting":
+                trickle("220")
+            say("220 test ESMTP")
+            while not self._done.is_set():
+                line = lines.readline()
+                verb = line[:4].upper()
+                if not line or verb == b"QUIT":
+                    if stall == "quit":
+                        trickle("221")
+                    say("221 bye")
+                    return
+                if verb in (b"EHLO", b"HELO"):
+                    if stall == "ehlo":
+                        trickle("250")
+                    say("250 test")
+                elif verb == b"DATA":
+                    say("354 go ahead")
+                    data = b""
+                    while (chunk := lines.readline()) not in (b"", b".\r\n"):
+                        data += chunk
+                    if stall == "data":
+                        trickle("250")
+                    self.accepted.append(data)
+                    say("250 queued")
+                elif verb in (b"MAIL", b"RCPT", b"RSET", b"NOOP"):
+                    say("250 OK")
+                else:
+                    say("502 not here")
+
+
+T = TypeVar("T")
+
+
+def finish_within(seconds: float, work: Callable[[], T]) -> T:
+    """``work()`` run in a thread of its own: a call that hangs fails the test after
+    ``seconds`` instead of holding the whole suite."""
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(work())
+        except BaseException as e:
+            error.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"still running after {seconds:g} s: a server held it")
+    if error:
+        raise error[0]
+    return result[0]
