@@ -24,9 +24,9 @@ CONFIG_NAME = "delivery.toml"
 BUILTIN_CALENDAR = "builtin:tw-2026-2027"
 SECURITY = ("starttls", "tls", "none")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
-# A whole message, in seconds. The largest document (a few MB; 7 MB once base64-coded in a
-# message) still goes through a link of 100 kbit/s within it, so no genuine transfer is cut; a
-# server that never finishes answering holds one delivery, not the run (docs/delivery.md).
+# A whole message or upload, in seconds. The largest document (a few MB; 7 MB once base64-coded
+# in a message) still goes through a link of 100 kbit/s within it, so no genuine transfer is
+# cut; a server that never finishes answering holds one delivery, not the run (docs/delivery.md).
 WHOLE_TIMEOUT = 600
 
 
@@ -141,7 +141,11 @@ class SftpSettings:
     host_key: str  # the server's public host key, "ssh-ed25519 AAAA…": pinned
     port: int = 22
     remote_dir: str = "."
-    timeout: float = 30.0
+    timeout: float = 30.0  # connecting and logging in
+    upload_timeout: float = WHOLE_TIMEOUT  # one upload as a whole, connecting to renaming
+
+    def __post_init__(self) -> None:
+        _check_timeouts("sftp", self.timeout, "upload_timeout", self.upload_timeout)
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,8 @@ class DeliveryConfig:
                 host_key=_get(t, "sftp", "host_key", str),
                 port=_get(t, "sftp", "port", int, 22),
                 remote_dir=_get(t, "sftp", "remote_dir", str, "."),
+                timeout=float(_get(t, "sftp", "timeout", int, 30)),
+                upload_timeout=float(_get(t, "sftp", "upload_timeout", int, WHOLE_TIMEOUT)),
             )
         t = _table(data, "rules")
         per_kind = _table(t, "max_per_kind") if "max_per_kind" in t else {}

@@ -71,12 +71,20 @@ class SftpKeys:
 
 class SftpServer:
     """An asyncssh SFTP server over ``root`` on 127.0.0.1, in a thread of its own; accepts
-    ``client_public_key`` only and shows ``host_key``."""
+    ``client_public_key`` only and shows ``host_key``. ``server_class`` answers the requests
+    (the tests give one that stops answering)."""
 
-    def __init__(self, root: Path, host_key: asyncssh.SSHKey, client_public_key: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        host_key: asyncssh.SSHKey,
+        client_public_key: str,
+        server_class: type[asyncssh.SFTPServer] = asyncssh.SFTPServer,
+    ) -> None:
         self.root = root
         self.host_key = host_key
         self.client_public_key = client_public_key
+        self.server_class = server_class
         self.loop = asyncio.new_event_loop()
         self.port = 0
         self._server: asyncssh.SSHAcceptor | None = None
@@ -89,7 +97,7 @@ class SftpServer:
             0,
             server_host_keys=[self.host_key],
             authorized_client_keys=asyncssh.import_authorized_keys(self.client_public_key),
-            sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=root),
+            sftp_factory=lambda chan: self.server_class(chan, chroot=root),
             allow_scp=False,
         )
         self.port = self._server.sockets[0].getsockname()[1]
@@ -103,6 +111,12 @@ class SftpServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        # A request still being answered (its client gone) ends here, not as a task destroyed
+        # pending with the loop.
+        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(30)
