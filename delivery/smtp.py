@@ -1,8 +1,9 @@
 """Sending over SMTP: STARTTLS (or implicit TLS) with the server's certificate checked, login
 as configured, one message per recipient, and the server's answer classified.
 
-A 2xx after DATA is *sent*; a 4xx anywhere is *deferred* (retried with backoff); a 5xx to the
-recipient or the data is *bounced*. A server that cannot be used at all (unreachable, no
+A 2xx after DATA is *sent* (a 2xx to MAIL FROM or RCPT TO only lets the message follow); a 4xx
+anywhere, or an answer no server should give, is *deferred* (retried with backoff); a 5xx to
+the recipient or the data is *bounced*. A server that cannot be used at all (unreachable, no
 STARTTLS, untrusted certificate, login refused, no complete greeting within the deadline)
 raises :class:`MailServerError` before anything is sent, so nothing is recorded for it.
 
@@ -41,9 +42,11 @@ class Answer:
         message = f"{stage}: {code} {' '.join(message.split())}"[:500]
         if 200 <= code < 300:
             return cls("sent", code, message)
-        if 400 <= code < 500:
-            return cls("deferred", code, message)
-        return cls("bounced", code, message)
+        if 500 <= code < 600:
+            return cls("bounced", code, message)
+        # 4xx, and an answer no server should give at that step (1xx, 3xx, unreadable): the
+        # server's trouble, tried again later, never a bounce that blames the address.
+        return cls("deferred", code, message)
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
@@ -211,12 +214,14 @@ class SmtpSender:
         smtp = self._smtp
         self._stage = "MAIL FROM"
         code, text = smtp.mail(sender)
-        if code != 250:
+        if not 200 <= code < 300:
             smtp.rset()
             return Answer.of(code, text, "MAIL FROM")
         self._stage = "RCPT TO"
         code, text = smtp.rcpt(recipient)
-        if code not in (250, 251):
+        # Any 2xx accepts the recipient (252: "cannot verify, will try"); only DATA's answer
+        # makes a message sent.
+        if not 200 <= code < 300:
             smtp.rset()
             return Answer.of(code, text, "RCPT TO")
         self._stage = "DATA"

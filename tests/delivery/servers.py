@@ -94,6 +94,7 @@ class Handler:
     on_mail: Callable[[int], None] | None = None
     on_data: Callable[[int], None] | None = None
     mails: int = 0
+    unverified: bool = False  # accept recipients with 252 ("cannot verify, will try")
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -113,6 +114,8 @@ class Handler:
         if local.startswith("refuse"):
             return "550 5.1.1 no such mailbox here"
         envelope.rcpt_tos.append(address)
+        if self.unverified:
+            return "252 2.1.5 cannot verify the mailbox, will try to deliver"
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:

@@ -15,6 +15,7 @@ from authority.service import Authority
 from delivery.errors import MailServerError
 from delivery.message import attachments
 from delivery.service import Delivery
+from delivery.smtp import Answer
 from tests.conftest import ACTOR, NOW, Issued
 from tests.delivery.conftest import DKIM_DOMAIN, DKIM_SELECTOR, PASSWORD_ENV, write_config
 from tests.delivery.servers import SMTP_PASSWORD, SmtpServer
@@ -120,6 +121,31 @@ def test_accepted_deferred_and_bounced_each_recorded(
     )
     text = order_mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert "ORDER-1" in text and "WES Reference No. 6123456" in text and "A1234567" in text
+
+
+def test_a_recipient_accepted_with_252_is_sent_its_message(
+    dhome: Path, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """252 ("cannot verify, will try") accepts the recipient: the message follows, and only
+    the answer to the message itself makes a delivery sent (it was 'sent' with no DATA)."""
+    monkeypatch.setenv(PASSWORD_ENV, SMTP_PASSWORD)
+    write_config(dhome, smtp_server)
+    smtp_server.handler.unverified = True
+    with Authority(dhome) as auth, Delivery(auth) as d:
+        report = d.run(now=T, actor=ACTOR)
+        views = d.outbox.deliveries()
+    assert views and {(v.state, v.code) for v in views} == {("sent", 250)}
+    assert report.count("sent") == len(views)
+    assert sorted(r.rcpt for r in smtp_server.received) == sorted(v.address for v in views)
+
+
+@pytest.mark.parametrize(("code", "outcome"), [(250, "sent"), (451, "deferred"),
+                                               (554, "bounced"), (354, "deferred"),
+                                               (-1, "deferred")])  # fmt: skip
+def test_an_answer_no_server_should_give_is_tried_again_not_bounced(
+    code: int, outcome: str
+) -> None:
+    assert Answer.of(code, b"x", "DATA").outcome == outcome
 
 
 def test_a_second_run_sends_nobody_again_and_retries_after_the_backoff(
