@@ -58,7 +58,7 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
 class _Watched:
     """Its socket registered with the thread's deadline as soon as it is connected, before the
     greeting is read. ``_get_socket`` is smtplib's own hook (``SMTP_SSL`` overrides it), not in
-    its documentation: the greeting tests in tests/delivery/test_stalling_servers.py fail if it
+    its documentation: the greeting tests in tests/delivery/test_slow_mail.py fail if it
     is no longer called."""
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
