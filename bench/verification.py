@@ -249,27 +249,8 @@ def wrk_main(args: argparse.Namespace) -> None:
                     env=env,
                     output=subprocess.DEVNULL,
                 )
-                # The benchmark's endpoint is not public: reach it through the same front.
-                conf = served.cfg.run_dir / "verifier.conf"
-                conf.write_text(
-                    conf.read_text().replace(
-                        "location ~ ^/(verify|healthz|verifier\\.css)$",
-                        "location ~ ^/(verify|healthz|verifier\\.css|bench/read-only)$",
-                    )
-                )
-                subprocess.run(
-                    [
-                        nginx,
-                        "-p",
-                        str(served.cfg.run_dir),
-                        "-c",
-                        str(served.cfg.run_dir / "nginx.conf"),
-                        "-s",
-                        "reload",
-                    ],
-                    check=True,
-                )
-                time.sleep(1)
+                # Without a site folder the front passes every address it does not
+                # answer itself to the app, the benchmark's endpoint included.
             else:
                 direct = subprocess.Popen(
                     gunicorn_argv(
