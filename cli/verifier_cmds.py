@@ -15,6 +15,7 @@ from certseal.errors import ConfigurationError
 from verifier.config import VerifierConfig
 from verifier.engine import DEFAULT_MAX_BYTES
 from verifier.front import (
+    ERROR_LOG_LEVELS,
     THREADS,
     FrontConfig,
     Served,
@@ -201,6 +202,20 @@ def serve(
     default=Path("/var/log/nginx/certseal-verifier.access.log"),
     show_default=True,
 )
+@click.option(
+    "--error-log",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("/var/log/nginx/certseal-verifier.error.log"),
+    show_default=True,
+)
+@click.option(
+    "--error-log-level",
+    type=click.Choice(ERROR_LOG_LEVELS),
+    default="crit",
+    show_default=True,
+    help="nginx writes the client's address in every error line about a request: lower it "
+    "only while diagnosing the front.",
+)
 def front_config(
     out: Path,
     listen: str,
@@ -212,6 +227,8 @@ def front_config(
     conns_per_address: int,
     uploads_per_address: int,
     access_log: Path,
+    error_log: Path,
+    error_log_level: str,
 ) -> None:
     """Write the nginx configuration for a production server (include it in nginx's http block)."""
     options = {
@@ -221,6 +238,8 @@ def front_config(
         "conns_per_address": conns_per_address,
         "uploads_per_address": uploads_per_address,
         "access_log": access_log.resolve(),
+        "error_log": error_log.resolve(),
+        "error_log_level": error_log_level,
     }
     if config_file is not None:
         verifier_cfg = VerifierConfig.from_env({"CERTSEAL_VERIFIER_CONFIG": str(config_file)})

@@ -51,6 +51,8 @@ REFUSALS = ("400", "404", "405", "413", "429", "503")
 # Characters that would end or escape an nginx directive's argument.
 _UNSAFE = re.compile(r"[\s;{}\"'$#\\]")
 _LISTEN = re.compile(r"^(\[[0-9a-fA-F:]+\]:|[0-9A-Za-z.-]+:)?[0-9]{1,5}$")
+# nginx's levels, most detailed first.
+ERROR_LOG_LEVELS = ("debug", "info", "notice", "warn", "error", "crit", "alert", "emerg")
 _PLACEHOLDER = re.compile(r"@([A-Z_]+)@")
 # Threads per gunicorn worker: more than the requests that can wait at once on parses (the
 # service's parse slots, each waited for at most Limits.slot_wait), so a listed document always
@@ -109,15 +111,27 @@ class FrontConfig:
     worker_connections: int = 1024
     upstream_timeout: int = 35  # gunicorn's worker timeout (30 s) and some
     access_log: Path | None = None  # default: run_dir/access.log
+    error_log: Path | None = None  # default: run_dir/nginx-error.log
+    # nginx ends every error line about a request with "client: <address>", personal data
+    # that any stranger can cause (an oversized body's 413, docs/deployment.md): below crit
+    # only while a person diagnoses the front.
+    error_log_level: str = "crit"
 
     def __post_init__(self) -> None:
-        for name in ("run_dir", "upstream_socket", "site_dir", "access_log"):
+        for name in ("run_dir", "upstream_socket", "site_dir", "access_log", "error_log"):
             p = getattr(self, name)
             if p is not None and (not p.is_absolute() or _UNSAFE.search(str(p))):
                 raise ConfigurationError(
                     f"{name} must be an absolute path without spaces, quotes or ;{{}}$#: {p}",
                     f"{name} 須為絕對路徑，且不含空白、引號或 ;{{}}$#：{p}",
                 )
+        if self.error_log_level not in ERROR_LOG_LEVELS:
+            raise ConfigurationError(
+                f"the error log's level must be one of {', '.join(ERROR_LOG_LEVELS)}, "
+                f"not {self.error_log_level!r}",
+                f"錯誤記錄的層級須為 {', '.join(ERROR_LOG_LEVELS)} 之一，"
+                f"而非 {self.error_log_level!r}",
+            )
         if not _LISTEN.match(self.listen):
             raise ConfigurationError(
                 f"listen must be PORT or HOST:PORT, not {self.listen!r}",
@@ -190,6 +204,10 @@ class FrontConfig:
         host = self.listen.rsplit(":", 1)[0] if ":" in self.listen else "0.0.0.0"  # noqa: S104
         return host.strip("[]")
 
+    @property
+    def error_log_path(self) -> Path:
+        return self.error_log or self.run_dir / "nginx-error.log"
+
     def verifier_conf(self) -> str:
         """The ``http``-level configuration: for the system's nginx, or included by ours."""
         headers = "\n".join(
@@ -217,6 +235,7 @@ class FrontConfig:
                 "UPLOADS_PER_ADDRESS": str(self.uploads_per_address),
                 "ZONE_SIZE": "1m",
                 "ACCESS_LOG": f"{access} certseal",
+                "ERROR_LOG": f"{self.error_log_path} {self.error_log_level}",
                 "ERRORS_DIR": str(self.errors_dir),
                 "SECURITY_HEADERS": headers,
                 "HEADER_MAPS": _header_maps(),
@@ -242,7 +261,7 @@ class FrontConfig:
             _template("nginx.conf.template"),
             {
                 "RUN_DIR": str(self.run_dir),
-                "ERROR_LOG": str(self.run_dir / "nginx-error.log"),
+                "ERROR_LOG": str(self.error_log_path),
                 "USER": f"user {user};" if user else "",
                 "WORKER_CONNECTIONS": str(self.worker_connections),
             },

@@ -297,6 +297,8 @@ def test_front_config_for_the_system_nginx_is_accepted_by_nginx(tmp_path: Path) 
             "/run/certseal/gunicorn.sock",
             "--access-log",
             str(tmp_path / "a.log"),
+            "--error-log",
+            str(tmp_path / "front-errors.log"),
             "--uploads-per-address",
             "2",
         ],
@@ -321,5 +323,7 @@ def test_front_config_for_the_system_nginx_is_accepted_by_nginx(tmp_path: Path) 
     assert test.returncode == 0, test.stderr
     assert json.loads((out / "errors" / "zh-TW" / "413.json").read_text())["lang"] == "zh-TW"
     assert "limit_conn certseal_uploads 2;" in conf.read_text()
+    # No client address in the error log unless a person lowers its level to diagnose.
+    assert f"error_log {tmp_path / 'front-errors.log'} crit;" in conf.read_text()
     busy = json.loads((out / "errors" / "en" / "429.json").read_text())
     assert [r["code"] for r in busy["reasons"]] == ["busy"]

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import html
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from certseal.errors import ConfigurationError
 from tests.conftest import Issued
 from tests.verifier.conftest import verifier_config
-from tests.verifier.test_front import NGINX, answer, raw, start
+from tests.verifier.test_front import NGINX, answer, raw, read_answer, start
 from verifier.app import create_app
-from verifier.front import Served
+from verifier.front import FrontConfig, Served
 from verifier.messages import reason_message
 
 SPEC = yaml.safe_load(Path("verifier/openapi.yaml").read_text())
@@ -235,6 +237,40 @@ def test_probes_of_the_site_leave_no_client_address_in_the_error_log(served: Ser
         assert all(h in headers for h in SECURITY)
     written = log.read_bytes()[before:].decode("utf-8", "replace") if log.exists() else ""
     assert "client:" not in written, written
+
+
+@front_only
+def test_a_body_over_the_limit_leaves_no_client_address_in_the_error_log(
+    served: Served,
+) -> None:
+    """nginx writes 'client intended to send too large body … client: <address>' at error
+    level for any stranger's oversized upload: the front's error log keeps crit and above."""
+    log = served.cfg.error_log_path
+    before = len(log.read_bytes()) if log.exists() else 0
+    too_big = served.cfg.max_upload_bytes + 10 * 1024 * 1024
+    for path in ("/api/v1/verify", "/verify", "/nope"):
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            f"Content-Type: application/pdf\r\nContent-Length: {too_big}\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", served.cfg.port), timeout=20) as s:
+            s.sendall(head.encode())
+            got, headers, body = answer(read_answer(s))  # then nginx resets the connection
+        assert got == 413, path
+        assert_ours(got, headers, body, path)
+    written = log.read_bytes()[before:].decode("utf-8", "replace") if log.exists() else ""
+    assert "client:" not in written, written
+
+
+def test_the_error_log_level_is_a_setting_and_checked(tmp_path: Path) -> None:
+    cfg = FrontConfig(run_dir=tmp_path, error_log_level="error")
+    assert f"error_log {tmp_path / 'nginx-error.log'} error;" in cfg.verifier_conf()
+    assert (
+        f"error_log {tmp_path / 'nginx-error.log'} crit;"
+        in FrontConfig(run_dir=tmp_path).verifier_conf()
+    )
+    with pytest.raises(ConfigurationError, match="crit"):
+        FrontConfig(run_dir=tmp_path, error_log_level="loud")
 
 
 def many_fields(pdf: bytes, n: int) -> tuple[str, bytes]:
