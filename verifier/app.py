@@ -42,7 +42,7 @@ from werkzeug.formparser import FormDataParser
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from certseal.errors import CertsealError
+from certseal.errors import CertsealError, StoreUnavailableError
 from certseal.timeutil import format_time, utcnow
 from verifier import batch, cors, refusals
 from verifier.config import VerifierConfig
@@ -342,9 +342,22 @@ def _receipts() -> tuple[bool, ReceiptSigner | None]:
 
 
 @API.get("/status")
-def api_status() -> FlaskResponse:
+def api_status() -> FlaskResponse | tuple[FlaskResponse, int]:
     now = _now()
-    lists = [_public_status(s) for s in _verifier().status(now)]
+    try:
+        lists = [_public_status(s) for s in _verifier().status(now)]
+    except StoreUnavailableError as e:
+        # The shared store is down: every answer is 503 status_unavailable until it is back,
+        # and a monitor reading this address is told so, in its own shape.
+        lang = choose_lang(read_form=False)
+        return jsonify(
+            {
+                "time": format_time(now),
+                "ok": False,
+                "status_lists": [],
+                "store_error": e.message(lang),
+            }
+        ), 503
     return jsonify(
         {
             "time": format_time(now),

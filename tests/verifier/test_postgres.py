@@ -8,11 +8,13 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import jsonschema
 import psycopg
 import pytest
 
@@ -20,7 +22,7 @@ from certseal.errors import ConfigurationError, StoreUnavailableError
 from tests.conftest import Issued
 from tests.pg import PostgresServer, free_port, postgres  # noqa: F401 - the fixture
 from tests.verifier.conftest import LiveServer, verifier_config
-from tests.verifier.test_api import post
+from tests.verifier.test_api import SPEC, post
 from verifier.app import create_app
 from verifier.config import VerifierConfig
 from verifier.store_pg import PostgresStore
@@ -241,11 +243,21 @@ def test_an_app_made_before_its_database_answers_makes_the_tables_at_first_use(
         live = LiveServer(app)
         status, body = post(live.url + "/api/v1/verify", issued.pdf("transcript"))
         assert (status, body["reasons"][0]["code"]) == (503, "status_unavailable")
+        # A monitor reading the status is told the store is down, in the status's own shape.
+        with pytest.raises(urllib.error.HTTPError) as down:
+            urllib.request.urlopen(live.url + "/api/v1/status?lang=en", timeout=30)
+        state = json.loads(down.value.read())
+        assert down.value.code == 503 and state["ok"] is False and state["status_lists"] == []
+        assert "database" in state["store_error"] and postgres.password not in json.dumps(state)
+        schema = SPEC["paths"]["/api/v1/status"]["get"]["responses"]["503"]["content"]
+        jsonschema.validate(state, schema["application/json"]["schema"])
     finally:
         postgres.start()
     try:
         status, body = post(live.url + "/api/v1/verify", issued.pdf("transcript"))
         assert (status, body["result"], body["verifications"]["used"]) == (200, "success", 1)
+        with urllib.request.urlopen(live.url + "/api/v1/status", timeout=30) as r:
+            assert json.loads(r.read())["ok"] is True
     finally:
         live.stop()
         app.extensions["certseal.verifier"].counter.close()
