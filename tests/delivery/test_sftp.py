@@ -28,16 +28,25 @@ T = NOW + dt.timedelta(hours=4)
 DEADLINE = 2  # seconds, for a whole upload in the tests of stalling servers
 
 
-@pytest.fixture
-def sftp(tmp_path: Path) -> tuple[SftpServer, Path, Path]:
-    """A running server over ``root``; returns it, the root and the client's key file."""
+def _start(
+    tmp_path: Path, handler: type[asyncssh.SFTPServer] = asyncssh.SFTPServer
+) -> tuple[SftpServer, Path, Path, asyncssh.SSHKey]:
+    """A running server over ``root``, answering with ``handler``; returns it, the root, the
+    client's key file and the server's host key."""
     root = tmp_path / "wes"
     root.mkdir()
     client = asyncssh.generate_private_key("ssh-ed25519")
     key_file = tmp_path / "client_key"
     client.write_private_key(str(key_file))
     host = asyncssh.generate_private_key("ssh-ed25519")
-    server = SftpServer(root, host, client.export_public_key("openssh").decode()).start()
+    public = client.export_public_key("openssh").decode()
+    return SftpServer(root, host, public, handler).start(), root, key_file, host
+
+
+@pytest.fixture
+def sftp(tmp_path: Path) -> Iterator[tuple[SftpServer, Path, Path]]:
+    """A running server over ``root``; returns it, the root and the client's key file."""
+    server, root, key_file, _ = _start(tmp_path)
     yield server, root, key_file
     server.stop()
 
@@ -178,14 +187,7 @@ def stalling_sftp(
 ) -> Iterator[tuple[SftpSettings, Path]]:
     """A server stalling at the test's parameter; its settings (upload_timeout = DEADLINE)
     and its root."""
-    root = tmp_path / "wes"
-    root.mkdir()
-    client = asyncssh.generate_private_key("ssh-ed25519")
-    key_file = tmp_path / "client_key"
-    client.write_private_key(str(key_file))
-    host = asyncssh.generate_private_key("ssh-ed25519")
-    public = client.export_public_key("openssh").decode()
-    server = SftpServer(root, host, public, _stalling(request.param)).start()
+    server, root, key_file, host = _start(tmp_path, _stalling(request.param))
     settings = SftpSettings(
         host="127.0.0.1",
         username="wes",
