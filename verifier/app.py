@@ -93,7 +93,9 @@ class TellingFormParser(FormDataParser):
         self.silent = False
         counted = _CountedReads(stream)
         try:
-            return super().parse(counted, mimetype, content_length, options)  # type: ignore[arg-type]
+            _, form, files = super().parse(counted, mimetype, content_length, options)  # type: ignore[arg-type]
+            # The request keeps its own stream, not the counting reader.
+            return stream, form, files
         except ValueError as e:
             if counted.ended and content_length is not None and counted.total < content_length:
                 # The body stopped before its length (gunicorn alone hands over what came):
