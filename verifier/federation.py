@@ -231,21 +231,21 @@ class FederationTrust:
         cannot load. ``stored``: the shared state, read for this answer already."""
         shared = (self.counter.seen(TRUSTLIST) if stored is None else stored).version
         if self._due(now, shared):
-            held = self.held
-            usable = (
-                held is not None
-                and held.trust_list.expires > now
-                and held.trust_list.timestamp_version >= shared
+            refresh_unless_busy(
+                self._lock,
+                self._answerable(now, shared) is not None,
+                lambda: self._due(now, shared),
+                lambda: self._refresh(now, shared),
             )
-            refresh_unless_busy(self._lock, usable, lambda: self._refresh_if_due(now, shared))
+        return self._answerable(now, shared)
+
+    def _answerable(self, now: dt.datetime, shared: int) -> Federated | None:
+        """The trust list held, if answers may rely on it: unexpired, and not older than the
+        version another worker already trusts."""
         held = self.held
         if held is None or held.trust_list.expires <= now:
             return None
         return None if held.trust_list.timestamp_version < shared else held
-
-    def _refresh_if_due(self, now: dt.datetime, shared: int) -> None:
-        if self._due(now, shared):  # another thread may have refreshed meanwhile
-            self._refresh(now, shared)
 
     def _due(self, now: dt.datetime, shared: int) -> bool:
         if self.last_checked is None:

@@ -118,9 +118,12 @@ BEHIND_RETRY_SECONDS = 1.0
 LOAD_WAIT_SECONDS = 5.0
 
 
-def refresh_unless_busy(lock: threading.Lock, usable: bool, refresh: Callable[[], None]) -> None:
-    """Run ``refresh`` under ``lock``, unless another thread is running it and what is held
-    is ``usable``: then the answer goes on with it.
+def refresh_unless_busy(
+    lock: threading.Lock, usable: bool, due: Callable[[], bool], refresh: Callable[[], None]
+) -> None:
+    """Run ``refresh`` under ``lock`` if it is still ``due`` there (another thread may have
+    refreshed meanwhile), unless another thread is running it and what is held is ``usable``:
+    then the answer goes on with it.
 
     A refresh fetches from the issuer's host. Before, every answer that found a refresh due
     waited for the one running, so a host answering slowly held every answer for its list
@@ -132,7 +135,8 @@ def refresh_unless_busy(lock: threading.Lock, usable: bool, refresh: Callable[[]
     if not got:
         return
     try:
-        refresh()
+        if due():
+            refresh()
     finally:
         lock.release()
 
@@ -248,13 +252,13 @@ class StatusSource:
         revoked document valid). ``stored``: the shared state, read for this answer already."""
         shared = self._shared_seen(stored)  # one cheap read per answer
         if self._due(now, shared):
-            usable = self.state is not None and not self._behind(shared)
-            refresh_unless_busy(self._lock, usable, lambda: self._refresh_if_due(now, shared))
+            refresh_unless_busy(
+                self._lock,
+                self.state is not None and not self._behind(shared),
+                lambda: self._due(now, shared),
+                lambda: self._refresh(now, shared),
+            )
         return None if self._behind(shared) else self.state
-
-    def _refresh_if_due(self, now: dt.datetime, shared: Seen) -> None:
-        if self._due(now, shared):  # another thread may have refreshed meanwhile
-            self._refresh(now, shared)
 
     def lookup(self, state: TrustedState, sha256: str) -> Entry | None:
         return lookup(
