@@ -171,11 +171,14 @@ def deliver(c: _Ctx, limit: int | None, smtp_sink: Path | None, sftp_sink_dir: P
 
         report = d.run(now=c.now, actor=c.actor, limit=limit, progress=show)
     counts = {s: report.count(s) for s in ("sent", "deferred", "bounced", "failed", "cancelled")}
+    stopped = report.mail_stopped
     data = {
         "planned": report.planned,
         **counts,
         "waiting_held": report.waiting_held,
         "waiting_sftp_config": report.waiting_config,
+        "waiting_mail_server": stopped.left if stopped else 0,
+        "mail_server_error": stopped.en if stopped else None,
         "outcomes": [o.__dict__ for o in report.outcomes],
     }
     lines = [
@@ -187,6 +190,15 @@ def deliver(c: _Ctx, limit: int | None, smtp_sink: Path | None, sftp_sink_dir: P
         lines.append(f"{report.waiting_held} wait for held orders.")
     if report.waiting_config:
         lines.append(f"{report.waiting_config} WES uploads wait: no [sftp] in delivery.toml.")
+    if stopped:
+        lines.append(
+            f"{stopped.left} e-mails were not tried and wait for the next run: the mail server "
+            f"failed during this run ({stopped.en})."
+        )
+        lines.append(
+            f"{stopped.left} 封郵件本次未寄出，留待下次執行："
+            f"寄送途中郵件伺服器無法使用（{stopped.zh}）。"
+        )
     lines += [
         f"  {o.state}: {o.delivery_id} to {o.address}: {o.answer}"
         for o in report.outcomes
@@ -197,7 +209,9 @@ def deliver(c: _Ctx, limit: int | None, smtp_sink: Path | None, sftp_sink_dir: P
     if sftp_sink_dir:
         lines.append(f"WES uploads in {sftp_sink_dir}/.")
     c.emit(data, "\n".join(lines))
-    if counts["bounced"] or counts["failed"]:
+    # Deferred deliveries were tried and retry on their own; e-mails the run never tried are
+    # part of its work left undone, like a bounce or a failure (docs/delivery.md).
+    if counts["bounced"] or counts["failed"] or (stopped and stopped.left):
         raise SystemExit(EXIT_PARTIAL)
 
 

@@ -25,7 +25,8 @@ class OutboxError(RegistryError):
 
 class MailServerError(CertsealError):
     """The SMTP server cannot be used at all: unreachable, no STARTTLS, bad certificate, login
-    refused. Nothing is recorded as sent; the run stops so the registrar can fix it."""
+    refused. At a run's start nothing is recorded and the run stops so the registrar can fix it;
+    later in a run the message in hand is deferred with this message and the rest wait."""
 
     code = "mail_server"
 

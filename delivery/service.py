@@ -11,6 +11,12 @@ ready, recording each step in the outbox before and after it talks to a server:
   interrupted deliveries are sent by the next run) and sends nobody twice, except at one edge:
   killed after the server accepted the message and before ``sent`` was committed, the next run
   sends it again, with the same Message-ID (docs/delivery.md).
+- An SMTP server that cannot be used when the run opens its session stops the run before anything
+  is recorded. One that fails later (a new session refused, a message cut at
+  ``message_timeout`` or met by silence for a whole ``timeout``) defers the message in hand, and
+  no more e-mail is tried in that run: each would wait as long or fail the same way. The rest
+  stay queued for the next run, the uploads go ahead, and the report says how many e-mails wait
+  and why.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from certseal.errors import CertsealError, RecordError
 from certseal.timeutil import parse_time
 from certseal.workdays import Calendar
 from delivery.config import DeliveryConfig, SftpSettings, SmtpSettings, load_config
-from delivery.errors import DeliveryConfigError, OrderError
+from delivery.errors import DeliveryConfigError, MailServerError, OrderError
 from delivery.letters import LetterFacts, body, subject
 from delivery.message import DkimKey, Letter, compose
 from delivery.orders import Order, is_mail_address, parse_orders
@@ -57,11 +63,22 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class MailStopped:
+    """The SMTP server failed during the run: ``left`` e-mails were not tried (nothing
+    recorded for them) and wait for the next run; ``en`` and ``zh`` say why."""
+
+    left: int
+    en: str
+    zh: str
+
+
+@dataclass(frozen=True)
 class RunReport:
     planned: int
     outcomes: tuple[Outcome, ...]
     waiting_held: int
     waiting_config: int
+    mail_stopped: MailStopped | None = None
 
     def count(self, state: str) -> int:
         return sum(o.state == state for o in self.outcomes)
@@ -385,7 +402,13 @@ class Delivery:
         limit: int | None = None,
         progress: Callable[[Outcome], None] | None = None,
     ) -> RunReport:
-        """Plan, then send what is ready (at most ``limit``), recording every step."""
+        """Plan, then send what is ready (at most ``limit``), recording every step.
+
+        Raises:
+            MailServerError: the SMTP server cannot be used when the session is opened, before
+                anything is recorded. Should it fail later, the run goes on without e-mail
+                and :attr:`RunReport.mail_stopped` says so.
+        """
         planned = len(self.plan(now=now, actor=actor))
         ready = self.outbox.ready(now)
         held = {r.order.order_id for r in self.outbox.orders() if r.held}
@@ -406,19 +429,29 @@ class Delivery:
             ready = ready[:limit]
         outcomes: list[Outcome] = []
         dkim_key = self._dkim() if emails else None
-        smtp: SmtpSender | None = None
+        # Opened before anything is recorded, so that a server unusable from the start stops
+        # the run with nothing done rather than after some uploads.
+        smtp = self._smtp() if any(d.channel == "email" for d in ready) else None
+        stopped: MailServerError | None = None
+        left = 0
         try:
             for d in ready:
-                if d.channel == "email" and smtp is None:
-                    smtp = self._smtp()
+                if d.channel == "email" and stopped is not None:
+                    left += 1  # not tried: still queued or deferred, as it was
+                    continue
                 outcome = self._deliver_one(d, smtp, dkim_key, now=now, actor=actor)
                 outcomes.append(outcome)
                 if progress:
                     progress(outcome)
+                if d.channel == "email" and smtp is not None and smtp.failure is not None:
+                    stopped = smtp.failure
         finally:
             if smtp is not None:
                 smtp.close()
-        return RunReport(planned, tuple(outcomes), waiting_held, waiting_config)
+        mail_stopped = None
+        if stopped is not None:
+            mail_stopped = MailStopped(left, stopped.message("en"), stopped.message("zh-TW"))
+        return RunReport(planned, tuple(outcomes), waiting_held, waiting_config, mail_stopped)
 
     def _smtp(self) -> SmtpSender:
         s = self.config.smtp
@@ -584,4 +617,13 @@ def describe(items: Iterable[Owed]) -> list[str]:
     ]
 
 
-__all__ = ["Delivery", "OrderImport", "Outcome", "Owed", "RunReport", "describe", "with_servers"]
+__all__ = [
+    "Delivery",
+    "MailStopped",
+    "OrderImport",
+    "Outcome",
+    "Owed",
+    "RunReport",
+    "describe",
+    "with_servers",
+]

@@ -3,14 +3,19 @@ as configured, one message per recipient, and the server's answer classified.
 
 A 2xx after DATA is *sent* (a 2xx to MAIL FROM or RCPT TO only lets the message follow); a 4xx
 anywhere, or an answer no server should give, is *deferred* (retried with backoff); a 5xx to
-the recipient or the data is *bounced*. A server that cannot be used at all (unreachable, no
-STARTTLS, untrusted certificate, login refused, no complete greeting within the deadline)
-raises :class:`MailServerError` before anything is sent, so nothing is recorded for it.
+the recipient or the data is *bounced*. A server that cannot be used at all when the session is
+first opened (unreachable, no STARTTLS, untrusted certificate, login refused, no complete
+greeting within the deadline) raises :class:`MailServerError` before anything is sent, so
+nothing is recorded for it.
 
 The socket's ``timeout`` bounds each wait for the server; ``message_timeout`` bounds each message
 as a whole (opening a session when one is needed, MAIL FROM to the answer after DATA), since a
 server that sends a continuation line every few seconds never lets a wait run out. At that
-deadline the connection is dropped and the message deferred, like a lost connection.
+deadline, or when the server says nothing for one whole ``timeout``, the connection is dropped
+and the message deferred. A message whose new session cannot be opened (the server went away
+after the first) is deferred too. Either way the server, not the message, failed:
+:attr:`SmtpSender.failure` says why, and the caller tries no more messages until later (each
+would wait as long, or fail the same way).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from certseal.deadline import Deadline, watch, watched
 from delivery.config import SmtpSettings
 from delivery.errors import MailServerError
 
-# A connection that broke (or a wait that ran out): the message is deferred, the run goes on.
+# A connection that broke: the message is deferred, the next one opens a new session.
 _LOST = (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError)
 
 
@@ -84,6 +89,9 @@ class SmtpSender:
         self.ca_file = ca_file
         self._smtp: smtplib.SMTP | None = None
         self._stage = "connect"  # what the message in progress waits for, named when cut
+        # Why the server failed the last message as a whole (a new session refused, or the
+        # message cut at message_timeout), rather than the message alone; None otherwise.
+        self.failure: MailServerError | None = None
 
     def _fail(self, en: str, zh: str) -> MailServerError:
         where = f"{self.settings.host}:{self.settings.port}"
@@ -181,19 +189,28 @@ class SmtpSender:
 
     def send(self, sender: str, recipient: str, message: bytes) -> Answer:
         """Send one message to one recipient, within ``message_timeout``; the server's
-        answer, classified. A connection lost or cut at the deadline defers the message and
-        leaves no session: the next message opens another."""
+        answer, classified. A connection lost, a new session refused or a message cut at the
+        deadline defers the message and leaves no session: the next message opens another.
+        The last two also set :attr:`failure`: the server cannot be used now."""
         deadline = Deadline(self.settings.message_timeout)
+        self.failure = None
         try:
             with deadline:
                 deadline.add(self._smtp.sock if self._smtp is not None else None)
                 answer = self._send(sender, recipient, message)
         except (OSError, smtplib.SMTPException, MailServerError) as e:
-            if not (deadline.expired or isinstance(e, _LOST)):
+            if not (deadline.expired or isinstance(e, (*_LOST, MailServerError))):
                 raise
             self._drop()
             if deadline.expired:
                 return self._late()
+            # smtplib turns a read that timed out into SMTPServerDisconnected raised while
+            # handling the TimeoutError: the server fell silent, it did not hang up.
+            if isinstance(e, TimeoutError) or isinstance(e.__context__, TimeoutError):
+                return self._late(silent=True)
+            if isinstance(e, MailServerError):  # only opening a new session raises it
+                self.failure = e
+                return Answer("deferred", 0, e.en[:500])
             return Answer("deferred", 0, f"connection lost: {e}"[:500])
         if deadline.expired:
             self._drop()  # its socket is shut
@@ -203,9 +220,14 @@ class SmtpSender:
                 return self._late()
         return answer
 
-    def _late(self) -> Answer:
-        seconds = self.settings.message_timeout
-        return Answer("deferred", 0, f"{self._stage}: no complete answer within {seconds:g} s")
+    def _late(self, *, silent: bool = False) -> Answer:
+        """The message deferred because the server did not answer in time (within one wait,
+        or in all within ``message_timeout``): it stalls, so it cannot be used now."""
+        seconds = self.settings.timeout if silent else self.settings.message_timeout
+        en, zh = ("no answer", "未收到回應") if silent else ("no complete answer", "未收到完整回應")
+        text = f"{self._stage}: {en} within {seconds:g} s"
+        self.failure = self._fail(text, f"{self._stage}：{seconds:g} 秒內{zh}")
+        return Answer("deferred", 0, text)
 
     def _send(self, sender: str, recipient: str, message: bytes) -> Answer:
         if self._smtp is None:

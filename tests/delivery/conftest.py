@@ -1,5 +1,5 @@
 """Delivery's fixtures: a copy of the session's authority (real signed PDFs), a real SMTP
-server, and a ``delivery.toml`` that points at it."""
+server, and a ``delivery.toml`` that points at it; a stalling SMTP server too."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.delivery.servers import (
     SMTP_PASSWORD,
     SMTP_USER,
     SmtpServer,
+    StallingSmtpServer,
     finish_within,
     write_dkim_key,
 )
@@ -26,6 +27,8 @@ from tests.delivery.servers import (
 PASSWORD_ENV = "CERTSEAL_TEST_SMTP_PASSWORD"
 DKIM_DOMAIN = "demo.example.edu.tw"
 DKIM_SELECTOR = "certseal2026"
+DEADLINE = 2  # seconds, for a whole message with the stalling server, which stalls far longer
+WAIT = 1  # seconds, for each wait for the stalling server (it trickles every 0.2 s)
 
 
 @pytest.fixture
@@ -41,6 +44,19 @@ def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
     folder = tmp_path / "smtp"
     folder.mkdir()
     server = SmtpServer(folder).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stalling_smtp(request: pytest.FixtureRequest, dhome: Path) -> Iterator[StallingSmtpServer]:
+    """A plain SMTP server stalling where the test's parameter says, and delivery.toml for it."""
+    server = StallingSmtpServer(request.param).start()
+    (dhome / "delivery.toml").write_text(
+        f'[mail]\nfrom = "registrar@{DKIM_DOMAIN}"\n\n[smtp]\nhost = "127.0.0.1"\n'
+        f'port = {server.port}\nsecurity = "none"\ntimeout = {WAIT}\n'
+        f"message_timeout = {DEADLINE}\n"
+    )
     yield server
     server.stop()
 

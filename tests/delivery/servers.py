@@ -174,7 +174,9 @@ class StallingSmtpServer:
     where told: ``stalls`` maps a connection's number (1, 2, …) to ``greeting``, ``ehlo``,
     ``data`` or ``quit``, where that connection then sends a continuation line (``220-``,
     ``250-``, ``221-``) every ``pause`` seconds for as long as the client listens: each wait
-    for data is short, the whole never ends. Other connections accept every message."""
+    for data is short, the whole never ends; to ``silent``: after the data it says nothing
+    more; or to ``hangup``: that connection accepts one message and then closes without a
+    word. Other connections accept every message."""
 
     def __init__(self, stalls: dict[int, str], pause: float = 0.2) -> None:
         self.stalls = stalls
@@ -240,8 +242,12 @@ class StallingSmtpServer:
                         data += chunk
                     if stall == "data":
                         trickle("250")
+                    if stall == "silent":
+                        self._done.wait()
                     self.accepted.append(data)
                     say("250 queued")
+                    if stall == "hangup":
+                        return
                 elif verb in (b"MAIL", b"RCPT", b"RSET", b"NOOP"):
                     say("250 OK")
                 else:

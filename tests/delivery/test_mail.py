@@ -98,6 +98,8 @@ def test_accepted_deferred_and_bounced_each_recorded(
     sent = [v for v in views.values() if v.state == "sent"]
     assert report.count("sent") == len(sent) == len(smtp_server.received)
     assert report.count("bounced") == 1 and report.count("deferred") == 1
+    # A 4xx or a 5xx is the message's answer, not a failed server: every e-mail was tried.
+    assert report.mail_stopped is None and "queued" not in {v.state for v in views.values()}
     by_rcpt = {r.rcpt: r for r in smtp_server.received}
     assert set(by_rcpt) == {v.address for v in sent}
     for v in sent:
