@@ -199,7 +199,8 @@ class SmtpSender:
                 deadline.add(self._smtp.sock if self._smtp is not None else None)
                 answer = self._send(sender, recipient, message)
         except (OSError, smtplib.SMTPException, MailServerError) as e:
-            if not (deadline.expired or isinstance(e, (*_LOST, MailServerError))):
+            unreadable = isinstance(e, smtplib.SMTPResponseException)
+            if not (deadline.expired or unreadable or isinstance(e, (*_LOST, MailServerError))):
                 raise
             self._drop()
             if deadline.expired:
@@ -211,6 +212,13 @@ class SmtpSender:
             if isinstance(e, MailServerError):  # only opening a new session raises it
                 self.failure = e
                 return Answer("deferred", 0, e.en[:500])
+            if unreadable:
+                # Raised here only by smtplib's reading of a reply line too long to be one (a
+                # reply's code, DATA's included, is returned, not raised, on this path): its own
+                # 500, never the server's, so never a bounce. The session is out of step with
+                # the server, dropped; the next message opens another.
+                text = "an answer the server should not give (a line longer than any reply)"
+                return Answer("deferred", 0, f"{self._stage}: {text}")
             return Answer("deferred", 0, f"connection lost: {e}"[:500])
         if deadline.expired:
             self._drop()  # its socket is shut

@@ -175,8 +175,10 @@ class StallingSmtpServer:
     ``data`` or ``quit``, where that connection then sends a continuation line (``220-``,
     ``250-``, ``221-``) every ``pause`` seconds for as long as the client listens: each wait
     for data is short, the whole never ends; to ``silent``: after the data it says nothing
-    more; or to ``hangup``: that connection accepts one message and then closes without a
-    word. Other connections accept every message."""
+    more; to ``hangup``: that connection accepts one message and then closes without a
+    word; or to ``longline``: its answer to the data is one line longer than any server may
+    send (RFC 5321 allows 512 octets; smtplib reads 8,192 at most). Other connections accept
+    every message."""
 
     def __init__(self, stalls: dict[int, str], pause: float = 0.2) -> None:
         self.stalls = stalls
@@ -244,6 +246,9 @@ class StallingSmtpServer:
                         trickle("250")
                     if stall == "silent":
                         self._done.wait()
+                    if stall == "longline":
+                        say("250 " + "x" * 10_000)
+                        continue
                     self.accepted.append(data)
                     say("250 queued")
                     if stall == "hangup":

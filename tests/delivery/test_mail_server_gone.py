@@ -188,3 +188,23 @@ def test_deliver_says_in_both_languages_what_waits_for_the_next_run_and_exits_5(
     assert f"SMTP server 127.0.0.1:{stalling_smtp.port}: {late}" in res.output
     assert f"{left} 封郵件本次未寄出，留待下次執行" in res.output
     assert stalling_smtp.connections == 2
+
+
+@pytest.mark.parametrize("stalling_smtp", [{1: "longline"}], indirect=True)
+def test_an_answer_too_long_to_read_defers_that_message_and_the_run_goes_on(
+    dhome: Path, stalling_smtp: StallingSmtpServer
+) -> None:
+    """A reply line longer than smtplib reads: its own 'SMTPResponseException(500)', never the
+    server's 5xx, so nothing bounces. The session is out of step with the server: dropped, and
+    the next message opens another. Before, the exception stopped the run with a traceback and
+    left that delivery 'sending'."""
+    report, views, _ = run_within(60, dhome, T)
+    first = report.outcomes[0]
+    assert (first.state, views[first.delivery_id].code) == ("deferred", 0)
+    assert first.answer == (
+        "DATA: an answer the server should not give (a line longer than any reply)"
+    )
+    assert len(report.outcomes) == len(views) > 2
+    assert {o.state for o in report.outcomes[1:]} == {"sent"}
+    assert report.mail_stopped is None and stalling_smtp.connections == 2
+    assert "sending" not in {v.state for v in views.values()}
