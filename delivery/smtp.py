@@ -199,27 +199,10 @@ class SmtpSender:
                 deadline.add(self._smtp.sock if self._smtp is not None else None)
                 answer = self._send(sender, recipient, message)
         except (OSError, smtplib.SMTPException, MailServerError) as e:
-            unreadable = isinstance(e, smtplib.SMTPResponseException)
-            if not (deadline.expired or unreadable or isinstance(e, (*_LOST, MailServerError))):
+            deferred = self._deferred(e, expired=deadline.expired)
+            if deferred is None:
                 raise
-            self._drop()
-            if deadline.expired:
-                return self._late()
-            # smtplib turns a read that timed out into SMTPServerDisconnected raised while
-            # handling the TimeoutError: the server fell silent, it did not hang up.
-            if isinstance(e, TimeoutError) or isinstance(e.__context__, TimeoutError):
-                return self._late(silent=True)
-            if isinstance(e, MailServerError):  # only opening a new session raises it
-                self.failure = e
-                return Answer("deferred", 0, e.en[:500])
-            if unreadable:
-                # Raised here only by smtplib's reading of a reply line too long to be one (a
-                # reply's code, DATA's included, is returned, not raised, on this path): its own
-                # 500, never the server's, so never a bounce. The session is out of step with
-                # the server, dropped; the next message opens another.
-                text = "an answer the server should not give (a line longer than any reply)"
-                return Answer("deferred", 0, f"{self._stage}: {text}")
-            return Answer("deferred", 0, f"connection lost: {e}"[:500])
+            return deferred
         if deadline.expired:
             self._drop()  # its socket is shut
             # A 2xx after DATA is the server's acceptance (a reply's code leads each of its
@@ -227,6 +210,31 @@ class SmtpSender:
             if answer.outcome != "sent":
                 return self._late()
         return answer
+
+    def _deferred(self, e: BaseException, *, expired: bool) -> Answer | None:
+        """The deferral of a message that ``e`` ended (its session dropped), or None when ``e``
+        is not the server's doing and goes on up."""
+        unreadable = isinstance(e, smtplib.SMTPResponseException)
+        if not (expired or unreadable or isinstance(e, (*_LOST, MailServerError))):
+            return None
+        self._drop()
+        if expired:
+            return self._late()
+        # smtplib turns a read that timed out into SMTPServerDisconnected raised while handling
+        # the TimeoutError: the server fell silent, it did not hang up.
+        if isinstance(e, TimeoutError) or isinstance(e.__context__, TimeoutError):
+            return self._late(silent=True)
+        if isinstance(e, MailServerError):  # only opening a new session raises it
+            self.failure = e
+            return Answer("deferred", 0, e.en[:500])
+        if unreadable:
+            # Raised here only by smtplib's reading of a reply line too long to be one (a
+            # reply's code, DATA's included, is returned, not raised, on this path): its own
+            # 500, never the server's, so never a bounce. The session is out of step with the
+            # server, dropped; the next message opens another.
+            text = "an answer the server should not give (a line longer than any reply)"
+            return Answer("deferred", 0, f"{self._stage}: {text}")
+        return Answer("deferred", 0, f"connection lost: {e}"[:500])
 
     def _late(self, *, silent: bool = False) -> Answer:
         """The message deferred because the server did not answer in time (within one wait,
